@@ -1,0 +1,73 @@
+"""The Corporate Parenting module: an LTI 1.3 tool. `create_app()` builds the Flask app."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from govuk_frontend_wtf.main import WTFormsHelpers
+from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.auth import login_manager
+from app.config import Settings
+from app.db import db
+from app.extensions import csrf, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_path=str(ROOT / "instance"))
+    app.config.from_mapping(Settings.from_env(Path(app.instance_path)).as_dict())
+    app.config["GOVUK_FRONTEND_DIST"] = str(ROOT / "node_modules/govuk-frontend/dist/govuk")
+    if config:
+        app.config.update(config)
+    app.permanent_session_lifetime = app.config["SESSION_HOURS"] * 3600
+    _configure_logging(app.config["LOG_LEVEL"])
+
+    if app.config["TRUST_PROXY_HEADERS"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+
+    app.jinja_loader = ChoiceLoader(
+        [
+            app.jinja_loader,  # type: ignore[list-item]
+            PrefixLoader(
+                {
+                    "govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja"),
+                    "govuk_frontend_wtf": PackageLoader("govuk_frontend_wtf"),
+                }
+            ),
+        ]
+    )
+    WTFormsHelpers(app)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "app" / "migrations"), render_as_batch=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+
+    from app.cli import register_cli
+    from app.learner import bp as learner_bp
+    from app.web import init_web
+    from lti.routes import bp as lti_bp
+
+    init_web(app)
+    for bp in (lti_bp, learner_bp):
+        app.register_blueprint(bp)
+    register_cli(app)
+    return app
+
+
+def _configure_logging(level: str) -> None:
+    """One line per event on stderr (gunicorn and the dev server both pass it through)."""
+    logger = logging.getLogger("cpm")
+    logger.setLevel(level)
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False

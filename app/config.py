@@ -1,0 +1,107 @@
+"""Settings read from the environment, with defaults that run the tool locally.
+
+Everything an operator can set is listed here and in the README's configuration table.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the plain `postgres://`/`postgresql://` URLs hosting platforms hand out.
+
+    SQLAlchemy would pick psycopg2 for those; this project ships psycopg 3.
+    """
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _instance_secret(instance_path: Path) -> str:
+    """A per-installation secret kept in instance/, for local use when SECRET_KEY is unset.
+
+    Production sets SECRET_KEY so that every process (and every machine) shares it.
+    """
+    path = instance_path / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    path.write_text(value)
+    path.chmod(0o600)
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    SQLALCHEMY_DATABASE_URI: str
+    SECRET_KEY: str
+    # Public base URL of the tool (https://cp.example.gov.uk). Empty: taken from each request.
+    TOOL_BASE_URL: str
+    # Cookies must be Secure (and so SameSite=None; Partitioned) to work inside an LMS iframe.
+    # Only a loopback demo over plain HTTP turns this off.
+    SESSION_COOKIE_SECURE: bool
+    SESSION_COOKIE_SAMESITE: str
+    SESSION_COOKIE_PARTITIONED: bool
+    SESSION_COOKIE_HTTPONLY: bool
+    SESSION_COOKIE_NAME: str
+    SESSION_HOURS: int
+    # Clock skew allowed between the LMS and the tool when checking exp/iat.
+    LTI_LEEWAY_SECONDS: int
+    # How long a platform's key set is trusted before it is fetched again.
+    LTI_JWKS_CACHE_SECONDS: int
+    # An unknown kid re-fetches the key set, but not more often than this per platform.
+    LTI_JWKS_MIN_REFETCH_SECONDS: float
+    # Behind a reverse proxy that sets X-Forwarded-For/-Proto/-Host.
+    TRUST_PROXY_HEADERS: bool
+    LOG_LEVEL: str
+    WTF_CSRF_TIME_LIMIT: int | None
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any]
+
+    @classmethod
+    def from_env(cls, instance_path: Path, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        default_db = f"sqlite:///{instance_path / 'corporate-parenting.sqlite3'}"
+        url = normalise_database_url(env.get("DATABASE_URL") or default_db)
+        secure = _bool(env.get("COOKIE_SECURE"), True)
+        return cls(
+            SQLALCHEMY_DATABASE_URI=url,
+            SECRET_KEY=env.get("SECRET_KEY") or _instance_secret(instance_path),
+            TOOL_BASE_URL=(env.get("TOOL_BASE_URL") or "").rstrip("/"),
+            SESSION_COOKIE_SECURE=secure,
+            SESSION_COOKIE_SAMESITE="None" if secure else "Lax",
+            SESSION_COOKIE_PARTITIONED=secure,
+            SESSION_COOKIE_HTTPONLY=True,
+            SESSION_COOKIE_NAME="cpm_session",
+            SESSION_HOURS=int(env.get("SESSION_HOURS") or 8),
+            LTI_LEEWAY_SECONDS=int(env.get("LTI_LEEWAY_SECONDS") or 60),
+            LTI_JWKS_CACHE_SECONDS=int(env.get("LTI_JWKS_CACHE_SECONDS") or 3600),
+            LTI_JWKS_MIN_REFETCH_SECONDS=float(env.get("LTI_JWKS_MIN_REFETCH_SECONDS") or 5),
+            TRUST_PROXY_HEADERS=_bool(env.get("TRUST_PROXY_HEADERS"), False),
+            LOG_LEVEL=env.get("LOG_LEVEL") or "INFO",
+            # The form's lifetime is the session's: a learner reading slowly must not lose work.
+            WTF_CSRF_TIME_LIMIT=None,
+            SQLALCHEMY_ENGINE_OPTIONS=engine_options(url),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        # Several threads (the dev server, tests' live servers) share one file.
+        return {"connect_args": {"check_same_thread": False, "timeout": 30}}
+    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10}

@@ -1,0 +1,7 @@
+"""Flask extensions, created once here and bound to the app in create_app()."""
+
+from flask_migrate import Migrate
+from flask_wtf.csrf import CSRFProtect
+
+csrf = CSRFProtect()
+migrate = Migrate()
