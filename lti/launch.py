@@ -1,0 +1,298 @@
+"""Validating a launch (the id_token form_post) and turning it into a LaunchContext.
+
+pylti1p3 checks the token's shape, finds the registration through our DbToolConf and runs
+its message validators. What it leaves to the tool is done here: the state and nonce come
+from the database and are single-use, `azp` is checked, exp/iat get a small leeway, the
+platform's keys come from a per-process cache that re-fetches on an unknown kid, and every
+failure is a LaunchError with its own code. Nothing is written unless the launch is valid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import jwt
+from pylti1p3.cookie import CookieService
+from pylti1p3.exception import LtiException
+from pylti1p3.message_launch import MessageLaunch
+from pylti1p3.request import Request
+from pylti1p3.session import SessionService
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.models import LoginState, RoleMapping
+from lti import errors
+from lti.context import LaunchContext
+from lti.jwks import JwksCache
+from lti.login import STATE_COOKIE_PREFIX
+from lti.roles import map_roles
+from lti.tool_conf import DbToolConf
+
+CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
+AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
+NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
+SUPPORTED_MESSAGES = {"LtiResourceLinkRequest"}
+ALLOWED_ALGS = {"RS256", "RS384", "RS512"}
+
+
+class _Request(Request):
+    """The few request facts pylti1p3 reads, without tying it to Flask's globals."""
+
+    def __init__(self, params: Mapping[str, str], cookies: Mapping[str, str], secure: bool):
+        self._params = params
+        self._cookies = cookies
+        self._secure = secure
+
+    @property
+    def session(self) -> dict[str, Any]:
+        return {}
+
+    def get_param(self, key: str) -> str:
+        return self._params.get(key) or ""
+
+    def get_cookie(self, key: str) -> str | None:
+        return self._cookies.get(key)
+
+    def is_secure(self) -> bool:
+        return self._secure
+
+
+class _Cookies(CookieService):
+    def __init__(self, request: _Request) -> None:
+        self._request = request
+
+    def get_cookie(self, name: str) -> str | None:
+        return self._request.get_cookie(name)
+
+    def set_cookie(self, name: str, value: str | int, exp: int | None = 3600) -> None:
+        raise NotImplementedError("the launch sets no pylti1p3 cookies")
+
+
+@dataclass(frozen=True)
+class ValidLaunch:
+    context: LaunchContext
+    # False when the browser did not send back the state cookie set at login: it refuses
+    # cookies in this frame, so the visit must continue in a new window.
+    cookies_work: bool
+
+
+class ToolMessageLaunch(MessageLaunch):
+    def __init__(self, request: _Request, conf: DbToolConf) -> None:
+        super().__init__(
+            request, conf, session_service=SessionService(request), cookie_service=_Cookies(request)
+        )
+
+    def _get_request_param(self, key: str) -> str:
+        return self._request.get_param(key)
+
+    def save_launch_data(self) -> MessageLaunch:
+        # The launch is kept as our own Launch row, not as pylti1p3 session data.
+        return self
+
+
+def _str(value: Any) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _obj(body: Mapping[str, Any], key: str) -> dict[str, Any]:
+    value = body.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _cut(value: str | None, length: int) -> str | None:
+    return value[:length] if value else value
+
+
+def validate_launch(
+    session: Session,
+    params: Mapping[str, str],
+    cookies: Mapping[str, str],
+    *,
+    secure: bool,
+    now: datetime,
+    leeway: int,
+    jwks: JwksCache,
+) -> ValidLaunch:
+    id_token = params.get("id_token")
+    state = params.get("state")
+    if not id_token:
+        raise errors.MalformedRequest("launch without id_token")
+    if not state:
+        raise errors.BadState("launch without state")
+
+    conf = DbToolConf(session)
+    launch = ToolMessageLaunch(_Request(params, cookies, secure), conf)
+    # Our checks below replace pylti1p3's validate(); only its pieces are called.
+    launch.set_auto_validation(enable=False)
+    try:
+        launch.validate_jwt_format()
+    except LtiException as exc:
+        raise errors.MalformedToken(str(exc)) from exc
+    header = launch._jwt.get("header") or {}
+    unverified = launch._jwt.get("body")
+    if not isinstance(header, dict) or not isinstance(unverified, dict):
+        raise errors.MalformedToken("header or body is not a JSON object")
+
+    # -- the login this launch answers -----------------------------------------------------
+    login = session.get(LoginState, state)
+    if login is None:
+        raise errors.BadState("unknown state")
+    if login.used_at is not None:
+        raise errors.Replayed("state already used")
+    if login.expires_at < now:
+        raise errors.Expired("login state expired")
+    cookie = cookies.get(STATE_COOKIE_PREFIX + state)
+    if cookie is not None and cookie != state:
+        raise errors.BadState("state cookie does not match")
+
+    # -- the registration: issuer, audience, authorised party --------------------------------
+    iss = _str(unverified.get("iss"))
+    if iss is None:
+        raise errors.MissingClaim("iss")
+    aud = unverified.get("aud")
+    audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+    if not audiences or not all(isinstance(a, str) for a in audiences):
+        raise errors.MissingClaim("aud", iss=iss)
+    azp = unverified.get("azp")
+    if azp is not None:
+        if not isinstance(azp, str):
+            raise errors.MalformedToken("azp is not a string", iss=iss)
+        if azp not in audiences:
+            raise errors.UnknownClient("azp is not one of the audiences", iss=iss, client_id=azp)
+        client_id = azp
+    elif len(audiences) == 1:
+        client_id = audiences[0]
+    else:
+        raise errors.MissingClaim("azp is required when aud has several values", iss=iss)
+    registrations = conf.registrations_for(iss)
+    if not registrations:
+        raise errors.UnknownIssuer(iss=iss, client_id=client_id)
+    reg = next((r for r in registrations if r.client_id == client_id), None)
+    if reg is None:
+        raise errors.UnknownClient(iss=iss, client_id=client_id)
+    if reg.id != login.registration_id:
+        raise errors.BadState("launch is not from the platform the login came from", iss=iss)
+    facts = {"iss": iss, "client_id": client_id}
+
+    # -- signature and times ---------------------------------------------------------------------
+    alg = header.get("alg")
+    kid = header.get("kid")
+    if alg not in ALLOWED_ALGS:
+        raise errors.BadSignature(f"algorithm {alg!r} not accepted", **facts)
+    if not isinstance(kid, str) or not kid:
+        raise errors.UnknownKey("no kid in the token header", **facts)
+    key_alg, key = jwks.key_for(reg.jwks_url, kid)
+    if key_alg != alg:
+        raise errors.BadSignature(f"token alg {alg} but key alg {key_alg}", kid=kid, **facts)
+    try:
+        body = jwt.decode(
+            id_token,
+            key,
+            algorithms=[alg],
+            audience=client_id,
+            issuer=iss,
+            leeway=leeway,
+            options={"require": ["exp", "iat", "iss", "aud"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise errors.Expired(str(exc), **facts) from exc
+    except jwt.ImmatureSignatureError as exc:
+        raise errors.NotYetValid(str(exc), **facts) from exc
+    except jwt.MissingRequiredClaimError as exc:
+        raise errors.MissingClaim(str(exc), **facts) from exc
+    except jwt.InvalidSignatureError as exc:
+        raise errors.BadSignature(str(exc), **facts) from exc
+    except jwt.DecodeError as exc:
+        raise errors.MalformedToken(str(exc), **facts) from exc
+    except jwt.InvalidTokenError as exc:
+        raise errors.BadSignature(str(exc), **facts) from exc
+
+    # -- nonce: the one issued with this state, so a token can never be used twice ------------
+    nonce = body.get("nonce")
+    if not nonce:
+        raise errors.MissingClaim("nonce", **facts)
+    if nonce != login.nonce:
+        # An old token posted with a fresh state: the nonce was issued for another login.
+        raise errors.BadState("nonce was not issued with this state", **facts)
+
+    # -- deployment and message ------------------------------------------------------------------
+    deployment_id = _str(body.get(CLAIM + "deployment_id"))
+    if deployment_id is None:
+        raise errors.MissingClaim("deployment_id", **facts)
+    deployment = conf.deployment_row(reg.id, deployment_id)
+    if deployment is None:
+        raise errors.UnknownDeployment(deployment_id=deployment_id, **facts)
+    message_type = body.get(CLAIM + "message_type")
+    if not message_type:
+        raise errors.MissingClaim("message_type", **facts)
+    if message_type not in SUPPORTED_MESSAGES:
+        raise errors.UnsupportedMessage(f"message type {message_type!r}", **facts)
+    if body.get(CLAIM + "version") != "1.3.0":
+        raise errors.MissingClaim("version must be 1.3.0", **facts)
+    roles = body.get(CLAIM + "roles")
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        raise errors.MissingClaim("roles", **facts)
+    resource_link = body.get(CLAIM + "resource_link")
+    link_id = _str(resource_link.get("id")) if isinstance(resource_link, dict) else None
+    if link_id is None:
+        raise errors.MissingClaim("resource_link.id", **facts)
+    subject = _str(body.get("sub"))
+    if subject is None:
+        raise errors.MissingClaim("sub (anonymous launches are not supported)", **facts)
+    launch.set_jwt({"header": header, "body": body})  # type: ignore[typeddict-item]
+    try:
+        launch.validate_message()
+    except LtiException as exc:
+        raise errors.MissingClaim(str(exc), **facts) from exc
+
+    # -- all checks passed: use the login up, atomically (two tabs racing get one winner) -----
+    used = session.execute(
+        update(LoginState)
+        .where(LoginState.state == state, LoginState.used_at.is_(None))
+        .values(used_at=now)
+    )
+    if used.rowcount != 1:  # type: ignore[attr-defined]
+        raise errors.Replayed("state used by a concurrent launch", **facts)
+
+    overrides = {
+        m.lti_role: m.role
+        for m in session.scalars(
+            select(RoleMapping).where(RoleMapping.organisation_id == deployment.organisation_id)
+        )
+    }
+    context = _obj(body, CLAIM + "context")
+    presentation = _obj(body, CLAIM + "launch_presentation")
+    given, family = _str(body.get("given_name")), _str(body.get("family_name"))
+    name = _str(body.get("name")) or " ".join(p for p in (given, family) if p)
+    email = _str(body.get("email"))
+    return ValidLaunch(
+        context=LaunchContext(
+            organisation_id=deployment.organisation_id,
+            registration_id=reg.id,
+            deployment_pk=deployment.id,
+            issuer=iss,
+            subject=subject[:255],
+            name=_cut(name, 300) or "",
+            given_name=_cut(given, 150),
+            family_name=_cut(family, 150),
+            email=_cut(email, 320) if email and "@" in email else None,
+            role=map_roles(roles, overrides),
+            lti_roles=tuple(roles),
+            message_type=message_type,
+            resource_link_id=link_id[:255],
+            resource_link_title=_cut(_str(_obj(body, CLAIM + "resource_link").get("title")), 500),
+            context_id=_cut(_str(context.get("id")), 255),
+            context_title=_cut(_str(context.get("title")), 500),
+            context_label=_cut(_str(context.get("label")), 255),
+            ags_endpoint=_obj(body, AGS_CLAIM) or None,
+            nrps_url=_cut(_str(_obj(body, NRPS_CLAIM).get("context_memberships_url")), 1000),
+            return_url=_cut(_str(presentation.get("return_url")), 1000),
+            document_target=_cut(_str(presentation.get("document_target")), 20),
+            person_sourcedid=_cut(_str(_obj(body, CLAIM + "lis").get("person_sourcedid")), 255),
+            custom={str(k): str(v) for k, v in _obj(body, CLAIM + "custom").items()},
+        ),
+        cookies_work=cookie is not None,
+    )
