@@ -1,0 +1,143 @@
+"""Cross-cutting web concerns: security headers, static assets, health check, error pages."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    render_template,
+    request,
+    send_from_directory,
+)
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import text
+from werkzeug.exceptions import HTTPException
+
+from app.db import db
+from app.services.platforms import frame_ancestors
+
+FRAME_ANCESTORS_TTL = 30.0
+
+assets = Blueprint("assets", __name__)
+ops = Blueprint("ops", __name__)
+
+
+def govuk_dist() -> Path:
+    return Path(current_app.config["GOVUK_FRONTEND_DIST"])
+
+
+@assets.get("/assets/dist/<path:filename>")
+def dist(filename: str) -> Response:
+    """GOV.UK Frontend's compiled CSS and JavaScript, installed from npm by the set-up."""
+    return send_from_directory(govuk_dist(), filename, max_age=86400)
+
+
+@assets.get("/assets/<path:filename>")
+def govuk(filename: str) -> Response:
+    """GOV.UK Frontend's fonts and images (its CSS refers to them under /assets)."""
+    return send_from_directory(govuk_dist() / "assets", filename, max_age=86400)
+
+
+@ops.get("/healthz")
+def healthz() -> Any:
+    """For load balancers: 200 when the database answers."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception:  # any failure means "take this process out of rotation"
+        current_app.logger.exception("health check: database unreachable")
+        db.session.rollback()
+        return jsonify(status="unavailable", database="unreachable"), 503
+    return jsonify(status="ok", database="ok")
+
+
+def _frame_ancestors() -> list[str]:
+    cached = current_app.extensions.get("cpm_frame_ancestors")
+    now = time.monotonic()
+    if cached is None or cached[0] < now:
+        try:
+            origins = frame_ancestors(db.session())
+        except Exception:  # headers must not turn a healthy response into a 500
+            current_app.logger.exception("could not read frame ancestors")
+            origins = []
+        cached = (now + FRAME_ANCESTORS_TTL, origins)
+        current_app.extensions["cpm_frame_ancestors"] = cached
+    return cached[1]
+
+
+def _set_nonce() -> None:
+    g.csp_nonce = secrets.token_urlsafe(16)
+
+
+def _security_headers(response: Response) -> Response:
+    nonce = getattr(g, "csp_nonce", "")
+    ancestors = " ".join(["'self'", *_frame_ancestors()])
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; "
+        f"script-src 'self' 'nonce-{nonce}'; "
+        "style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; "
+        f"frame-ancestors {ancestors}"
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    # Same-origin: hand-off links in URLs never leak to other sites.
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+    if request.is_secure:
+        response.headers["Strict-Transport-Security"] = "max-age=31536000"
+    if response.mimetype == "text/html" and "Cache-Control" not in response.headers:
+        # Pages carry people's names and records: never keep them in shared caches.
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _error(title: str, message: str, status: int) -> tuple[str, int]:
+    return render_template("errors/error.html", title=title, message=message), status
+
+
+def init_web(app: Flask) -> None:
+    app.register_blueprint(assets)
+    app.register_blueprint(ops)
+    app.before_request(_set_nonce)
+    app.after_request(_security_headers)
+
+    @app.context_processor
+    def _template_globals() -> dict[str, Any]:
+        return {"cspNonce": getattr(g, "csp_nonce", "")}
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc: CSRFError) -> tuple[str, int]:
+        return _error(
+            "Your form has expired",
+            "The page was open too long or was sent twice. Go back, reload the page and try again.",
+            400,
+        )
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Any:
+        if request.path.startswith("/api/"):
+            return jsonify(error=exc.name, status=exc.code), exc.code
+        titles = {
+            404: "Page not found",
+            403: "You cannot see this page",
+            405: "This page cannot be used like that",
+        }
+        return _error(titles.get(exc.code or 0, exc.name), exc.description or "", exc.code or 500)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Any:
+        app.logger.exception("unexpected error on %s %s", request.method, request.path)
+        db.session.rollback()
+        return _error(
+            "Sorry, there is a problem with the service",
+            "Try again later. If it keeps happening, tell your learning portal's administrator.",
+            500,
+        )
