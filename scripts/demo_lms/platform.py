@@ -1,0 +1,352 @@
+"""A small LTI 1.3 platform (an LMS stand-in) built on the `lti1p3platform` library.
+
+It knows nothing of the tool's code: it signs id_tokens with its own key, serves its own
+JWKS, and talks to the tool only over HTTP, as Moodle or Canvas would. The demo runs it
+next to the tool, and the tests use it as their independent platform.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwcrypto.jwk import JWK
+from lti1p3platform.ltiplatform import LTI1P3PlatformConfAbstract
+from lti1p3platform.message_launch import LTIAdvantageMessageLaunchAbstract
+from lti1p3platform.oidc_login import OIDCLoginAbstract
+from lti1p3platform.registration import Registration
+from lti1p3platform.request import Request, TRequest
+
+LIS = "http://purl.imsglobal.org/vocab/lis/v2/"
+ROLE_LEARNER = LIS + "membership#Learner"
+ROLE_INSTRUCTOR = LIS + "membership#Instructor"
+ROLE_MENTOR = LIS + "membership#Mentor"
+ROLE_ADMIN = LIS + "membership#Administrator"
+ROLE_INST_ADMIN = LIS + "institution/person#Administrator"
+ROLE_STAFF = LIS + "institution/person#Staff"
+
+
+@dataclass
+class DemoPerson:
+    user_id: str
+    name: str
+    given_name: str
+    family_name: str
+    email: str
+    roles: list[str]
+    description: str = ""
+    custom: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class DemoCourse:
+    context_id: str
+    title: str
+    label: str
+    resource_link_id: str
+    resource_link_title: str
+
+
+def new_rsa_key() -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+def public_jwk(private_pem: str, kid: str) -> dict[str, Any]:
+    jwk = json.loads(JWK.from_pem(private_pem.encode()).export_public())
+    jwk.update({"kid": kid, "alg": "RS256", "use": "sig"})
+    return jwk
+
+
+class _PlainRequest(Request):
+    """lti1p3platform's request shape, filled from plain dicts (no web framework needed)."""
+
+    def __init__(self, query: dict[str, str]) -> None:
+        self.request: TRequest = {
+            "method": "GET",
+            "form_data": {},
+            "get_data": dict(query),
+            "headers": {},
+            "content_type": None,
+            "path": "",
+            "json": None,
+        }
+
+    def build_metadata(self, request: Any) -> TRequest:  # pragma: no cover - not used
+        return self.request
+
+
+class _Conf(LTI1P3PlatformConfAbstract):
+    def init_platform_config(self, **kwargs: Any) -> None:
+        self._reg = kwargs["registration"]
+
+    def get_registration_by_params(self, **kwargs: Any) -> Registration:
+        return self._reg  # type: ignore[no-any-return]
+
+
+class _Login(OIDCLoginAbstract):
+    def set_lti_message_hint(self, **kwargs: Any) -> None:
+        self._lti_message_hint = kwargs["hint"]
+
+    def get_redirect(self, url: str) -> str:
+        return url
+
+
+class _Launch(LTIAdvantageMessageLaunchAbstract):
+    def render_launch_form(self, launch_data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        return launch_data
+
+
+class AuthError(Exception):
+    """An authentication request the platform refuses (as an LMS would, with a message)."""
+
+
+class DemoPlatform:
+    """One registration of the tool in one LMS, with people and a course."""
+
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        tool_base_url: str,
+        client_id: str = "demo-tool",
+        deployment_id: str = "demo-deployment",
+        people: list[DemoPerson] | None = None,
+        courses: list[DemoCourse] | None = None,
+    ) -> None:
+        self.issuer = issuer.rstrip("/")
+        self.client_id = client_id
+        self.deployment_id = deployment_id
+        self.tool_login_url = tool_base_url.rstrip("/") + "/lti/login"
+        self.tool_launch_url = tool_base_url.rstrip("/") + "/lti/launch"
+        self.tool_jwks_url = tool_base_url.rstrip("/") + "/lti/jwks"
+        self.people = {p.user_id: p for p in (people or default_people())}
+        self.courses = {c.context_id: c for c in (courses or default_courses())}
+        self._lock = threading.Lock()
+        self.rotate_key()
+
+    # -- keys ------------------------------------------------------------------------------------
+    def rotate_key(self) -> str:
+        """A new signing key (an LMS that rotates keys, as some do hourly)."""
+        with self._lock:
+            self.kid = "demo-" + secrets.token_hex(8)
+            self.private_key_pem = new_rsa_key()
+            self.jwks = {"keys": [public_jwk(self.private_key_pem, self.kid)]}
+        return self.kid
+
+    # -- the URLs an administrator registers with the tool ------------------------------------
+    @property
+    def auth_login_url(self) -> str:
+        return self.issuer + "/auth"
+
+    @property
+    def auth_token_url(self) -> str:
+        return self.issuer + "/token"
+
+    @property
+    def jwks_url(self) -> str:
+        return self.issuer + "/jwks"
+
+    def registration(self) -> Registration:
+        return (
+            Registration()
+            .set_iss(self.issuer)
+            .set_client_id(self.client_id)
+            .set_deployment_id(self.deployment_id)
+            .set_launch_url(self.tool_launch_url)
+            .set_oidc_login_url(self.tool_login_url)
+            .set_tool_key_set_url(self.tool_jwks_url)
+            .set_platform_private_key(self.private_key_pem)
+        )
+
+    # -- step 1: third-party initiated login ----------------------------------------------------
+    def login_initiation_url(self, user_id: str, context_id: str) -> str:
+        course = self.courses[context_id]
+        conf = _Conf(registration=self.registration())
+        login = _Login(_PlainRequest({}), conf)
+        login.set_lti_message_hint(hint=f"{context_id}|{course.resource_link_id}")
+        return login.initiate_login(user_id)  # type: ignore[no-any-return]
+
+    def login_params(self, user_id: str, context_id: str) -> dict[str, str]:
+        return dict(parse_qsl(urlsplit(self.login_initiation_url(user_id, context_id)).query))
+
+    # -- step 2: the tool sends the browser to our auth endpoint ---------------------------------
+    def check_auth_request(self, query: dict[str, str]) -> tuple[DemoPerson, DemoCourse]:
+        expected = {
+            "scope": "openid",
+            "response_type": "id_token",
+            "response_mode": "form_post",
+            "prompt": "none",
+        }
+        for key, value in expected.items():
+            if query.get(key) != value:
+                raise AuthError(f"{key} must be {value!r}")
+        if query.get("client_id") != self.client_id:
+            raise AuthError("unknown client_id")
+        if query.get("redirect_uri") != self.tool_launch_url:
+            raise AuthError("redirect_uri is not the registered launch URL")
+        if not query.get("nonce") or not query.get("state"):
+            raise AuthError("nonce and state are required")
+        person = self.people.get(query.get("login_hint", ""))
+        if person is None:
+            raise AuthError("unknown login_hint")
+        context_id, _, link_id = (query.get("lti_message_hint") or "").partition("|")
+        course = self.courses.get(context_id)
+        if course is None or course.resource_link_id != link_id:
+            raise AuthError("unknown lti_message_hint")
+        return person, course
+
+    def launch_message(self, person: DemoPerson, course: DemoCourse, nonce: str) -> dict[str, Any]:
+        """The id_token's claims, built by lti1p3platform as for any resource link launch."""
+        conf = _Conf(registration=self.registration())
+        launch = _Launch(_PlainRequest({}), conf)
+        launch._registration = conf.get_registration()
+        launch.set_user_data(person.user_id, person.roles, person.name, person.email)
+        launch.lti_claim_user_data = dict(
+            launch.lti_claim_user_data or {},
+            given_name=person.given_name,
+            family_name=person.family_name,
+        )
+        launch.set_resource_link_claim(course.resource_link_id, title=course.resource_link_title)
+        launch.set_launch_context_claim(
+            course.context_id,
+            context_types=[LIS + "course#CourseOffering"],
+            context_title=course.title,
+            context_label=course.label,
+        )
+        launch.set_launch_presentation_claim(document_target="iframe", return_url=self.issuer + "/")
+        if person.custom:
+            launch.set_custom_parameters_claim(dict(person.custom))
+        message = launch.get_launch_message()
+        message["nonce"] = nonce
+        return message
+
+    def sign(
+        self,
+        claims: dict[str, Any],
+        *,
+        key_pem: str | None = None,
+        kid: str | None = None,
+        expires_in: int | None = 300,
+        headers: dict[str, Any] | None = None,
+    ) -> str:
+        payload = dict(claims)
+        if expires_in is not None:
+            now = int(time.time())
+            payload.setdefault("iat", now)
+            payload.setdefault("exp", now + expires_in)
+        return Registration.encode_and_sign(
+            payload,
+            key_pem or self.private_key_pem,
+            headers={"kid": kid or self.kid, **(headers or {})},
+        )
+
+    def authorize(self, query: dict[str, str]) -> dict[str, str]:
+        """Answer a valid auth request: where to post, and the signed id_token and state."""
+        person, course = self.check_auth_request(query)
+        token = self.sign(self.launch_message(person, course, query["nonce"]))
+        return {"action": query["redirect_uri"], "id_token": token, "state": query["state"]}
+
+    def register_command(self, organisation: str) -> list[str]:
+        """The tool's CLI arguments that register this platform."""
+        return [
+            "lti",
+            "add-platform",
+            "--issuer",
+            self.issuer,
+            "--client-id",
+            self.client_id,
+            "--deployment-id",
+            self.deployment_id,
+            "--auth-login-url",
+            self.auth_login_url,
+            "--auth-token-url",
+            self.auth_token_url,
+            "--jwks-url",
+            self.jwks_url,
+            "--org",
+            organisation,
+        ]
+
+
+def default_courses() -> list[DemoCourse]:
+    return [
+        DemoCourse(
+            context_id="cp-2026",
+            title="Mandatory: Corporate Parenting (2026)",
+            label="CP2026",
+            resource_link_id="cp-module",
+            resource_link_title="Corporate Parenting Policy",
+        )
+    ]
+
+
+def default_people() -> list[DemoPerson]:
+    domain = "demo-council.example"
+    return [
+        DemoPerson(
+            "u-aisha",
+            "Aisha Khan",
+            "Aisha",
+            "Khan",
+            f"aisha.khan@{domain}",
+            [ROLE_LEARNER, ROLE_STAFF],
+            "Housing officer: a learner",
+        ),
+        DemoPerson(
+            "u-lee",
+            "Lee Morgan",
+            "Lee",
+            "Morgan",
+            f"lee.morgan@{domain}",
+            [ROLE_LEARNER, ROLE_STAFF],
+            "Planning officer: a learner in Tom's team",
+        ),
+        DemoPerson(
+            "u-tom",
+            "Tom Price",
+            "Tom",
+            "Price",
+            f"tom.price@{domain}",
+            [ROLE_INSTRUCTOR, ROLE_STAFF],
+            "Housing team manager, with a small team",
+        ),
+        DemoPerson(
+            "u-priya",
+            "Priya Shah",
+            "Priya",
+            "Shah",
+            f"priya.shah@{domain}",
+            [ROLE_INST_ADMIN, ROLE_STAFF],
+            "HR officer",
+        ),
+        DemoPerson(
+            "u-jo",
+            "Jo Evans",
+            "Jo",
+            "Evans",
+            f"cllr.jo.evans@{domain}",
+            [ROLE_LEARNER],
+            "Elected member (councillor)",
+            {"elected_member": "true"},
+        ),
+    ]
+
+
+def query_of(url: str) -> dict[str, str]:
+    return dict(parse_qsl(urlsplit(url).query))
+
+
+def with_query(url: str, params: dict[str, str]) -> str:
+    return url + ("&" if "?" in url else "?") + urlencode(params)

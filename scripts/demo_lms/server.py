@@ -1,0 +1,98 @@
+"""The demo LMS's web pages: "launch as" buttons, the OIDC auth endpoint and the JWKS."""
+
+from __future__ import annotations
+
+from html import escape
+
+from flask import Flask, Response, jsonify, request
+
+from scripts.demo_lms.platform import AuthError, DemoPlatform
+
+PAGE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} - Demo LMS</title>
+<style>
+ body {{ font-family: system-ui, sans-serif; margin: 0; color: #0b0c0c; }}
+ header {{ background: #4c2c92; color: #fff; padding: .75rem 1rem; }}
+ main {{ padding: 1rem; max-width: 70rem; }}
+ table {{ border-collapse: collapse; }} td, th {{ text-align: left; padding: .4rem .6rem;
+ border-bottom: 1px solid #b1b4b6; }}
+ a {{ color: #1d70b8; }} a:focus {{ outline: 3px solid #fd0; background: #fd0; color: #0b0c0c; }}
+ iframe {{ width: 100%; height: 80vh; border: 1px solid #b1b4b6; }}
+</style></head><body><header><strong>Demo LMS</strong> (an LTI 1.3 platform for trying the tool)
+</header><main>{body}</main></body></html>"""
+
+
+def create_platform_app(platform: DemoPlatform) -> Flask:
+    app = Flask("demo_lms")
+    app.extensions["demo_platform"] = platform
+
+    @app.get("/")
+    def home() -> str:
+        rows = []
+        for course in platform.courses.values():
+            for person in platform.people.values():
+                start = f"/start/{escape(person.user_id)}/{escape(course.context_id)}"
+                rows.append(
+                    f"<tr><td>{escape(person.name)}</td><td>{escape(person.description)}</td>"
+                    f'<td><a href="/course/{escape(course.context_id)}/{escape(person.user_id)}">'
+                    f"Launch as {escape(person.given_name)} (in the course page)</a></td>"
+                    f'<td><a href="{start}" target="_blank" rel="opener">'
+                    f"Launch as {escape(person.given_name)} (new window)</a></td></tr>"
+                )
+        body = (
+            f"<h1>{escape(next(iter(platform.courses.values())).title)}</h1>"
+            "<p>Choose someone to be. The launch goes through the real LTI 1.3 flow: "
+            "the tool's OIDC login, this platform's signed id_token, the tool's launch.</p>"
+            "<table><thead><tr><th>Person</th><th>Who they are</th><th colspan='2'>Launch</th>"
+            f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        )
+        return PAGE.format(title="Course", body=body)
+
+    @app.get("/course/<context_id>/<user_id>")
+    def course_page(context_id: str, user_id: str) -> tuple[str, int] | str:
+        person = platform.people.get(user_id)
+        course = platform.courses.get(context_id)
+        if person is None or course is None:
+            return PAGE.format(title="Not found", body="<h1>Not found</h1>"), 404
+        src = f"/start/{escape(user_id)}/{escape(context_id)}"
+        body = (
+            f"<p><a href='/'>Back to the course</a></p><h1>{escape(course.resource_link_title)}"
+            f"</h1><p>Signed in to the LMS as {escape(person.name)}.</p>"
+            f"<iframe src='{src}' title='{escape(course.resource_link_title)}' "
+            "allow='fullscreen'></iframe>"
+        )
+        return PAGE.format(title=course.resource_link_title, body=body)
+
+    @app.get("/start/<user_id>/<context_id>")
+    def start(user_id: str, context_id: str) -> Response | tuple[str, int]:
+        if user_id not in platform.people or context_id not in platform.courses:
+            return PAGE.format(title="Not found", body="<h1>Not found</h1>"), 404
+        response = Response(status=302)
+        response.headers["Location"] = platform.login_initiation_url(user_id, context_id)
+        return response
+
+    @app.get("/auth")
+    def auth() -> tuple[str, int] | str:
+        try:
+            form = platform.authorize(request.args.to_dict())
+        except AuthError as exc:
+            return PAGE.format(
+                title="Launch refused", body=f"<h1>Launch refused</h1><p>{escape(str(exc))}</p>"
+            ), 400
+        # The auto-submitting form_post of OIDC's response_mode=form_post.
+        return (
+            "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Launching"
+            "</title></head><body>"
+            f"<form method='post' action='{escape(form['action'])}' id='launch'>"
+            f"<input type='hidden' name='id_token' value='{escape(form['id_token'])}'>"
+            f"<input type='hidden' name='state' value='{escape(form['state'])}'>"
+            "<noscript><button type='submit'>Continue to the tool</button></noscript></form>"
+            "<script>document.getElementById('launch').submit();</script></body></html>"
+        )
+
+    @app.get("/jwks")
+    def jwks() -> Response:
+        return jsonify(platform.jwks)
+
+    return app

@@ -1,0 +1,196 @@
+"""Shared fixtures: a fresh database per test (SQLite file or PostgreSQL schema), the app,
+its client and CLI runner, and an independent LTI platform served over real HTTP.
+
+The schema is built once per test run by the real Alembic migrations, never by create_all,
+so every test also exercises the migrations on the database it runs on.
+Set TEST_DATABASE_URL=postgresql://... to run the whole suite on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+import requests
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from flask_migrate import upgrade
+from werkzeug.serving import make_server
+
+from app import create_app
+from app.config import normalise_database_url
+from app.db import Base, db
+from scripts.demo_lms.platform import DemoPlatform
+from scripts.demo_lms.server import create_platform_app
+
+TOOL_BASE_URL = "https://tool.test"
+ORG = "Test Borough Council"
+
+
+def _postgres_url() -> str | None:
+    url = os.environ.get("TEST_DATABASE_URL")
+    return normalise_database_url(url) if url else None
+
+
+def _app_config(url: str) -> dict[str, Any]:
+    return {
+        "SQLALCHEMY_DATABASE_URI": url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"check_same_thread": False, "timeout": 30}}
+        if url.startswith("sqlite")
+        else {"pool_size": 2, "max_overflow": 5},
+        "SECRET_KEY": "test-secret-key-not-for-production",
+        "TOOL_BASE_URL": TOOL_BASE_URL,
+        "TESTING": True,
+    }
+
+
+@pytest.fixture(scope="session")
+def schema_source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database to copy (SQLite) or to empty between tests (PostgreSQL)."""
+    pg = _postgres_url()
+    if pg is None:
+        path = tmp_path_factory.mktemp("schema") / "template.sqlite3"
+        app = create_app(_app_config(f"sqlite:///{path}"))
+        with app.app_context():
+            upgrade()
+            db.engine.dispose()
+        yield str(path)
+        return
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    schema = f"test_{re.sub(r'[^a-z0-9]', '', worker)}_{secrets.token_hex(4)}"
+    admin = sa.create_engine(pg)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in pg else "?"
+    url = f"{pg}{sep}options={quote('-csearch_path=' + schema)}"
+    app = create_app(_app_config(url))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    try:
+        yield url
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def database_url(schema_source: str, tmp_path: Path) -> str:
+    if schema_source.startswith("postgresql"):
+        engine = sa.create_engine(schema_source)
+        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        engine.dispose()
+        return schema_source
+    path = tmp_path / "tool.sqlite3"
+    shutil.copyfile(schema_source, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def make_app(database_url: str) -> Iterator[Any]:
+    """Build app instances on the test's database (several, to play several processes)."""
+    apps: list[Flask] = []
+
+    def build(**overrides: Any) -> Flask:
+        app = create_app({**_app_config(database_url), **overrides})
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app: Any) -> Flask:
+    return make_app()  # type: ignore[no-any-return]
+
+
+class ToolClient(FlaskClient):
+    """A browser on the tool's public HTTPS address (https://tool.test)."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        if not args or isinstance(args[0], str):
+            kwargs.setdefault("base_url", TOOL_BASE_URL)
+        return super().open(*args, **kwargs)
+
+
+def tool_client(app: Flask, *, use_cookies: bool = True) -> FlaskClient:
+    app.test_client_class = ToolClient
+    return app.test_client(use_cookies=use_cookies)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return tool_client(app)
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+class LiveServer:
+    """A WSGI app on a real loopback port, in a thread, for the duration of a test session."""
+
+    def __init__(self, wsgi_app: Any) -> None:
+        self.server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
+        self.port = self.server.server_port
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self) -> LiveServer:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="session")
+def platform_server() -> Iterator[tuple[DemoPlatform, LiveServer]]:
+    platform = DemoPlatform(issuer="http://placeholder", tool_base_url=TOOL_BASE_URL)
+    server = LiveServer(create_platform_app(platform))
+    platform.issuer = server.url
+    server.start()
+    yield platform, server
+    server.stop()
+
+
+@pytest.fixture
+def platform(platform_server: tuple[DemoPlatform, LiveServer]) -> Iterator[DemoPlatform]:
+    """The independent LMS. Tests may rotate its key; each test starts from a fresh one."""
+    lms, _ = platform_server
+    lms.rotate_key()
+    yield lms
+
+
+@pytest.fixture
+def registered(app: Flask, runner: FlaskCliRunner, platform: DemoPlatform) -> DemoPlatform:
+    """The platform registered with the tool through the real CLI, plus a tool key."""
+    result = runner.invoke(args=platform.register_command(ORG))
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(args=["lti", "ensure-key"])
+    assert result.exit_code == 0, result.output
+    return platform
+
+
+@pytest.fixture
+def http() -> Iterator[requests.Session]:
+    with requests.Session() as session:
+        yield session

@@ -1,0 +1,113 @@
+"""The operator's commands, through Flask's CLI runner."""
+
+from __future__ import annotations
+
+import requests
+from flask import Flask
+from flask.testing import FlaskCliRunner
+from sqlalchemy import select
+
+from app.db import db
+from app.models import Deployment, Organisation, PlatformRegistration
+from scripts.demo_lms.platform import DemoPlatform
+from tests.conftest import tool_client
+from tests.lti_flow import Flow
+
+ARGS = [
+    "lti",
+    "add-platform",
+    "--issuer",
+    "https://moodle.council.example",
+    "--client-id",
+    "abc123",
+    "--deployment-id",
+    "1",
+    "--deployment-id",
+    "2",
+    "--auth-login-url",
+    "https://moodle.council.example/mod/lti/auth.php",
+    "--auth-token-url",
+    "https://moodle.council.example/mod/lti/token.php",
+    "--jwks-url",
+    "https://moodle.council.example/mod/lti/certs.php",
+    "--org",
+    "North Shire Council",
+]
+
+
+def test_add_platform_registers_issuer_client_deployments_and_organisation(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
+    result = runner.invoke(args=ARGS)
+    assert result.exit_code == 0, result.output
+    assert "Registered platform https://moodle.council.example" in result.output
+    with app.app_context():
+        reg = db.session.scalars(select(PlatformRegistration)).one()
+        assert reg.client_id == "abc123"
+        assert sorted(d.deployment_id for d in reg.deployments) == ["1", "2"]
+        assert {d.organisation.name for d in reg.deployments} == {"North Shire Council"}
+
+
+def test_add_platform_again_updates_and_adds_deployments(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
+    runner.invoke(args=ARGS)
+    again = [*ARGS[:-2], "--deployment-id", "3", "--org", "North Shire Council"]
+    again[again.index("--jwks-url") + 1] = "https://moodle.council.example/keys"
+    result = runner.invoke(args=again)
+    assert result.exit_code == 0
+    assert "Updated platform" in result.output and "added deployment 3" in result.output
+    with app.app_context():
+        assert db.session.scalars(select(PlatformRegistration.jwks_url)).one().endswith("/keys")
+        assert db.session.query(Deployment).count() == 3
+        assert db.session.query(Organisation).count() == 1
+
+
+def test_add_platform_refuses_bad_urls_and_moving_a_deployment(runner: FlaskCliRunner) -> None:
+    bad = list(ARGS)
+    bad[bad.index("--jwks-url") + 1] = "certs.php"
+    result = runner.invoke(args=bad)
+    assert result.exit_code != 0 and "JWKS URL must be an http(s) URL" in result.output
+    runner.invoke(args=ARGS)
+    moved = [*ARGS[:-1], "Another Council"]
+    result = runner.invoke(args=moved)
+    assert result.exit_code != 0 and "belongs to another organisation" in result.output
+
+
+def test_list_platforms_shows_what_is_registered(runner: FlaskCliRunner) -> None:
+    assert "No platforms registered" in runner.invoke(args=["lti", "list-platforms"]).output
+    runner.invoke(args=ARGS)
+    output = runner.invoke(args=["lti", "list-platforms"]).output
+    assert "https://moodle.council.example  client id: abc123" in output
+    assert "deployment 2  -> North Shire Council" in output
+
+
+def test_map_role_changes_how_a_launch_is_read(
+    app: Flask, runner: FlaskCliRunner, registered: DemoPlatform, http: requests.Session
+) -> None:
+    staff = "http://purl.imsglobal.org/vocab/lis/v2/institution/person#Staff"
+    result = runner.invoke(
+        args=[
+            "lti",
+            "map-role",
+            "--org",
+            "Test Borough Council",
+            "--lti-role",
+            staff,
+            "--role",
+            "manager",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    client = tool_client(app)
+    Flow(client, registered, http).launch_as("u-aisha")
+    assert "Manager" in client.get("/").get_data(as_text=True)
+    result = runner.invoke(
+        args=["lti", "map-role", "--org", "Nowhere", "--lti-role", staff, "--role", "hr"]
+    )
+    assert result.exit_code != 0 and "No organisation" in result.output
+
+
+def test_migrations_match_the_models(runner: FlaskCliRunner) -> None:
+    result = runner.invoke(args=["db", "check"])
+    assert result.exit_code == 0, result.output
