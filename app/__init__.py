@@ -13,7 +13,7 @@ from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.auth import login_manager
-from app.config import Settings
+from app.config import Settings, engine_options
 from app.db import db
 from app.extensions import csrf, migrate
 
@@ -26,6 +26,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config["GOVUK_FRONTEND_DIST"] = str(ROOT / "node_modules/govuk-frontend/dist/govuk")
     if config:
         app.config.update(config)
+        if "SQLALCHEMY_ENGINE_OPTIONS" not in config:
+            app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(
+                app.config["SQLALCHEMY_DATABASE_URI"]
+            )
     app.permanent_session_lifetime = app.config["SESSION_HOURS"] * 3600
     _configure_logging(app.config["LOG_LEVEL"])
 

@@ -6,8 +6,8 @@ from flask import current_app, render_template
 from flask_login import LoginManager
 
 from app.db import db, utcnow
-from app.models import Launch, Role
-from app.services.launches import visit_for_token
+from app.models import Role
+from app.services.launches import VisitInfo, visit_for_token
 
 login_manager = LoginManager()
 # The tool has no sign-in page: people arrive from their LMS.
@@ -22,25 +22,38 @@ class Visit:
     is_active = True
     is_anonymous = False
 
-    def __init__(self, launch: Launch, token: str) -> None:
-        self.launch = launch
+    def __init__(self, info: VisitInfo, token: str) -> None:
+        self.info = info
         self.token = token
-        self.person = launch.person
-        self.organisation = launch.organisation
-        self.role: Role = launch.role
+        self.launch_id = info.launch_id
+        self.person_id = info.person_id
+        self.organisation_id = info.organisation_id
+        self.organisation_name = info.organisation_name
+        self.name = info.name
+        self.role: Role = info.role
 
     def get_id(self) -> str:
         return self.token
 
-    @property
-    def name(self) -> str:
-        return self.person.name
+
+class NewVisit:
+    """What login_user needs at launch: the session token. Later requests load a Visit."""
+
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def get_id(self) -> str:
+        return self.token
 
 
 @login_manager.user_loader
 def load_visit(token: str) -> Visit | None:
-    launch = visit_for_token(db.session(), token, utcnow())
-    return Visit(launch, token) if launch else None
+    info = visit_for_token(db.session(), token, utcnow())
+    return Visit(info, token) if info else None
 
 
 @login_manager.unauthorized_handler

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from app.db import db, utcnow
@@ -71,6 +71,7 @@ def add_platform_command(
         db.session.rollback()
         raise click.ClickException(str(exc)) from exc
     db.session.commit()
+    _forget_registrations()
     reg = saved.registration
     verb = "Registered" if saved.created else "Updated"
     click.echo(f"{verb} platform {reg.issuer} (client id {reg.client_id}).")
@@ -150,7 +151,15 @@ def map_role_command(organisation: str, lti_role: str, role: str) -> None:
         db.session.rollback()
         raise click.ClickException(str(exc)) from exc
     db.session.commit()
+    _forget_registrations()
     click.echo(f"{organisation}: {lti_role} -> {role}")
+
+
+def _forget_registrations() -> None:
+    """This process sees the change at once; other processes within a minute."""
+    registry = current_app.extensions.get("cpm_registry")
+    if registry is not None:
+        registry.clear()
 
 
 def register_cli(app: Flask) -> None:

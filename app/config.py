@@ -104,4 +104,6 @@ def engine_options(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):
         # Several threads (the dev server, tests' live servers) share one file.
         return {"connect_args": {"check_same_thread": False, "timeout": 30}}
-    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10}
+    # No pre-ping: it would cost a round trip on every request. A connection broken by a
+    # database restart fails one request, and SQLAlchemy then discards the whole pool.
+    return {"pool_recycle": 1800, "pool_size": 5, "max_overflow": 10}

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, MetaData, Table, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, Engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
 
 # Stable constraint names, so that migrations can refer to them on every database.
@@ -25,7 +26,22 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-db = SQLAlchemy(model_class=Base)
+# Objects stay usable after commit: a request's session ends with the request anyway, and
+# re-reading every row after each commit would double the queries of a launch.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
+
+
+# INSERT with ON CONFLICT, for each database we run on (both have it).
+DIALECT_INSERT: dict[str, Any] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+def table(model: type[Base]) -> Table:
+    """A model's Table, for Core statements built once and reused on hot paths."""
+    return cast(Table, model.__table__)
+
+
+def dialect_name(session: Session) -> str:
+    return session.get_bind().dialect.name
 
 
 def utcnow() -> datetime:

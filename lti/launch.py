@@ -1,7 +1,7 @@
 """Validating a launch (the id_token form_post) and turning it into a LaunchContext.
 
-pylti1p3 checks the token's shape, finds the registration through our DbToolConf and runs
-its message validators. What it leaves to the tool is done here: the state and nonce come
+pylti1p3 checks the token's shape and runs its message validators; registrations come from
+our DbToolConf's registry. What it leaves to the tool is done here: the state and nonce come
 from the database and are single-use, `azp` is checked, exp/iat get a small leeway, the
 platform's keys come from a per-process cache that re-fetches on an unknown kid, and every
 failure is a LaunchError with its own code. Nothing is written unless the launch is valid.
@@ -20,14 +20,16 @@ from pylti1p3.exception import LtiException
 from pylti1p3.message_launch import MessageLaunch
 from pylti1p3.request import Request
 from pylti1p3.session import SessionService
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from app.models import LoginState, RoleMapping
+from app.db import table
+from app.models import LoginState
 from lti import errors
 from lti.context import LaunchContext
 from lti.jwks import JwksCache
 from lti.login import STATE_COOKIE_PREFIX
+from lti.registry import Registry
 from lti.roles import map_roles
 from lti.tool_conf import DbToolConf
 
@@ -35,6 +37,19 @@ CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
 SUPPORTED_MESSAGES = {"LtiResourceLinkRequest"}
+
+_STATES = table(LoginState)
+# Built once (a fresh statement per launch costs more CPU than running it).
+_USE_STATE = (
+    update(_STATES)
+    .where(
+        _STATES.c.state == bindparam("the_state"),
+        _STATES.c.used_at.is_(None),
+        _STATES.c.expires_at >= bindparam("now"),
+    )
+    .values(used_at=bindparam("now"))
+    .returning(_STATES.c.nonce, _STATES.c.registration_id)
+)
 ALLOWED_ALGS = {"RS256", "RS384", "RS512"}
 
 
@@ -108,6 +123,7 @@ def _cut(value: str | None, length: int) -> str | None:
 
 def validate_launch(
     session: Session,
+    registry: Registry,
     params: Mapping[str, str],
     cookies: Mapping[str, str],
     *,
@@ -123,8 +139,7 @@ def validate_launch(
     if not state:
         raise errors.BadState("launch without state")
 
-    conf = DbToolConf(session)
-    launch = ToolMessageLaunch(_Request(params, cookies, secure), conf)
+    launch = ToolMessageLaunch(_Request(params, cookies, secure), DbToolConf(session, registry))
     # Our checks below replace pylti1p3's validate(); only its pieces are called.
     launch.set_auto_validation(enable=False)
     try:
@@ -136,13 +151,22 @@ def validate_launch(
     if not isinstance(header, dict) or not isinstance(unverified, dict):
         raise errors.MalformedToken("header or body is not a JSON object")
 
-    # -- the login this launch answers -----------------------------------------------------
-    login = session.get(LoginState, state)
+    # -- the login this launch answers, used up at once: the caller rolls back on any error
+    # below, so a refused launch leaves it unused, and two tabs racing get one winner.
+    login = session.execute(
+        update(LoginState)
+        .where(
+            LoginState.state == state, LoginState.used_at.is_(None), LoginState.expires_at >= now
+        )
+        .values(used_at=now)
+        .returning(LoginState.nonce, LoginState.registration_id)
+    ).first()
     if login is None:
-        raise errors.BadState("unknown state")
-    if login.used_at is not None:
-        raise errors.Replayed("state already used")
-    if login.expires_at < now:
+        known = session.execute(select(LoginState.used_at).where(LoginState.state == state)).first()
+        if known is None:
+            raise errors.BadState("unknown state")
+        if known.used_at is not None:
+            raise errors.Replayed("state already used")
         raise errors.Expired("login state expired")
     cookie = cookies.get(STATE_COOKIE_PREFIX + state)
     if cookie is not None and cookie != state:
@@ -167,7 +191,7 @@ def validate_launch(
         client_id = audiences[0]
     else:
         raise errors.MissingClaim("azp is required when aud has several values", iss=iss)
-    registrations = conf.registrations_for(iss)
+    registrations = registry.registrations_for(session, iss)
     if not registrations:
         raise errors.UnknownIssuer(iss=iss, client_id=client_id)
     reg = next((r for r in registrations if r.client_id == client_id), None)
@@ -222,7 +246,7 @@ def validate_launch(
     deployment_id = _str(body.get(CLAIM + "deployment_id"))
     if deployment_id is None:
         raise errors.MissingClaim("deployment_id", **facts)
-    deployment = conf.deployment_row(reg.id, deployment_id)
+    deployment = registry.deployment(session, reg, deployment_id)
     if deployment is None:
         raise errors.UnknownDeployment(deployment_id=deployment_id, **facts)
     message_type = body.get(CLAIM + "message_type")
@@ -248,21 +272,7 @@ def validate_launch(
     except LtiException as exc:
         raise errors.MissingClaim(str(exc), **facts) from exc
 
-    # -- all checks passed: use the login up, atomically (two tabs racing get one winner) -----
-    used = session.execute(
-        update(LoginState)
-        .where(LoginState.state == state, LoginState.used_at.is_(None))
-        .values(used_at=now)
-    )
-    if used.rowcount != 1:  # type: ignore[attr-defined]
-        raise errors.Replayed("state used by a concurrent launch", **facts)
-
-    overrides = {
-        m.lti_role: m.role
-        for m in session.scalars(
-            select(RoleMapping).where(RoleMapping.organisation_id == deployment.organisation_id)
-        )
-    }
+    overrides = registry.role_overrides(session, deployment.organisation_id)
     context = _obj(body, CLAIM + "context")
     presentation = _obj(body, CLAIM + "launch_presentation")
     given, family = _str(body.get("given_name")), _str(body.get("family_name"))

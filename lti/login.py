@@ -12,15 +12,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
-from sqlalchemy import delete
+from sqlalchemy import delete, insert
 from sqlalchemy.orm import Session
 
+from app.db import table
 from app.models import LoginState
 from lti.errors import MalformedRequest, UnknownClient, UnknownDeployment, UnknownIssuer
-from lti.tool_conf import DbToolConf
+from lti.registry import Registry
 
 LOGIN_LIFETIME = timedelta(minutes=10)
 STATE_COOKIE_PREFIX = "lti_state_"
+
+
+# Built once: constructing a statement per request costs more CPU than running it.
+_INSERT_STATE = insert(table(LoginState))
 
 
 @dataclass(frozen=True)
@@ -31,7 +36,12 @@ class LoginRedirect:
 
 
 def start_login(
-    session: Session, params: Mapping[str, str], *, launch_url: str, now: datetime
+    session: Session,
+    registry: Registry,
+    params: Mapping[str, str],
+    *,
+    launch_url: str,
+    now: datetime,
 ) -> LoginRedirect:
     iss = (params.get("iss") or "").strip()
     login_hint = params.get("login_hint") or ""
@@ -40,26 +50,26 @@ def start_login(
     if not login_hint:
         raise MalformedRequest("login request without login_hint", iss=iss)
     client_id = params.get("client_id") or None
-    conf = DbToolConf(session)
-    reg = conf.registration_row(iss, client_id)
+    reg = registry.registration(session, iss, client_id)
     if reg is None:
-        if not conf.registrations_for(iss):
+        if not registry.registrations_for(session, iss):
             raise UnknownIssuer(iss=iss, client_id=client_id)
         raise UnknownClient(iss=iss, client_id=client_id)
     deployment_id = params.get("lti_deployment_id")
-    if deployment_id and conf.deployment_row(reg.id, deployment_id) is None:
+    if deployment_id and registry.deployment(session, reg, deployment_id) is None:
         raise UnknownDeployment(iss=iss, client_id=reg.client_id, deployment_id=deployment_id)
 
     state = secrets.token_urlsafe(32)
     nonce = secrets.token_urlsafe(32)
-    session.add(
-        LoginState(
-            state=state,
-            nonce=nonce,
-            registration_id=reg.id,
-            created_at=now,
-            expires_at=now + LOGIN_LIFETIME,
-        )
+    session.execute(
+        _INSERT_STATE,
+        {
+            "state": state,
+            "nonce": nonce,
+            "registration_id": reg.id,
+            "created_at": now,
+            "expires_at": now + LOGIN_LIFETIME,
+        },
     )
     query = {
         "scope": "openid",

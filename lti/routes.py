@@ -23,7 +23,7 @@ from flask import (
 from flask_login import current_user, login_user
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from app.auth import Visit
+from app.auth import NewVisit
 from app.db import db, utcnow
 from app.extensions import csrf
 from app.services.keys import published_jwks
@@ -32,6 +32,7 @@ from lti.errors import LaunchError
 from lti.jwks import JwksCache
 from lti.launch import validate_launch
 from lti.login import STATE_COOKIE_PREFIX, purge_login_states, start_login
+from lti.registry import Registry
 
 bp = Blueprint("lti", __name__, url_prefix="/lti", template_folder="templates")
 log = logging.getLogger("cpm.lti")
@@ -39,6 +40,13 @@ log = logging.getLogger("cpm.lti")
 HANDOFF_SECONDS = 300
 PURGE_EVERY_SECONDS = 600
 _last_purge = 0.0
+
+
+def registry() -> Registry:
+    found = current_app.extensions.get("cpm_registry")
+    if found is None:
+        found = current_app.extensions["cpm_registry"] = Registry()
+    return found
 
 
 def _jwks_cache() -> JwksCache:
@@ -102,7 +110,7 @@ def login() -> Any:
     now = utcnow()
     try:
         result = start_login(
-            db.session(), request.values, launch_url=tool_urls()["launch"], now=now
+            db.session(), registry(), request.values, launch_url=tool_urls()["launch"], now=now
         )
         if time.monotonic() - _last_purge > PURGE_EVERY_SECONDS:
             _last_purge = time.monotonic()
@@ -136,6 +144,7 @@ def launch() -> Any:
     try:
         valid = validate_launch(
             db.session(),
+            registry(),
             request.form,
             request.cookies,
             secure=request.is_secure,
@@ -143,7 +152,7 @@ def launch() -> Any:
             leeway=current_app.config["LTI_LEEWAY_SECONDS"],
             jwks=_jwks_cache(),
         )
-        visit, token = record_launch(
+        recorded = record_launch(
             db.session(),
             valid.context,
             now=now,
@@ -156,19 +165,19 @@ def launch() -> Any:
         db.session.rollback()
         _log_rejection("launch", exc)
         return _error_page(exc)
-    login_user(Visit(visit, token))
+    login_user(NewVisit(recorded.token))
     log.info(
         "launch outcome=ok org=%s person=%s role=%s launch=%s cookies=%s",
-        visit.organisation_id,
-        visit.person_id,
-        visit.role.value,
-        visit.id,
+        recorded.organisation_id,
+        recorded.person_id,
+        valid.context.role.value,
+        recorded.id,
         "yes" if valid.cookies_work else "no",
     )
     if valid.cookies_work:
         response = redirect(url_for("learner.home"))
     else:
-        handoff = _handoff_serializer().dumps(visit.id)
+        handoff = _handoff_serializer().dumps(recorded.id)
         response = redirect(url_for("lti.landing", h=handoff))
     response.delete_cookie(STATE_COOKIE_PREFIX + request.form["state"], path=url_for("lti.launch"))
     return response
@@ -182,7 +191,7 @@ def landing() -> Any:
         launch_id = _handoff_serializer().loads(handoff, max_age=HANDOFF_SECONDS)
     except (BadSignature, SignatureExpired):
         return render_template("lti/handoff_expired.html"), 400
-    if current_user.is_authenticated and current_user.launch.id == launch_id:
+    if current_user.is_authenticated and current_user.launch_id == launch_id:
         return redirect(url_for("learner.home"))
     return render_template("lti/cookies_blocked.html", handoff=handoff)
 
@@ -194,14 +203,13 @@ def continue_in_new_window() -> Any:
         launch_id = _handoff_serializer().loads(request.args.get("h", ""), max_age=HANDOFF_SECONDS)
     except (BadSignature, SignatureExpired):
         return render_template("lti/handoff_expired.html"), 400
-    result = hand_off(db.session(), launch_id, utcnow())
-    if result is None:
+    token = hand_off(db.session(), launch_id, utcnow())
+    if token is None:
         db.session.rollback()
         return render_template("lti/handoff_expired.html"), 400
     db.session.commit()
-    visit, token = result
-    login_user(Visit(visit, token))
-    log.info("handoff outcome=ok launch=%s", visit.id)
+    login_user(NewVisit(token))
+    log.info("handoff outcome=ok launch=%s", launch_id)
     return redirect(url_for("learner.home"))
 
 

@@ -1,15 +1,24 @@
-"""Recording a valid launch: the person, their course, and the visit (server-side session)."""
+"""Recording a valid launch: the person, their course, and the visit (server-side session).
+
+A launch is on every learner's path, so it is written with single-statement upserts
+(INSERT ... ON CONFLICT ... RETURNING) rather than read-then-write: fewer round trips, and
+two first launches racing for the same person or course cannot collide.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from app.models import Launch, LmsContext, Person
+from app.db import DIALECT_INSERT, dialect_name, table
+from app.models import Launch, LmsContext, Organisation, Person, Role
 from lti.context import LaunchContext
 
 
@@ -17,54 +26,119 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def upsert_person(session: Session, ctx: LaunchContext, now: datetime) -> Person:
-    person = session.scalars(
-        select(Person).where(
-            Person.organisation_id == ctx.organisation_id,
-            Person.issuer == ctx.issuer,
-            Person.subject == ctx.subject,
-        )
-    ).first()
-    if person is None:
-        person = Person(
-            organisation_id=ctx.organisation_id,
-            issuer=ctx.issuer,
-            subject=ctx.subject,
-            first_seen_at=now,
-        )
-        session.add(person)
+@dataclass(frozen=True)
+class RecordedLaunch:
+    id: int
+    person_id: int
+    organisation_id: int
+    token: str
+
+
+# Statements on every launch are built once and reused with parameters: building and
+# cache-keying a fresh INSERT ... ON CONFLICT costs more CPU than running it.
+@cache
+def _person_upsert(dialect: str) -> Any:
+    person = table(Person)
+    stmt = DIALECT_INSERT[dialect](person)
+    new = stmt.excluded
     # The LMS is the source of truth for names: people marry, correct typos, change e-mail.
     # An LMS that withholds a claim (privacy settings) does not blank what we already know.
-    if ctx.name:
-        person.name = ctx.name
-    person.given_name = ctx.given_name or person.given_name
-    person.family_name = ctx.family_name or person.family_name
-    person.email = ctx.email or person.email
-    person.last_lti_roles = list(ctx.lti_roles)
-    person.last_launch_at = now
-    return person
+    return stmt.on_conflict_do_update(
+        index_elements=[person.c.organisation_id, person.c.issuer, person.c.subject],
+        set_={
+            "name": func.coalesce(func.nullif(new.name, ""), person.c.name),
+            "given_name": func.coalesce(new.given_name, person.c.given_name),
+            "family_name": func.coalesce(new.family_name, person.c.family_name),
+            "email": func.coalesce(new.email, person.c.email),
+            "last_lti_roles": new.last_lti_roles,
+            "last_launch_at": new.last_launch_at,
+        },
+    ).returning(person.c.id)
 
 
-def upsert_context(session: Session, ctx: LaunchContext, now: datetime) -> LmsContext | None:
+@cache
+def _context_upsert(dialect: str) -> Any:
+    contexts = table(LmsContext)
+    stmt = DIALECT_INSERT[dialect](contexts)
+    new = stmt.excluded
+    return stmt.on_conflict_do_update(
+        index_elements=[contexts.c.deployment_id, contexts.c.context_id],
+        set_={
+            "title": func.coalesce(new.title, contexts.c.title),
+            "label": func.coalesce(new.label, contexts.c.label),
+            "last_seen_at": new.last_seen_at,
+        },
+    ).returning(contexts.c.id)
+
+
+_LAUNCH_INSERT = insert(table(Launch)).returning(table(Launch).c.id)
+# Every page loads the visit: one joined row, no ORM objects.
+_VISIT_BY_TOKEN = (
+    select(
+        Launch.id,
+        Launch.role,
+        Launch.lms_context_id,
+        Launch.resource_link_id,
+        Launch.return_url,
+        Launch.expires_at,
+        Launch.ended_at,
+        Person.id.label("person_id"),
+        Person.name,
+        Person.email,
+        Organisation.id.label("organisation_id"),
+        Organisation.name.label("organisation_name"),
+    )
+    .join(Person, Person.id == Launch.person_id)
+    .join(Organisation, Organisation.id == Launch.organisation_id)
+    .where(Launch.session_token_hash == bindparam("token_hash"))
+)
+
+
+@dataclass(frozen=True)
+class VisitInfo:
+    """A live visit: who, in which role, for which organisation and LMS placement."""
+
+    launch_id: int
+    role: Role
+    person_id: int
+    name: str
+    email: str | None
+    organisation_id: int
+    organisation_name: str
+    lms_context_id: int | None
+    resource_link_id: str
+    return_url: str | None
+
+
+def upsert_person(session: Session, ctx: LaunchContext, now: datetime) -> int:
+    params = {
+        "organisation_id": ctx.organisation_id,
+        "issuer": ctx.issuer,
+        "subject": ctx.subject,
+        "name": ctx.name,
+        "given_name": ctx.given_name,
+        "family_name": ctx.family_name,
+        "email": ctx.email,
+        "last_lti_roles": list(ctx.lti_roles),
+        "first_seen_at": now,
+        "last_launch_at": now,
+    }
+    return int(session.execute(_person_upsert(dialect_name(session)), params).scalar_one())
+
+
+def upsert_context(session: Session, ctx: LaunchContext, now: datetime) -> int | None:
     if ctx.context_id is None:
         return None
-    row = session.scalars(
-        select(LmsContext).where(
-            LmsContext.deployment_id == ctx.deployment_pk, LmsContext.context_id == ctx.context_id
-        )
-    ).first()
-    if row is None:
-        row = LmsContext(
-            organisation_id=ctx.organisation_id,
-            deployment_id=ctx.deployment_pk,
-            context_id=ctx.context_id,
-            first_seen_at=now,
-        )
-        session.add(row)
-    row.title = ctx.context_title or row.title
-    row.label = ctx.context_label or row.label
-    row.last_seen_at = now
-    return row
+    params = {
+        "organisation_id": ctx.organisation_id,
+        "deployment_id": ctx.deployment_pk,
+        "context_id": ctx.context_id,
+        "title": ctx.context_title,
+        "label": ctx.context_label,
+        "first_seen_at": now,
+        "last_seen_at": now,
+    }
+    return int(session.execute(_context_upsert(dialect_name(session)), params).scalar_one())
 
 
 def record_launch(
@@ -75,49 +149,57 @@ def record_launch(
     session_hours: int,
     ip_address: str | None,
     user_agent: str | None,
-) -> tuple[Launch, str]:
-    """The launch row and the raw session token (only its hash is stored)."""
-    person = upsert_person(session, ctx, now)
-    lms_context = upsert_context(session, ctx, now)
-    session.flush()
+) -> RecordedLaunch:
+    """The launch row, and the raw session token for the browser (only its hash is kept)."""
+    person_id = upsert_person(session, ctx, now)
+    context_id = upsert_context(session, ctx, now)
     token = secrets.token_urlsafe(32)
-    launch = Launch(
-        organisation_id=ctx.organisation_id,
-        person_id=person.id,
-        deployment_id=ctx.deployment_pk,
-        lms_context_id=lms_context.id if lms_context else None,
-        message_type=ctx.message_type,
-        resource_link_id=ctx.resource_link_id,
-        resource_link_title=ctx.resource_link_title,
-        role=ctx.role,
-        lti_roles=list(ctx.lti_roles),
-        ags_endpoint=ctx.ags_endpoint,
-        nrps_url=ctx.nrps_url,
-        return_url=ctx.return_url,
-        document_target=ctx.document_target,
-        session_token_hash=token_hash(token),
-        created_at=now,
-        expires_at=now + timedelta(hours=session_hours),
-        ip_address=(ip_address or "")[:64] or None,
-        user_agent=(user_agent or "")[:500] or None,
-    )
-    session.add(launch)
-    session.flush()
-    launch.person = person
-    return launch, token
+    launch_id = session.execute(
+        _LAUNCH_INSERT,
+        {
+            "organisation_id": ctx.organisation_id,
+            "person_id": person_id,
+            "deployment_id": ctx.deployment_pk,
+            "lms_context_id": context_id,
+            "message_type": ctx.message_type,
+            "resource_link_id": ctx.resource_link_id,
+            "resource_link_title": ctx.resource_link_title,
+            "role": ctx.role,
+            "lti_roles": list(ctx.lti_roles),
+            "ags_endpoint": ctx.ags_endpoint,
+            "nrps_url": ctx.nrps_url,
+            "return_url": ctx.return_url,
+            "document_target": ctx.document_target,
+            "session_token_hash": token_hash(token),
+            "created_at": now,
+            "expires_at": now + timedelta(hours=session_hours),
+            "ip_address": (ip_address or "")[:64] or None,
+            "user_agent": (user_agent or "")[:500] or None,
+        },
+    ).scalar_one()
+    return RecordedLaunch(int(launch_id), person_id, ctx.organisation_id, token)
 
 
-def visit_for_token(session: Session, token: str, now: datetime) -> Launch | None:
-    """The live visit a session token belongs to, with its person and organisation."""
-    launch = session.scalars(
-        select(Launch).where(Launch.session_token_hash == token_hash(token))
-    ).first()
-    if launch is None or launch.ended_at is not None or launch.expires_at <= now:
+def visit_for_token(session: Session, token: str, now: datetime) -> VisitInfo | None:
+    """The live visit a session token belongs to; None if unknown, ended or expired."""
+    row = session.execute(_VISIT_BY_TOKEN, {"token_hash": token_hash(token)}).first()
+    if row is None or row.ended_at is not None or row.expires_at <= now:
         return None
-    return launch
+    return VisitInfo(
+        launch_id=row.id,
+        role=row.role,
+        person_id=row.person_id,
+        name=row.name,
+        email=row.email,
+        organisation_id=row.organisation_id,
+        organisation_name=row.organisation_name,
+        lms_context_id=row.lms_context_id,
+        resource_link_id=row.resource_link_id,
+        return_url=row.return_url,
+    )
 
 
-def hand_off(session: Session, launch_id: int, now: datetime) -> tuple[Launch, str] | None:
+def hand_off(session: Session, launch_id: int, now: datetime) -> str | None:
     """Use a cookie-less launch's one-time "new window" link: the visit gets a new token.
 
     None if the link was used already or the visit has ended.
@@ -133,10 +215,7 @@ def hand_off(session: Session, launch_id: int, now: datetime) -> tuple[Launch, s
         )
         .values(handed_off_at=now, session_token_hash=token_hash(token))
     )
-    if used.rowcount != 1:  # type: ignore[attr-defined]
-        return None
-    launch = session.get(Launch, launch_id)
-    return (launch, token) if launch else None
+    return token if used.rowcount == 1 else None  # type: ignore[attr-defined]
 
 
 def end_visit(session: Session, launch: Launch, now: datetime) -> None:

@@ -416,3 +416,24 @@ def test_pages_need_a_launch(client: FlaskClient) -> None:
     response = client.get("/")
     assert response.status_code == 401
     assert "Open the module from your learning portal" in response.get_data(as_text=True)
+
+
+def test_simultaneous_first_launches_share_one_course_and_one_person(
+    app: Flask, registered: DemoPlatform, http: requests.Session
+) -> None:
+    """Found by the launch benchmark: racing inserts of a new course must not fail."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from app.models import LmsContext
+
+    people = ["u-aisha", "u-lee", "u-tom", "u-priya", "u-jo", "u-aisha", "u-lee", "u-aisha"]
+    forms = []
+    for user in people:
+        flow = Flow(tool_client(app), registered, http)
+        forms.append((flow, flow.platform_answer(flow.auth_query(user))))
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(lambda f: f[0].launch(f[1]).status_code, forms))
+    assert statuses == [302] * len(people)
+    assert counts(app) == (5, len(people))
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(LmsContext)) == 1

@@ -1,0 +1,123 @@
+"""Registered platforms, their deployments and organisations' role overrides, per process.
+
+Every launch needs them and they change rarely (an administrator runs `lti add-platform`),
+so each process keeps what it read for a short while instead of asking the database on
+every request. A new registration is seen at once (misses are never cached); a changed
+one within REFRESH_SECONDS in other processes, and at once in the process that changed it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import Deployment, PlatformRegistration, Role, RoleMapping
+
+REFRESH_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class DeploymentInfo:
+    id: int
+    deployment_id: str
+    organisation_id: int
+
+
+@dataclass(frozen=True)
+class RegistrationInfo:
+    id: int
+    issuer: str
+    client_id: str
+    auth_login_url: str
+    auth_token_url: str
+    auth_audience: str | None
+    jwks_url: str
+    deployments: dict[str, DeploymentInfo] = field(default_factory=dict)
+
+
+class Registry:
+    def __init__(self, refresh_seconds: float = REFRESH_SECONDS) -> None:
+        self.refresh = refresh_seconds
+        self._issuers: dict[str, tuple[float, list[RegistrationInfo]]] = {}
+        self._roles: dict[int, tuple[float, dict[str, Role]]] = {}
+        self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._issuers.clear()
+            self._roles.clear()
+
+    def registrations_for(self, session: Session, issuer: str) -> list[RegistrationInfo]:
+        cached = self._issuers.get(issuer)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        rows = session.scalars(
+            select(PlatformRegistration).where(PlatformRegistration.issuer == issuer)
+        ).all()
+        deployments = (
+            session.scalars(
+                select(Deployment).where(Deployment.registration_id.in_([r.id for r in rows]))
+            ).all()
+            if rows
+            else []
+        )
+        infos = [
+            RegistrationInfo(
+                id=r.id,
+                issuer=r.issuer,
+                client_id=r.client_id,
+                auth_login_url=r.auth_login_url,
+                auth_token_url=r.auth_token_url,
+                auth_audience=r.auth_audience,
+                jwks_url=r.jwks_url,
+                deployments={
+                    d.deployment_id: DeploymentInfo(d.id, d.deployment_id, d.organisation_id)
+                    for d in deployments
+                    if d.registration_id == r.id
+                },
+            )
+            for r in rows
+        ]
+        if infos:
+            with self._lock:
+                self._issuers[issuer] = (time.monotonic() + self.refresh, infos)
+        return infos
+
+    def registration(
+        self, session: Session, issuer: str, client_id: str | None
+    ) -> RegistrationInfo | None:
+        regs = self.registrations_for(session, issuer)
+        if client_id is None:
+            # client_id is optional in a login request; it is unambiguous with one registration.
+            return regs[0] if len(regs) == 1 else None
+        return next((r for r in regs if r.client_id == client_id), None)
+
+    def deployment(
+        self, session: Session, reg: RegistrationInfo, deployment_id: str
+    ) -> DeploymentInfo | None:
+        found = reg.deployments.get(deployment_id)
+        if found is None:
+            # Perhaps added since we looked: read the issuer again before saying no.
+            with self._lock:
+                self._issuers.pop(reg.issuer, None)
+            fresh = self.registration(session, reg.issuer, reg.client_id)
+            found = fresh.deployments.get(deployment_id) if fresh else None
+        return found
+
+    def role_overrides(self, session: Session, organisation_id: int) -> dict[str, Role]:
+        cached = self._roles.get(organisation_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        overrides = {
+            m.lti_role: m.role
+            for m in session.scalars(
+                select(RoleMapping).where(RoleMapping.organisation_id == organisation_id)
+            )
+        }
+        with self._lock:
+            self._roles[organisation_id] = (time.monotonic() + self.refresh, overrides)
+        return overrides

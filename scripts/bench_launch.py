@@ -1,0 +1,360 @@
+"""Launch benchmark: complete LTI launches against gunicorn (2 workers) on PostgreSQL.
+
+Each launch is a full round trip, as a browser and an LMS make it:
+  GET /lti/login  ->  the generator plays the platform: it reads state and nonce from the
+  auth redirect and signs an id_token for a new person  ->  POST /lti/launch on a new
+  connection (so login and launch may reach different workers)  ->  GET / , which must
+  greet that person by name.
+Prints launches/s, p50/p95 latency, errors and the tool's CPU milliseconds per launch (from
+/proc, for the gunicorn processes: the steadiest figure on a shared machine).
+
+    .venv/bin/python -m scripts.bench_launch [--seconds 10] [--concurrency 1,10,50]
+
+It works in its own PostgreSQL schema (dropped afterwards) and sends traffic only to
+127.0.0.1. This is a benchmark that prints figures; it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing as mp
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import jwt
+import sqlalchemy as sa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = "bench_launch"
+CLIENT_ID = "bench-client"
+DEPLOYMENT = "bench-deployment"
+CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Platform:
+    """Just enough of an LMS for the tool: a JWKS endpoint, and signing."""
+
+    def __init__(self) -> None:
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.kid = "bench-key-1"
+        jwk = json.loads(RSAAlgorithm.to_jwk(self.key.public_key()))
+        jwk.update(kid=self.kid, alg="RS256", use="sig")
+        body = json.dumps({"keys": [jwk]}).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.issuer = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def pem(self) -> bytes:
+        return self.key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+
+
+def _cookie(headers: list[tuple[str, str]], prefix: str) -> str | None:
+    for name, value in headers:
+        if name.lower() == "set-cookie" and value.startswith(prefix):
+            return value.split(";", 1)[0]
+    return None
+
+
+def one_launch(host: str, port: int, issuer: str, key: Any, kid: str, n: str) -> float:
+    started = time.perf_counter()
+    sub = f"bench-{n}"
+    name = f"Bench Person {n}"
+    params = urllib.parse.urlencode(
+        {
+            "iss": issuer,
+            "login_hint": sub,
+            "target_link_uri": f"http://{host}:{port}/lti/launch",
+            "lti_message_hint": "m",
+            "client_id": CLIENT_ID,
+            "lti_deployment_id": DEPLOYMENT,
+        }
+    )
+    conn = http.client.HTTPConnection(host, port, timeout=30)
+    conn.request("GET", "/lti/login?" + params)
+    resp = conn.getresponse()
+    resp.read()
+    if resp.status != 302:
+        raise RuntimeError(f"login answered {resp.status}")
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(resp.getheader("Location")).query))
+    state_cookie = _cookie(resp.getheaders(), "lti_state_")
+    conn.close()
+
+    now = int(time.time())
+    token = jwt.encode(
+        {
+            "iss": issuer,
+            "aud": CLIENT_ID,
+            "azp": CLIENT_ID,
+            "sub": sub,
+            "iat": now,
+            "exp": now + 300,
+            "nonce": query["nonce"],
+            "name": name,
+            "given_name": "Bench",
+            "family_name": f"Person {n}",
+            "email": f"{sub}@bench.example",
+            CLAIM + "message_type": "LtiResourceLinkRequest",
+            CLAIM + "version": "1.3.0",
+            CLAIM + "deployment_id": DEPLOYMENT,
+            CLAIM + "target_link_uri": query["redirect_uri"],
+            CLAIM + "roles": ["http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"],
+            CLAIM + "resource_link": {"id": "bench-link", "title": "Corporate Parenting"},
+            CLAIM + "context": {"id": "bench-course", "title": "Bench course"},
+        },
+        key,
+        algorithm="RS256",
+        headers={"kid": kid},
+    )
+
+    # A new connection for the form_post, as after the browser's trip through the LMS.
+    conn = http.client.HTTPConnection(host, port, timeout=30)
+    body = urllib.parse.urlencode({"id_token": token, "state": query["state"]})
+    conn.request(
+        "POST",
+        "/lti/launch",
+        body=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": state_cookie or ""},
+    )
+    resp = conn.getresponse()
+    resp.read()
+    if resp.status != 302:
+        raise RuntimeError(f"launch answered {resp.status}")
+    session_cookie = _cookie(resp.getheaders(), "cpm_session=")
+    location = resp.getheader("Location")
+    conn.close()
+
+    conn = http.client.HTTPConnection(host, port, timeout=30)
+    conn.request("GET", location, headers={"Cookie": session_cookie or ""})
+    resp = conn.getresponse()
+    page = resp.read().decode()
+    conn.close()
+    if resp.status != 200 or f"Welcome, {name}" not in page:
+        raise RuntimeError(f"first page answered {resp.status} without the greeting")
+    return time.perf_counter() - started
+
+
+def generator(args: tuple[str, int, str, bytes, str, int, float, int]) -> tuple[list[float], int]:
+    host, port, issuer, pem, kid, threads, seconds, _proc_no = args
+    key = serialization.load_pem_private_key(pem, password=None)
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def loop(t: int) -> None:
+        i = 0
+        while time.monotonic() < deadline:
+            i += 1
+            try:
+                took = one_launch(host, port, issuer, key, kid, f"{os.getpid()}-{t}-{i}")
+                with lock:
+                    latencies.append(took)
+            except Exception as exc:
+                with lock:
+                    errors[0] += 1
+                    if errors[0] <= 3:
+                        print(f"  error: {exc}", file=sys.stderr)
+
+    workers = [threading.Thread(target=loop, args=(t,)) for t in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return latencies, errors[0]
+
+
+def cpu_ticks(pids: list[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total
+
+
+def gunicorn_pids(master: int) -> list[int]:
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    return [master, *map(int, children)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get(
+            "BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        ),
+    )
+    parser.add_argument("--concurrency", default="1,10,50")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+
+    admin = sa.create_engine(args.database_url)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+        conn.execute(sa.text(f"CREATE SCHEMA {SCHEMA}"))
+    sep = "&" if "?" in args.database_url else "?"
+    url = args.database_url + sep + "options=" + urllib.parse.quote(f"-csearch_path={SCHEMA}")
+    port = free_port()
+    tool = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "TOOL_BASE_URL": tool,
+        "COOKIE_SECURE": "0",
+        "SECRET_KEY": "bench-secret",
+    }
+    platform = Platform()
+
+    def flask(*cli: str) -> None:
+        subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "app", *cli],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    flask("db", "upgrade")
+    flask("lti", "ensure-key")
+    flask(
+        "lti",
+        "add-platform",
+        "--issuer",
+        platform.issuer,
+        "--client-id",
+        CLIENT_ID,
+        "--deployment-id",
+        DEPLOYMENT,
+        "--auth-login-url",
+        platform.issuer + "/auth",
+        "--auth-token-url",
+        platform.issuer + "/token",
+        "--jwks-url",
+        platform.issuer + "/jwks",
+        "--org",
+        "Bench Council",
+    )
+    log = open(ROOT / "instance" / "bench_launch.log", "w")  # noqa: SIM115
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            str(args.workers),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--backlog",
+            "2048",
+            "app:create_app()",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=log,
+    )
+    try:
+        for _ in range(100):
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+                c.request("GET", "/healthz")
+                if c.getresponse().status == 200:
+                    break
+            except OSError:
+                time.sleep(0.2)
+        pids = gunicorn_pids(server.pid)
+        pem = platform.pem()
+        # Warm up: every worker loads its key, fills its JWKS cache, compiles templates.
+        generator(("127.0.0.1", port, platform.issuer, pem, platform.kid, 4, 2.0, 0))
+
+        print(
+            f"gunicorn {args.workers} sync workers, PostgreSQL, generator on the same machine "
+            f"({os.cpu_count()} cores), {args.seconds:.0f}s per level"
+        )
+        print(
+            f"{'concurrency':>11} {'launches':>9} {'launches/s':>11} {'p50 ms':>8} "
+            f"{'p95 ms':>8} {'errors':>7} {'tool CPU ms/launch':>19}"
+        )
+        for level in (int(x) for x in args.concurrency.split(",")):
+            procs = min(level, 4)
+            per = [level // procs + (1 if i < level % procs else 0) for i in range(procs)]
+            before = cpu_ticks(pids)
+            started = time.perf_counter()
+            with mp.get_context("spawn").Pool(procs) as pool:
+                results = pool.map(
+                    generator,
+                    [
+                        ("127.0.0.1", port, platform.issuer, pem, platform.kid, n, args.seconds, i)
+                        for i, n in enumerate(per)
+                    ],
+                )
+            elapsed = time.perf_counter() - started
+            ticks = cpu_ticks(pids) - before
+            latencies = sorted(x for r in results for x in r[0])
+            errors = sum(r[1] for r in results)
+            n = len(latencies)
+            p50 = statistics.median(latencies) * 1000 if n else float("nan")
+            p95 = latencies[int(0.95 * (n - 1))] * 1000 if n else float("nan")
+            cpu_ms = ticks / os.sysconf("SC_CLK_TCK") * 1000 / n if n else float("nan")
+            print(
+                f"{level:>11} {n:>9} {n / args.seconds:>11.1f} {p50:>8.1f} {p95:>8.1f} "
+                f"{errors:>7} {cpu_ms:>19.2f}",
+                flush=True,
+            )
+            del elapsed
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        log.close()
+        platform.server.shutdown()
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""Starts the tool (gunicorn, SQLite) and the demo LMS next to it, both on 127.0.0.1.
+
+Run through `scripts/demo`, which prepares the environment first. Ctrl-C stops both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from werkzeug.serving import make_server
+
+from scripts.demo_lms.platform import DemoPlatform
+from scripts.demo_lms.server import create_platform_app
+
+ROOT = Path(__file__).resolve().parent.parent
+ORGANISATION = "Demo Borough Council"
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def flask(*args: str, env: dict[str, str]) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", *args], cwd=ROOT, env=env, check=True
+    )
+
+
+def wait_for(url: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit(f"The tool did not answer at {url} within {seconds:.0f}s.")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tool-port", type=int, default=int(os.environ.get("TOOL_PORT", 5000)))
+    parser.add_argument("--lms-port", type=int, default=int(os.environ.get("LMS_PORT", 5001)))
+    args = parser.parse_args()
+    for port in (args.tool_port, args.lms_port):
+        if not port_is_free(port):
+            raise SystemExit(f"Port {port} is in use. Set TOOL_PORT / LMS_PORT to free ports.")
+
+    tool_url = f"http://127.0.0.1:{args.tool_port}"
+    lms_url = f"http://127.0.0.1:{args.lms_port}"
+    env = dict(os.environ)
+    env.setdefault("DATABASE_URL", f"sqlite:///{ROOT / 'instance' / 'demo.sqlite3'}")
+    # Plain HTTP on loopback only: browsers refuse Secure cookies without HTTPS elsewhere.
+    env.update(TOOL_BASE_URL=tool_url, COOKIE_SECURE="0")
+
+    print("Preparing the database and the tool's signing key...")
+    flask("db", "upgrade", env=env)
+    flask("lti", "ensure-key", env=env)
+    platform = DemoPlatform(issuer=lms_url, tool_base_url=tool_url)
+    flask(*platform.register_command(ORGANISATION), env=env)
+
+    lms = make_server("127.0.0.1", args.lms_port, create_platform_app(platform), threaded=True)
+    threading.Thread(target=lms.serve_forever, daemon=True).start()
+    tool = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            "2",
+            "--bind",
+            f"127.0.0.1:{args.tool_port}",
+            "--access-logfile",
+            "-",
+            "app:create_app()",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        wait_for(tool_url + "/healthz")
+        print(
+            "\n  The Corporate Parenting module is running.\n"
+            f"  Open the demo LMS:  {lms_url}/\n"
+            "  and launch as a learner (Aisha), a manager (Tom), HR (Priya) or a councillor (Jo).\n"
+            f"  LMS administrators' view of the tool: {tool_url}/lti/config\n"
+            "  Press Ctrl-C to stop.\n",
+            flush=True,
+        )
+        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        tool.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        tool.terminate()
+        tool.wait(timeout=10)
+        lms.shutdown()
+
+
+if __name__ == "__main__":
+    main()
