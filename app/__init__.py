@@ -55,15 +55,32 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
 
     from app.cli import register_cli
+    from app.hr import bp as hr_bp
     from app.learner import bp as learner_bp
     from app.web import init_web
     from lti.routes import bp as lti_bp
 
     init_web(app)
-    for bp in (lti_bp, learner_bp):
+    for bp in (lti_bp, learner_bp, hr_bp):
         app.register_blueprint(bp)
     register_cli(app)
+    _check_content(app)
     return app
+
+
+def _check_content(app: Flask) -> None:
+    """Validate the content packs at start-up, so a broken edit is reported at once.
+
+    Pages show the published versions (in the database), so a bad working copy does not
+    stop the tool: it is logged, and `flask content publish` refuses it.
+    """
+    from app.services.content_pack import PackError, load_packs_cached
+
+    try:
+        load_packs_cached(app.config["CONTENT_DIR"])
+    except PackError as exc:
+        for problem in exc.problems:
+            logging.getLogger("cpm.content").warning("content problem: %s", problem)
 
 
 def _configure_logging(level: str) -> None:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 def normalise_database_url(url: str) -> str:
     """Accept the plain `postgres://`/`postgresql://` URLs hosting platforms hand out.
@@ -67,6 +69,11 @@ class Settings:
     # Behind a reverse proxy that sets X-Forwarded-For/-Proto/-Host.
     TRUST_PROXY_HEADERS: bool
     LOG_LEVEL: str
+    # The content packs (policy text) and question banks: data, published with the CLI.
+    CONTENT_DIR: str
+    QUIZ_DIR: str
+    # The policy this tool teaches (a content pack's key).
+    POLICY_KEY: str
     WTF_CSRF_TIME_LIMIT: int | None
     SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any]
 
@@ -91,6 +98,9 @@ class Settings:
             LTI_JWKS_MIN_REFETCH_SECONDS=float(env.get("LTI_JWKS_MIN_REFETCH_SECONDS") or 5),
             TRUST_PROXY_HEADERS=_bool(env.get("TRUST_PROXY_HEADERS"), False),
             LOG_LEVEL=env.get("LOG_LEVEL") or "INFO",
+            CONTENT_DIR=env.get("CONTENT_DIR") or str(ROOT / "content"),
+            QUIZ_DIR=env.get("QUIZ_DIR") or str(ROOT / "quizzes"),
+            POLICY_KEY=env.get("POLICY_KEY") or "corporate-parenting",
             # The form's lifetime is the session's: a learner reading slowly must not lose work.
             WTF_CSRF_TIME_LIMIT=None,
             SQLALCHEMY_ENGINE_OPTIONS=engine_options(url),

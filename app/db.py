@@ -44,10 +44,6 @@ def dialect_name(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class UtcDateTime(TypeDecorator[datetime]):
     """An aware UTC datetime on every database (SQLite keeps no time zone, so it is added back)."""
 

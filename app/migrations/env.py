@@ -3,6 +3,7 @@ from logging.config import fileConfig
 
 from alembic import context
 from flask import current_app
+from sqlalchemy import event
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
@@ -101,10 +102,27 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            raw = connection.connection.driver_connection
+            # SQLite alters a table by copying it; with foreign keys on, dropping the old copy
+            # would fail (or cascade). Off for the migration, checked again afterwards.
+            raw.execute("PRAGMA foreign_keys=OFF")
+            # Python's sqlite3 would run DDL outside any transaction; begin one ourselves so
+            # that a failed upgrade leaves the database as it was, as on PostgreSQL.
+            raw.isolation_level = None
+            event.listen(connection, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+            conf_args.setdefault("transactional_ddl", True)
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
         with context.begin_transaction():
             context.run_migrations()
+
+        if sqlite:
+            broken = raw.execute("PRAGMA foreign_key_check").fetchall()
+            raw.execute("PRAGMA foreign_keys=ON")
+            if broken:
+                raise RuntimeError(f"foreign keys broken by the migration: {broken[:5]}")
 
 
 if context.is_offline_mode():

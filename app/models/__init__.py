@@ -1,12 +1,21 @@
 """Typed models, one module per concept. Importing this package registers every table."""
 
+from app.models.acceptance import Acceptance
+from app.models.audit import AuditEvent, AuditHead
 from app.models.keys import ToolKey
 from app.models.lms import Launch, LmsContext, LoginState
 from app.models.organisation import Organisation, RoleMapping
+from app.models.outbox import ScoreOutbox
 from app.models.people import Person, Role
 from app.models.platform import Deployment, PlatformRegistration
+from app.models.policy import Audience, Policy, PolicySection, PolicyVersion, SectionRead
+from app.models.quiz import QuizAttempt, QuizBank, QuizExtension, QuizSubmission
 
 __all__ = [
+    "Acceptance",
+    "Audience",
+    "AuditEvent",
+    "AuditHead",
     "Deployment",
     "Launch",
     "LmsContext",
@@ -14,7 +23,16 @@ __all__ = [
     "Organisation",
     "Person",
     "PlatformRegistration",
+    "Policy",
+    "PolicySection",
+    "PolicyVersion",
+    "QuizAttempt",
+    "QuizBank",
+    "QuizExtension",
+    "QuizSubmission",
     "Role",
     "RoleMapping",
+    "ScoreOutbox",
+    "SectionRead",
     "ToolKey",
 ]

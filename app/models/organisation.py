@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, Enum, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db import Base, UtcDateTime, utcnow
+from app.clock import utcnow
+from app.db import Base, UtcDateTime
 from app.models.people import Role
 
 
@@ -17,6 +19,21 @@ class Organisation(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Local details the policy text refers to ({{board_name}} and the like): configuration,
+    # so that councils never edit the policy's wording to put their own names in.
+    content_values: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    # Days from a person's assignment (first launch, or roster start) to their due date.
+    due_days: Mapped[int] = mapped_column(default=28, server_default="28")
+    # The organisation's own quiz rules, where they differ from the question bank's
+    # (pass_mark, max_attempts, cooldown_minutes, time_limit_minutes).
+    quiz_settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # How long an acceptance lasts, when renewal opens, and what the next period counts
+    # from: "expiry" (the previous expiry: dates stay put) or "completion" (they drift).
+    validity_months: Mapped[int] = mapped_column(default=12, server_default="12")
+    renewal_window_days: Mapped[int] = mapped_column(default=30, server_default="30")
+    renewal_basis: Mapped[str] = mapped_column(
+        String(20), default="expiry", server_default="expiry"
+    )
 
     role_mappings: Mapped[list[RoleMapping]] = relationship(
         back_populates="organisation", cascade="all, delete-orphan"

@@ -5,10 +5,11 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, UtcDateTime, utcnow
+from app.clock import utcnow
+from app.db import Base, UtcDateTime
 
 
 class Role(enum.StrEnum):
@@ -39,5 +40,7 @@ class Person(Base):
     family_name: Mapped[str | None] = mapped_column(String(150))
     email: Mapped[str | None] = mapped_column(String(320), index=True)
     last_lti_roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Councillors and officers accept the same policy but read some different sections.
+    elected_member: Mapped[bool] = mapped_column(default=False, server_default=false())
     first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     last_launch_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

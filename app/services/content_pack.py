@@ -1,0 +1,629 @@
+"""Content packs: a policy as a folder of Markdown files with YAML front matter.
+
+Loading validates everything a content owner can get wrong and reports each problem with
+its file, line and reason; nothing half-valid is ever returned. Markdown becomes safe HTML
+with GOV.UK Frontend classes: raw HTML in a file is shown as text, and the output passes an
+allow-list sanitiser as well. Local details ({{council_name}}) stay as placeholders until a
+page is shown, so one published text serves every council.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import nh3
+import yaml
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+from app.models.policy import Audience
+
+KEY_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+PLACEHOLDER_RE = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
+SECTION_LINK_PREFIX = "section:"
+
+# What each placeholder means, and what a page says if an organisation has not set it.
+PLACEHOLDERS: dict[str, tuple[str, str]] = {
+    "council_name": ("The council's name", ""),  # the organisation's name by default
+    "corporate_parenting_team": ("The team or officer to contact", "the corporate parenting team"),
+    "corporate_parenting_email": ("Their e-mail address", "your manager"),
+    "children_in_care_council": (
+        "The local name of the Children in Care Council",
+        "the Children in Care Council",
+    ),
+    "board_name": (
+        "The corporate parenting board, committee or panel",
+        "the Corporate Parenting Board",
+    ),
+}
+
+POLICY_FIELDS = (
+    "key",
+    "title",
+    "version",
+    "effective_date",
+    "requires_reacceptance",
+    "summary",
+    "sections",
+)
+SECTION_FIELDS = ("key", "title", "summary", "audience")
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.reason}"
+
+
+class PackError(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Heading:
+    level: int
+    anchor: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str
+    title: str
+    summary: str
+    audience: Audience
+    body_markdown: str
+    body_html: str
+    headings: tuple[Heading, ...]
+
+
+@dataclass(frozen=True)
+class PolicyPack:
+    key: str
+    title: str
+    version: str
+    effective_date: date
+    requires_reacceptance: bool
+    summary: str
+    intro_markdown: str
+    intro_html: str
+    sections: tuple[Section, ...]
+    folder: str = field(compare=False, default="")
+
+    @property
+    def content_hash(self) -> str:
+        """SHA-256 of the words and settings people accept (not of the rendered HTML)."""
+        canonical = {
+            "key": self.key,
+            "title": self.title,
+            "version": self.version,
+            "effective_date": self.effective_date.isoformat(),
+            "requires_reacceptance": self.requires_reacceptance,
+            "summary": self.summary,
+            "intro": self.intro_markdown,
+            "sections": [
+                {
+                    "key": s.key,
+                    "title": s.title,
+                    "summary": s.summary,
+                    "audience": s.audience.value,
+                    "body": s.body_markdown,
+                }
+                for s in self.sections
+            ],
+        }
+        data = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(data.encode()).hexdigest()
+
+
+# -- YAML front matter with line numbers --------------------------------------------------
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe YAML that keeps dates as text (we check them ourselves, with a clear message)."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+@dataclass
+class _FrontMatter:
+    data: dict[str, Any]
+    lines: dict[str, int]  # field -> line in the file
+    item_lines: dict[str, list[int]]  # list field -> line of each item
+    body: str
+    body_first_line: int
+
+
+def _front_matter(text: str, file: str, problems: list[Problem]) -> _FrontMatter | None:
+    if not text.startswith("---\n"):
+        problems.append(
+            Problem(file, 1, "the file must start with front matter between '---' lines")
+        )
+        return None
+    end = text.find("\n---\n", 3)
+    if end == -1:
+        end = text.find("\n---", 3)
+        if end == -1 or text[end + 4 :].strip():
+            problems.append(Problem(file, 1, "front matter is not closed with a '---' line"))
+            return None
+    raw = text[4 : end + 1]
+    body = text[end + 5 :]
+    body_first_line = raw.count("\n") + 3
+    try:
+        node = yaml.compose(raw, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = (mark.line + 2) if mark is not None else 1
+        problems.append(
+            Problem(file, line, f"front matter is not valid YAML: {getattr(exc, 'problem', exc)}")
+        )
+        return None
+    if not isinstance(node, yaml.MappingNode):
+        problems.append(Problem(file, 2, "front matter must be a list of 'field: value' lines"))
+        return None
+    lines: dict[str, int] = {}
+    item_lines: dict[str, list[int]] = {}
+    for key_node, value_node in node.value:
+        name = key_node.value
+        line = key_node.start_mark.line + 2
+        if name in lines:
+            problems.append(
+                Problem(file, line, f"duplicate field '{name}' (first on line {lines[name]})")
+            )
+            continue
+        lines[name] = line
+        if isinstance(value_node, yaml.SequenceNode):
+            item_lines[name] = [item.start_mark.line + 2 for item in value_node.value]
+    data = yaml.load(raw, Loader=_Loader)  # noqa: S506 (_Loader is a SafeLoader)
+    return _FrontMatter(data, lines, item_lines, body, body_first_line)
+
+
+def _text(fm: _FrontMatter, name: str, file: str, problems: list[Problem]) -> str:
+    value = fm.data.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        problems.append(Problem(file, fm.lines.get(name, 2), f"missing field '{name}'"))
+        return ""
+    if not isinstance(value, str):
+        problems.append(Problem(file, fm.lines[name], f"'{name}' must be text"))
+        return ""
+    return value.strip()
+
+
+# -- Markdown -> safe HTML --------------------------------------------------------------------
+
+_CLASSES = {
+    "paragraph_open": "govuk-body",
+    "bullet_list_open": "govuk-list govuk-list--bullet",
+    "ordered_list_open": "govuk-list govuk-list--number",
+    "blockquote_open": "govuk-inset-text",
+    "link_open": "govuk-link",
+    "hr": "govuk-section-break govuk-section-break--m govuk-section-break--visible",
+    "table_open": "govuk-table",
+}
+_HEADING_CLASSES = {"h2": "govuk-heading-m", "h3": "govuk-heading-s", "h4": "govuk-heading-s"}
+
+_md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+
+_ALLOWED_TAGS = {
+    "h2",
+    "h3",
+    "h4",
+    "p",
+    "ul",
+    "ol",
+    "li",
+    "a",
+    "strong",
+    "em",
+    "blockquote",
+    "code",
+    "hr",
+    "br",
+    "div",
+}
+_ALLOWED_ATTRIBUTES = {"*": {"class"}, "h2": {"id"}, "h3": {"id"}, "h4": {"id"}, "a": {"href"}}
+
+
+def slug(text: str) -> str:
+    text = PLACEHOLDER_RE.sub(lambda m: m.group(1).replace("_", "-"), text)
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "section"
+
+
+@dataclass(frozen=True)
+class _Link:
+    line: int
+    href: str
+
+
+def render_markdown(
+    source: str, first_line: int, file: str, problems: list[Problem]
+) -> tuple[str, tuple[Heading, ...], list[_Link]]:
+    """HTML with GOV.UK classes and heading anchors; headings and links for the checks."""
+    tokens = _md.parse(source)
+    headings: list[Heading] = []
+    links: list[_Link] = []
+    used: set[str] = set()
+    last_level = 1
+    for i, tok in enumerate(tokens):
+        line = first_line + (tok.map[0] if tok.map else 0)
+        if tok.type == "heading_open":
+            level = int(tok.tag[1])
+            if level == 1:
+                problems.append(
+                    Problem(
+                        file,
+                        line,
+                        "do not use a '#' heading: the page title is the "
+                        "only level-1 heading; start at '##'",
+                    )
+                )
+            elif level > last_level + 1:
+                problems.append(
+                    Problem(
+                        file,
+                        line,
+                        f"heading skips a level (h{last_level} to "
+                        f"h{level}): use '{'#' * (last_level + 1)}'",
+                    )
+                )
+            last_level = level
+            inline: Token = tokens[i + 1]
+            anchor = slug(inline.content)
+            while anchor in used:
+                anchor += "-2"
+            used.add(anchor)
+            headings.append(Heading(level, anchor, inline.content))
+            tok.attrSet("id", anchor)
+            tok.attrSet("class", _HEADING_CLASSES.get(tok.tag, "govuk-heading-s"))
+        elif tok.type in _CLASSES:
+            tok.attrSet("class", _CLASSES[tok.type])
+        elif tok.type == "image":
+            problems.append(Problem(file, line, "images are not allowed in the policy text"))
+        if tok.type == "inline" and tok.children:
+            for child in tok.children:
+                if child.type == "link_open":
+                    child.attrSet("class", _CLASSES["link_open"])
+                    links.append(_Link(line, str(child.attrGet("href") or "")))
+                elif child.type == "image":
+                    problems.append(
+                        Problem(file, line, "images are not allowed in the policy text")
+                    )
+    for tok in tokens:
+        if tok.type == "inline" and tok.children:
+            for child in tok.children:
+                if child.type == "link_open":
+                    href = str(child.attrGet("href") or "")
+                    target = _section_target(href)
+                    if target is not None:
+                        child.attrSet("href", SECTION_LINK_PREFIX + target)
+    rendered = _md.renderer.render(tokens, _md.options, {})
+    clean = nh3.clean(
+        rendered,
+        tags=_ALLOWED_TAGS,
+        attributes=_ALLOWED_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto", "section"},
+        link_rel=None,
+    )
+    return clean, tuple(headings), links
+
+
+def _section_target(href: str) -> str | None:
+    """'other-section.md#anchor' -> 'other-section#anchor'; None for other links."""
+    if "://" in href or href.startswith(("mailto:", "#")):
+        return None
+    path, _, anchor = href.partition("#")
+    if not path.endswith(".md") or "/" in path:
+        return None
+    return path[:-3] + (f"#{anchor}" if anchor else "")
+
+
+def _check_placeholders(source: str, first_line: int, file: str, problems: list[Problem]) -> None:
+    for n, line in enumerate(source.split("\n")):
+        for match in PLACEHOLDER_RE.finditer(line):
+            if match.group(1) not in PLACEHOLDERS:
+                known = ", ".join(sorted(PLACEHOLDERS))
+                problems.append(
+                    Problem(
+                        file,
+                        first_line + n,
+                        f"unknown placeholder '{match.group(0)}' (known: {known})",
+                    )
+                )
+        for url in re.findall(r"\]\(([^)]*)\)", line):
+            if "{{" in url:
+                problems.append(
+                    Problem(
+                        file, first_line + n, "placeholders cannot be used inside a link address"
+                    )
+                )
+
+
+# -- the pack ---------------------------------------------------------------------------------
+
+
+def load_pack(folder: Path) -> PolicyPack:
+    """Read and check one policy folder. Raises PackError listing every problem found."""
+    problems: list[Problem] = []
+    index_path = folder / "index.md"
+    index_name = _display(index_path)
+    if not index_path.is_file():
+        raise PackError([Problem(index_name, 1, "a policy folder needs an index.md")])
+    fm = _front_matter(index_path.read_text(encoding="utf-8"), index_name, problems)
+    if fm is None:
+        raise PackError(problems)
+
+    key = _text(fm, "key", index_name, problems)
+    if key and not KEY_RE.match(key):
+        problems.append(
+            Problem(
+                index_name, fm.lines["key"], "key must be lowercase letters, numbers and hyphens"
+            )
+        )
+    elif key and key != folder.name:
+        problems.append(
+            Problem(
+                index_name,
+                fm.lines["key"],
+                f"key '{key}' does not match the folder name '{folder.name}'",
+            )
+        )
+    title = _text(fm, "title", index_name, problems)
+    summary = _text(fm, "summary", index_name, problems)
+    version_value = fm.data.get("version")
+    version = ""
+    if version_value is None:
+        problems.append(Problem(index_name, 2, "missing field 'version'"))
+    elif not isinstance(version_value, str):
+        problems.append(
+            Problem(
+                index_name,
+                fm.lines["version"],
+                f'version must be in quotes, for example "{version_value}"',
+            )
+        )
+    elif not re.match(r"^[0-9A-Za-z][0-9A-Za-z.\-]{0,49}$", version_value.strip()):
+        problems.append(
+            Problem(
+                index_name,
+                fm.lines["version"],
+                "version may hold only letters, numbers, dots and hyphens",
+            )
+        )
+    else:
+        version = version_value.strip()
+    effective = fm.data.get("effective_date")
+    effective_date = date.min
+    if effective is None:
+        problems.append(Problem(index_name, 2, "missing field 'effective_date'"))
+    else:
+        try:
+            effective_date = date.fromisoformat(str(effective))
+        except ValueError:
+            problems.append(
+                Problem(
+                    index_name,
+                    fm.lines["effective_date"],
+                    f"bad date '{effective}': write it as YYYY-MM-DD",
+                )
+            )
+    reaccept = fm.data.get("requires_reacceptance")
+    if not isinstance(reaccept, bool):
+        problems.append(
+            Problem(
+                index_name,
+                fm.lines.get("requires_reacceptance", 2),
+                "requires_reacceptance must be true or false",
+            )
+        )
+    order = fm.data.get("sections")
+    order_lines = fm.item_lines.get("sections", [])
+    if not isinstance(order, list) or not order:
+        problems.append(
+            Problem(
+                index_name,
+                fm.lines.get("sections", 2),
+                "sections must list the section keys in reading order",
+            )
+        )
+        order = []
+    for name in fm.data:
+        if name not in POLICY_FIELDS:
+            problems.append(Problem(index_name, fm.lines[name], f"unknown field '{name}'"))
+    _check_placeholders(fm.body, fm.body_first_line, index_name, problems)
+    intro_html, _, intro_links = render_markdown(fm.body, fm.body_first_line, index_name, problems)
+
+    files = {p.stem: p for p in folder.glob("*.md") if p.name != "index.md"}
+    seen_order: dict[str, int] = {}
+    for i, item in enumerate(order):
+        line = order_lines[i] if i < len(order_lines) else fm.lines.get("sections", 2)
+        if not isinstance(item, str):
+            problems.append(Problem(index_name, line, "a section key must be text"))
+            continue
+        if item in seen_order:
+            problems.append(
+                Problem(
+                    index_name,
+                    line,
+                    f"duplicate key '{item}' in sections (also on line {seen_order[item]})",
+                )
+            )
+            continue
+        seen_order[item] = line
+        if item not in files:
+            problems.append(
+                Problem(index_name, line, f"unknown section '{item}': there is no {item}.md")
+            )
+    for stem, path in sorted(files.items()):
+        if stem not in seen_order:
+            problems.append(
+                Problem(_display(path), 1, f"section '{stem}' is not listed in index.md's sections")
+            )
+
+    sections: list[Section] = []
+    links: list[tuple[str, _Link]] = [(index_name, link) for link in intro_links]
+    section_keys: dict[str, str] = {}
+    for item in (k for k in seen_order if k in files):
+        path = files[item]
+        name = _display(path)
+        sfm = _front_matter(path.read_text(encoding="utf-8"), name, problems)
+        if sfm is None:
+            continue
+        skey = _text(sfm, "key", name, problems)
+        if skey and skey != item:
+            problems.append(
+                Problem(
+                    name, sfm.lines["key"], f"key '{skey}' does not match the file name '{item}.md'"
+                )
+            )
+        if skey in section_keys and skey:
+            problems.append(
+                Problem(
+                    name, sfm.lines["key"], f"duplicate key '{skey}' (also in {section_keys[skey]})"
+                )
+            )
+        section_keys[skey] = name
+        stitle = _text(sfm, "title", name, problems)
+        ssummary = _text(sfm, "summary", name, problems)
+        audience_value = sfm.data.get("audience", "all")
+        try:
+            audience = Audience(audience_value)
+        except ValueError:
+            problems.append(
+                Problem(
+                    name,
+                    sfm.lines.get("audience", 2),
+                    f"audience must be all, members or staff, not '{audience_value}'",
+                )
+            )
+            audience = Audience.ALL
+        for field_name in sfm.data:
+            if field_name not in SECTION_FIELDS:
+                problems.append(
+                    Problem(name, sfm.lines[field_name], f"unknown field '{field_name}'")
+                )
+        body = sfm.body.strip("\n")
+        if not body.strip():
+            problems.append(Problem(name, sfm.body_first_line, "the section has no text"))
+        _check_placeholders(sfm.body, sfm.body_first_line, name, problems)
+        body_html, headings, slinks = render_markdown(sfm.body, sfm.body_first_line, name, problems)
+        links.extend((name, link) for link in slinks)
+        sections.append(Section(item, stitle, ssummary, audience, body, body_html, headings))
+
+    anchors = {s.key: {h.anchor for h in s.headings} for s in sections}
+    for name, link in links:
+        target = _section_target(link.href)
+        if target is None:
+            if not link.href.startswith(("https://", "http://", "mailto:", "#")):
+                problems.append(
+                    Problem(
+                        name,
+                        link.line,
+                        f"broken link '{link.href}': link to another section as 'its-key.md'",
+                    )
+                )
+            continue
+        skey, _, anchor = target.partition("#")
+        if skey not in anchors:
+            problems.append(
+                Problem(name, link.line, f"broken link '{link.href}': there is no section '{skey}'")
+            )
+        elif anchor and anchor not in anchors[skey]:
+            problems.append(
+                Problem(
+                    name,
+                    link.line,
+                    f"broken link '{link.href}': '{skey}' has no heading '#{anchor}'",
+                )
+            )
+    if problems:
+        raise PackError(problems)
+    return PolicyPack(
+        key=key,
+        title=title,
+        version=version,
+        effective_date=effective_date,
+        requires_reacceptance=bool(reaccept),
+        summary=summary,
+        intro_markdown=fm.body.strip("\n"),
+        intro_html=intro_html,
+        sections=tuple(sections),
+        folder=str(folder),
+    )
+
+
+def load_packs(content_dir: Path) -> list[PolicyPack]:
+    """Every policy folder under content/ (a folder with an index.md)."""
+    folders = sorted(p.parent for p in content_dir.glob("*/index.md"))
+    if not folders:
+        raise PackError([Problem(_display(content_dir), 1, "no policy folders (with index.md)")])
+    problems: list[Problem] = []
+    packs = []
+    for folder in folders:
+        try:
+            packs.append(load_pack(folder))
+        except PackError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise PackError(problems)
+    return packs
+
+
+@lru_cache(maxsize=8)
+def _packs_at(content_dir: str, stamp: tuple[tuple[str, float], ...]) -> tuple[PolicyPack, ...]:
+    del stamp  # part of the cache key only
+    return tuple(load_packs(Path(content_dir)))
+
+
+def load_packs_cached(content_dir: str) -> tuple[PolicyPack, ...]:
+    """load_packs, parsed again only when a file changes (app factories call it often)."""
+    files = sorted(Path(content_dir).glob("*/*.md"))
+    return _packs_at(content_dir, tuple((str(f), f.stat().st_mtime) for f in files))
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+# -- showing a published text ------------------------------------------------------------------
+
+
+def placeholder_values(organisation_name: str, configured: Mapping[str, str]) -> dict[str, str]:
+    values = {name: default for name, (_, default) in PLACEHOLDERS.items()}
+    values["council_name"] = organisation_name
+    values.update({k: v for k, v in configured.items() if k in PLACEHOLDERS and v})
+    return values
+
+
+def personalise(
+    stored_html: str, values: Mapping[str, str], section_url: Callable[[str], str]
+) -> str:
+    """Fill in an organisation's details (escaped) and turn section links into URLs."""
+    filled = PLACEHOLDER_RE.sub(lambda m: html.escape(values.get(m.group(1), "")), stored_html)
+
+    def link(match: re.Match[str]) -> str:
+        key, _, anchor = match.group(1).partition("#")
+        return 'href="' + html.escape(section_url(key) + (f"#{anchor}" if anchor else "")) + '"'
+
+    return re.sub(r'href="section:([^"]*)"', link, filled)

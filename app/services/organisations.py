@@ -1,0 +1,65 @@
+"""An organisation's own settings: the local details its policy text shows, and due dates."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.models import Organisation
+from app.services.content_pack import PLACEHOLDERS
+from app.services.status import Validity
+
+
+class SettingError(Exception):
+    pass
+
+
+SETTINGS = {
+    **{k: label for k, (label, _) in PLACEHOLDERS.items()},
+    "due_days": "Days from assignment to the due date",
+}
+
+
+def find(session: Session, name: str) -> Organisation:
+    org = session.scalars(select(Organisation).where(Organisation.name == name)).first()
+    if org is None:
+        raise SettingError(f"No organisation called {name!r}.")
+    return org
+
+
+def set_setting(session: Session, org: Organisation, key: str, value: str) -> None:
+    if key not in SETTINGS:
+        raise SettingError(f"Unknown setting {key!r}. Known: {', '.join(sorted(SETTINGS))}.")
+    if key == "due_days":
+        if not value.isdigit() or not 1 <= int(value) <= 3650:
+            raise SettingError("due_days must be a whole number of days from 1 to 3650.")
+        org.due_days = int(value)
+        return
+    value = value.strip()
+    if len(value) > 300:
+        raise SettingError("Keep it under 300 characters.")
+    values = dict(org.content_values or {})
+    if value:
+        values[key] = value
+    else:
+        values.pop(key, None)
+    org.content_values = values  # a new dict, so the JSON column is saved
+
+
+def settings_of(org: Organisation) -> dict[str, str]:
+    shown = {k: (org.content_values or {}).get(k, "") for k in PLACEHOLDERS}
+    shown["due_days"] = str(org.due_days)
+    return shown
+
+
+def due_date(assigned_on: date, due_days: int) -> date:
+    """The date by which a person assigned on that day must complete the module."""
+    return assigned_on + timedelta(days=due_days)
+
+
+def validity_rule(org: Organisation) -> Validity:
+    return Validity(
+        months=org.validity_months, window_days=org.renewal_window_days, basis=org.renewal_basis
+    )
