@@ -32,4 +32,6 @@ class LaunchContext:
     return_url: str | None = None
     document_target: str | None = None
     person_sourcedid: str | None = None
+    # From the LMS's custom parameter elected_member=true|false; None when not sent.
+    elected_member: bool | None = None
     custom: dict[str, str] = field(default_factory=dict)

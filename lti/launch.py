@@ -112,6 +112,17 @@ def _str(value: Any) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
+def _flag(value: str | None) -> bool | None:
+    if value is None:
+        return None
+    value = value.strip().lower()
+    if value in {"true", "yes", "1"}:
+        return True
+    if value in {"false", "no", "0"}:
+        return False
+    return None
+
+
 def _obj(body: Mapping[str, Any], key: str) -> dict[str, Any]:
     value = body.get(key)
     return value if isinstance(value, dict) else {}
@@ -274,6 +285,7 @@ def validate_launch(
 
     overrides = registry.role_overrides(session, deployment.organisation_id)
     context = _obj(body, CLAIM + "context")
+    custom = {str(k): str(v) for k, v in _obj(body, CLAIM + "custom").items()}
     presentation = _obj(body, CLAIM + "launch_presentation")
     given, family = _str(body.get("given_name")), _str(body.get("family_name"))
     name = _str(body.get("name")) or " ".join(p for p in (given, family) if p)
@@ -302,7 +314,8 @@ def validate_launch(
             return_url=_cut(_str(presentation.get("return_url")), 1000),
             document_target=_cut(_str(presentation.get("document_target")), 20),
             person_sourcedid=_cut(_str(_obj(body, CLAIM + "lis").get("person_sourcedid")), 255),
-            custom={str(k): str(v) for k, v in _obj(body, CLAIM + "custom").items()},
+            custom=custom,
+            elected_member=_flag(custom.get("elected_member")),
         ),
         cookies_work=cookie is not None,
     )

@@ -24,7 +24,8 @@ from flask_login import current_user, login_user
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from app.auth import NewVisit
-from app.db import db, utcnow
+from app.clock import utcnow
+from app.db import db
 from app.extensions import csrf
 from app.services.keys import published_jwks
 from app.services.launches import hand_off, record_launch

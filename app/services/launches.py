@@ -14,11 +14,12 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Boolean, bindparam, case, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.db import DIALECT_INSERT, dialect_name, table
 from app.models import Launch, LmsContext, Organisation, Person, Role
+from app.services import audit
 from lti.context import LaunchContext
 
 
@@ -52,6 +53,11 @@ def _person_upsert(dialect: str) -> Any:
             "email": func.coalesce(new.email, person.c.email),
             "last_lti_roles": new.last_lti_roles,
             "last_launch_at": new.last_launch_at,
+            # Only an LMS that says so changes it; otherwise the roster's word stands.
+            "elected_member": case(
+                (bindparam("elected_member_claimed", type_=Boolean), new.elected_member),
+                else_=person.c.elected_member,
+            ),
         },
     ).returning(person.c.id)
 
@@ -85,8 +91,12 @@ _VISIT_BY_TOKEN = (
         Person.id.label("person_id"),
         Person.name,
         Person.email,
+        Person.elected_member,
+        Person.first_seen_at,
         Organisation.id.label("organisation_id"),
         Organisation.name.label("organisation_name"),
+        Organisation.content_values,
+        Organisation.due_days,
     )
     .join(Person, Person.id == Launch.person_id)
     .join(Organisation, Organisation.id == Launch.organisation_id)
@@ -108,6 +118,10 @@ class VisitInfo:
     lms_context_id: int | None
     resource_link_id: str
     return_url: str | None
+    elected_member: bool
+    first_seen_at: datetime
+    content_values: dict[str, str]
+    due_days: int
 
 
 def upsert_person(session: Session, ctx: LaunchContext, now: datetime) -> int:
@@ -122,6 +136,8 @@ def upsert_person(session: Session, ctx: LaunchContext, now: datetime) -> int:
         "last_lti_roles": list(ctx.lti_roles),
         "first_seen_at": now,
         "last_launch_at": now,
+        "elected_member": ctx.elected_member is True,
+        "elected_member_claimed": ctx.elected_member is not None,
     }
     return int(session.execute(_person_upsert(dialect_name(session)), params).scalar_one())
 
@@ -177,6 +193,20 @@ def record_launch(
             "user_agent": (user_agent or "")[:500] or None,
         },
     ).scalar_one()
+    audit.record(
+        session,
+        ctx.organisation_id,
+        "launch",
+        now,
+        actor_person_id=person_id,
+        subject_person_id=person_id,
+        details={
+            "launch": int(launch_id),
+            "role": ctx.role.value,
+            "resource_link": ctx.resource_link_id,
+            "context": ctx.context_id,
+        },
+    )
     return RecordedLaunch(int(launch_id), person_id, ctx.organisation_id, token)
 
 
@@ -196,6 +226,10 @@ def visit_for_token(session: Session, token: str, now: datetime) -> VisitInfo | 
         lms_context_id=row.lms_context_id,
         resource_link_id=row.resource_link_id,
         return_url=row.return_url,
+        elected_member=row.elected_member,
+        first_seen_at=row.first_seen_at,
+        content_values=row.content_values or {},
+        due_days=row.due_days,
     )
 
 

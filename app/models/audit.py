@@ -1,0 +1,44 @@
+"""The audit trail: every state change, hash-chained per organisation.
+
+Each event stores the hash of the one before it and of its own canonical content, so that
+`flask audit verify` can show that nothing was edited, removed or reordered.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.clock import utcnow
+from app.db import Base, UtcDateTime
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_event"
+    __table_args__ = (UniqueConstraint("organisation_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    seq: Mapped[int]
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    action: Mapped[str] = mapped_column(String(50))
+    # Who did it: a person of the organisation, or a named operator/process ("cli", "system").
+    actor_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    actor: Mapped[str | None] = mapped_column(String(100))
+    subject_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The end of each organisation's chain; appending locks it, so events queue in order."""
+
+    __tablename__ = "audit_head"
+
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), primary_key=True)
+    seq: Mapped[int]
+    hash: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,37 @@
+"""Scores waiting to be sent to the LMS (LTI Assignment and Grade Services).
+
+Kept in the database so that a score survives an LMS that is down, a process restart or a
+deploy: it is retried with back-off until the LMS takes it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.clock import utcnow
+from app.db import Base, UtcDateTime
+
+
+class ScoreOutbox(Base):
+    __tablename__ = "score_outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    acceptance_id: Mapped[int] = mapped_column(ForeignKey("acceptance.id"), unique=True)
+    registration_id: Mapped[int] = mapped_column(ForeignKey("platform_registration.id"))
+    # The AGS endpoint claim of the launch (lineitem and/or lineitems URL, scopes).
+    endpoint: Mapped[dict[str, Any]] = mapped_column(JSON)
+    resource_link_id: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[str] = mapped_column(String(255))  # the LTI sub
+    score_given: Mapped[int]
+    score_maximum: Mapped[int]
+    timestamp: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    tries: Mapped[int] = mapped_column(default=0)
+    next_try_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)

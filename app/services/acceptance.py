@@ -1,0 +1,211 @@
+"""Recording the acceptance of a policy version: the evidence HR relies on.
+
+It holds who, which version (and the hash of its text), the exact declaration and its
+hash, the quiz pass it follows, when (UTC), from where (IP, browser, LMS placement), and a
+verification code for the certificate. One per person, version and validity period: the
+database refuses a second, so a double submit or a second tab records nothing more.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.clock import london_date, long_date
+from app.models import Acceptance, Person, PolicyVersion, QuizSubmission
+from app.services.status import PersonStatus, State, Validity, next_valid_until
+
+# No 0/O or 1/I/L: people read these codes off paper.
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+
+class AcceptanceError(Exception):
+    pass
+
+
+class NameMismatch(AcceptanceError):
+    def __init__(self, expected: str) -> None:
+        super().__init__("typed name does not match")
+        self.expected = expected
+
+
+class NotReady(AcceptanceError):
+    """There is no quiz pass awaiting acceptance in the current journey."""
+
+
+class AlreadyAccepted(AcceptanceError):
+    def __init__(self, acceptance: Acceptance) -> None:
+        super().__init__("already accepted")
+        self.acceptance = acceptance
+
+
+def normalise_name(name: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+
+
+def names_match(typed: str, on_record: str) -> bool:
+    """The same name, ignoring case and extra spaces (and Unicode look-alike forms)."""
+    return bool(typed.strip()) and normalise_name(typed) == normalise_name(on_record)
+
+
+def declaration_text(version: PolicyVersion) -> str:
+    return (
+        f"I have read, understood and accept the {version.title}, version "
+        f"{version.version}, effective {long_date(version.effective_date)}."
+    )
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(10))
+
+
+def format_code(code: str) -> str:
+    return f"{code[:5]}-{code[5:]}"
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where the acceptance was made from."""
+
+    ip_address: str | None = None
+    user_agent: str | None = None
+    launch_id: int | None = None
+    lms_context_id: int | None = None
+    resource_link_id: str | None = None
+
+
+def record_acceptance(
+    session: Session,
+    person: Person,
+    version: PolicyVersion,
+    status: PersonStatus,
+    typed_name: str,
+    rule: Validity,
+    now: datetime,
+    where: Where,
+) -> Acceptance:
+    if status.state is State.CERTIFIED:
+        assert status.acceptance is not None
+        raise AlreadyAccepted(status.acceptance)
+    if status.passed is None:
+        raise NotReady("pass the quiz first")
+    if not names_match(typed_name, person.name):
+        raise NameMismatch(person.name)
+    return _insert(
+        session,
+        person,
+        version,
+        status,
+        typed_name.strip(),
+        rule,
+        now,
+        where,
+        submission=status.passed,
+    )
+
+
+def record_on_behalf(
+    session: Session,
+    person: Person,
+    version: PolicyVersion,
+    status: PersonStatus,
+    recorded_by: Person,
+    note: str,
+    accepted_on: datetime,
+    rule: Validity,
+) -> Acceptance:
+    """HR records an acceptance made outside the tool (a signed paper declaration)."""
+    if not note.strip():
+        raise AcceptanceError("a note saying how the acceptance was made is required")
+    if status.state is State.CERTIFIED:
+        assert status.acceptance is not None
+        raise AlreadyAccepted(status.acceptance)
+    row = _insert(
+        session,
+        person,
+        version,
+        status,
+        person.name,
+        rule,
+        accepted_on,
+        Where(),
+        submission=None,
+        recorded_by=recorded_by,
+        note=note.strip(),
+    )
+    return row
+
+
+def _insert(
+    session: Session,
+    person: Person,
+    version: PolicyVersion,
+    status: PersonStatus,
+    typed_name: str,
+    rule: Validity,
+    accepted_at: datetime,
+    where: Where,
+    *,
+    submission: QuizSubmission | None,
+    recorded_by: Person | None = None,
+    note: str | None = None,
+) -> Acceptance:
+    previous_until = status.acceptance.valid_until if status.acceptance else None
+    text = declaration_text(version)
+    row = Acceptance(
+        person_id=person.id,
+        organisation_id=person.organisation_id,
+        policy_version_id=version.id,
+        cycle=status.cycle,
+        content_hash=version.content_hash,
+        declaration_text=text,
+        declaration_hash=sha256(text),
+        quiz_submission_id=submission.id if submission else None,
+        quiz_score=submission.percent if submission else None,
+        typed_name=typed_name,
+        accepted_at=accepted_at,
+        valid_until=next_valid_until(london_date(accepted_at), previous_until, rule),
+        ip_address=(where.ip_address or "")[:64] or None,
+        user_agent=(where.user_agent or "")[:500] or None,
+        launch_id=where.launch_id,
+        lms_context_id=where.lms_context_id,
+        resource_link_id=where.resource_link_id,
+        verification_code=new_code(),
+        recorded_by_person_id=recorded_by.id if recorded_by else None,
+        recorded_note=note,
+    )
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError as exc:
+        existing = session.scalars(
+            select(Acceptance).where(
+                Acceptance.person_id == person.id,
+                Acceptance.policy_version_id == version.id,
+                Acceptance.cycle == status.cycle,
+            )
+        ).first()
+        if existing is None:
+            raise
+        raise AlreadyAccepted(existing) from exc
+    return row
+
+
+def by_code(session: Session, organisation_id: int, code: str) -> Acceptance | None:
+    cleaned = "".join(c for c in code.upper() if c in CODE_ALPHABET)
+    return session.scalars(
+        select(Acceptance).where(
+            Acceptance.verification_code == cleaned, Acceptance.organisation_id == organisation_id
+        )
+    ).first()

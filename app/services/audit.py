@@ -1,0 +1,149 @@
+"""The audit trail: append an event to an organisation's hash chain, and verify the chains.
+
+hash = SHA-256(previous hash + canonical JSON of the event). The chain's head row is locked
+while an event is appended, so concurrent events of one organisation queue in order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.db import DIALECT_INSERT, dialect_name, table
+from app.models import AuditEvent, AuditHead
+
+GENESIS = "0" * 64
+_FIELDS = (
+    "organisation_id",
+    "seq",
+    "occurred_at",
+    "action",
+    "actor_person_id",
+    "actor",
+    "subject_person_id",
+    "details",
+)
+
+
+def canonical(event: AuditEvent | dict[str, Any]) -> str:
+    data = event if isinstance(event, dict) else {k: getattr(event, k) for k in _FIELDS}
+    get = data.get
+    occurred: datetime = data["occurred_at"]
+    return json.dumps(
+        {
+            "organisation_id": get("organisation_id"),
+            "seq": get("seq"),
+            "occurred_at": occurred.isoformat(timespec="microseconds"),
+            "action": get("action"),
+            "actor_person_id": get("actor_person_id"),
+            "actor": get("actor"),
+            "subject_person_id": get("subject_person_id"),
+            "details": get("details") or {},
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=str,
+    )
+
+
+def chain_hash(prev_hash: str, content: str) -> str:
+    return hashlib.sha256((prev_hash + content).encode()).hexdigest()
+
+
+def record(
+    session: Session,
+    organisation_id: int,
+    action: str,
+    now: datetime,
+    *,
+    actor_person_id: int | None = None,
+    actor: str | None = None,
+    subject_person_id: int | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event. The caller's transaction commits it with the change it records."""
+    # Make sure the head exists, then lock it (FOR UPDATE: PostgreSQL queues appenders;
+    # SQLite has one writer at a time anyway).
+    session.execute(
+        DIALECT_INSERT[dialect_name(session)](table(AuditHead))
+        .values(organisation_id=organisation_id, seq=0, hash=GENESIS)
+        .on_conflict_do_nothing(index_elements=["organisation_id"])
+    )
+    head = session.execute(
+        select(AuditHead).where(AuditHead.organisation_id == organisation_id).with_for_update()
+    ).scalar_one()
+    event = {
+        "organisation_id": organisation_id,
+        "seq": head.seq + 1,
+        "occurred_at": now,
+        "action": action,
+        "actor_person_id": actor_person_id,
+        "actor": actor,
+        "subject_person_id": subject_person_id,
+        "details": details or {},
+    }
+    digest = chain_hash(head.hash, canonical(event))
+    row = AuditEvent(**event, prev_hash=head.hash, hash=digest)
+    session.add(row)
+    head.seq = row.seq
+    head.hash = digest
+    session.flush()
+    return row
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    organisation_id: int
+    events: int
+    ok: bool
+    problem: str | None = None
+
+
+def verify(session: Session) -> list[ChainReport]:
+    """Walk every organisation's chain; report the first event where it breaks."""
+    reports = []
+    heads = {h.organisation_id: h for h in session.scalars(select(AuditHead))}
+    orgs = sorted(set(heads) | set(session.scalars(select(AuditEvent.organisation_id).distinct())))
+    for org in orgs:
+        prev = GENESIS
+        expected_seq = 1
+        count = 0
+        problem = None
+        rows = session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.organisation_id == org)
+            .order_by(AuditEvent.seq, AuditEvent.id)
+            .execution_options(yield_per=1000)
+        )
+        for event in rows:
+            count += 1
+            if event.seq != expected_seq:
+                problem = (
+                    f"event {event.id}: sequence {event.seq} where {expected_seq} was "
+                    "expected (an event was removed or reordered)"
+                )
+                break
+            if event.prev_hash != prev:
+                problem = f"event {event.id} (seq {event.seq}): does not follow the event before"
+                break
+            if chain_hash(prev, canonical(event)) != event.hash:
+                problem = f"event {event.id} (seq {event.seq}): its content was changed"
+                break
+            prev = event.hash
+            expected_seq += 1
+        rows.close()  # a server-side cursor on PostgreSQL: do not leave it open
+        head = heads.get(org)
+        if problem is None and head is not None and (head.seq != count or head.hash != prev):
+            problem = (
+                f"the chain ends at seq {count} but its head says {head.seq}: "
+                "the latest events were removed"
+            )
+        reports.append(ChainReport(org, count, problem is None, problem))
+    return reports

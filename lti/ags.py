@@ -1,0 +1,142 @@
+"""Sending a score to the LMS with LTI Assignment and Grade Services (pylti1p3's client)."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+
+import requests
+from pylti1p3.assignments_grades import AssignmentsGradesService
+from pylti1p3.exception import LtiException, LtiServiceException
+from pylti1p3.grade import Grade
+from pylti1p3.lineitem import LineItem
+from pylti1p3.service_connector import ServiceConnector
+from sqlalchemy.orm import Session
+
+from app.models import PlatformRegistration
+from lti.registry import RegistrationInfo, Registry
+from lti.tool_conf import DbToolConf
+
+LINEITEM_TAG = "corporate-parenting"
+TIMEOUT_SECONDS = 10
+
+
+class SendFailed(Exception):
+    """The LMS did not take the score; it stays in the outbox to be tried again."""
+
+
+_tokens: dict[str, tuple[str, float]] = {}
+
+
+class _Connector(ServiceConnector):
+    """pylti1p3's service client with access tokens kept per process until shortly before
+    they expire, and forgotten when the platform stops accepting them."""
+
+    def _get_cached_access_token(self, scope_key: str) -> str | None:
+        cached = _tokens.get(scope_key)
+        if cached and cached[1] > time.monotonic():
+            return cached[0]
+        return None
+
+    def _cache_access_token(self, scope_key: str, access_token: str, expires_in: float) -> None:
+        _tokens[scope_key] = (access_token, time.monotonic() + max(0.0, expires_in - 60))
+
+    def forget_tokens(self) -> None:
+        issuer = self._registration.get_issuer() or ""
+        for key in [k for k in _tokens if k.startswith(issuer)]:
+            del _tokens[key]
+
+    def _scope_key(self, scopes: Any) -> str:
+        # Keyed by issuer and client, readable, so that one registration's can be forgotten.
+        return f"{self._registration.get_issuer()}|{self._registration.get_client_id()}|" + (
+            " ".join(sorted(scopes))
+        )
+
+
+class _TimeoutSession(requests.Session):
+    """pylti1p3 sets no timeout; an LMS that hangs must not hang the tool."""
+
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", TIMEOUT_SECONDS)
+        return super().request(*args, **kwargs)
+
+
+def send_score(
+    session: Session,
+    *,
+    registration_id: int,
+    endpoint: dict[str, Any],
+    resource_link_id: str,
+    user_id: str,
+    score_given: int,
+    score_maximum: int,
+    timestamp: datetime,
+    label: str,
+) -> None:
+    row = session.get(PlatformRegistration, registration_id)
+    if row is None:
+        raise SendFailed("the platform registration no longer exists")
+    info = RegistrationInfo(
+        id=row.id,
+        issuer=row.issuer,
+        client_id=row.client_id,
+        auth_login_url=row.auth_login_url,
+        auth_token_url=row.auth_token_url,
+        auth_audience=row.auth_audience,
+        jwks_url=row.jwks_url,
+    )
+    registration = DbToolConf(session, Registry()).to_registration(info)
+    connector = _Connector(registration, _TimeoutSession())
+    service = AssignmentsGradesService(connector, endpoint)  # type: ignore[arg-type]
+    grade = (
+        Grade()
+        .set_score_given(score_given)
+        .set_score_maximum(score_maximum)
+        .set_timestamp(timestamp.isoformat(timespec="milliseconds").replace("+00:00", "Z"))
+        .set_activity_progress("Completed")
+        .set_grading_progress("FullyGraded")
+        .set_user_id(user_id)
+    )
+    try:
+        try:
+            _put(service, grade, endpoint, resource_link_id, label, score_maximum)
+        except LtiServiceException as exc:
+            if getattr(exc, "response", None) is None or exc.response.status_code != 401:
+                raise
+            # A token from before the platform rotated its keys: fetch a new one, once.
+            connector.forget_tokens()
+            _put(service, grade, endpoint, resource_link_id, label, score_maximum)
+    except (LtiServiceException, LtiException, requests.RequestException) as exc:
+        raise SendFailed(_describe(exc)) from exc
+
+
+def _put(
+    service: AssignmentsGradesService,
+    grade: Grade,
+    endpoint: dict[str, Any],
+    resource_link_id: str,
+    label: str,
+    score_maximum: int,
+) -> None:
+    if endpoint.get("lineitem"):
+        service.put_grade(grade)
+    else:
+        # The platform gave no line item for this link: find ours by tag, or create it.
+        lineitem = (
+            LineItem()
+            .set_tag(LINEITEM_TAG)
+            .set_resource_link_id(resource_link_id)
+            .set_label(label)
+            .set_score_maximum(score_maximum)
+        )
+        service.put_grade(grade, lineitem)
+
+
+def _describe(exc: Exception) -> str:
+    response = getattr(exc, "response", None)
+    if response is None and exc.args and isinstance(exc.args[-1], requests.Response):
+        response = exc.args[-1]
+    if isinstance(response, requests.Response):
+        return f"{exc.__class__.__name__}: HTTP {response.status_code} from {response.url}"
+    return f"{exc.__class__.__name__}: {exc}"[:500]
