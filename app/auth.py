@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import current_app, render_template
 from flask_login import LoginManager
 
-from app.db import db, utcnow
+from app.clock import utcnow
+from app.db import db
 from app.models import Role
 from app.services.launches import VisitInfo, visit_for_token
 

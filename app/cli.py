@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from app.db import db, utcnow
+from app.clock import long_date, utcnow
+from app.db import db
 from app.models import Role
+from app.services import audit, organisations
 from app.services import keys as key_service
+from app.services.content_pack import PackError, load_packs
+from app.services.outbox import pending, send_due
 from app.services.platforms import PlatformError, add_platform, list_platforms, map_role
+from app.services.policies import PublishError, publish
+from app.services.question_bank import BankError, BankProblem, load_bank_for, publish_bank
+from lti.ags import send_score
 
 lti_cli = AppGroup("lti", help="Register LMS platforms and manage the tool's signing keys.")
 
@@ -162,5 +173,190 @@ def _forget_registrations() -> None:
         registry.clear()
 
 
+def _echo_problems(problems: Sequence[object]) -> None:
+    for problem in problems:
+        click.echo(str(problem), err=True)
+
+
+content_cli = AppGroup("content", help="Check and publish the policy text (content packs).")
+
+
+def _content_dir(path: str | None) -> Path:
+    return Path(path) if path else Path(current_app.config["CONTENT_DIR"])
+
+
+@content_cli.command("check")
+@click.option("--path", default=None, help="A content folder other than the shipped content/.")
+def content_check_command(path: str | None) -> None:
+    """Check every policy folder; list each problem as file:line: reason."""
+    try:
+        packs = load_packs(_content_dir(path))
+    except PackError as exc:
+        _echo_problems(exc.problems)
+        raise click.ClickException(
+            f"{len(exc.problems)} problem(s): nothing can be published."
+        ) from exc
+    for pack in packs:
+        click.echo(
+            f"OK {pack.key} version {pack.version}: {len(pack.sections)} sections, "
+            f"effective {long_date(pack.effective_date)}, hash {pack.content_hash[:12]}"
+        )
+
+
+@content_cli.command("publish")
+@click.option("--path", default=None, help="A content folder other than the shipped content/.")
+def content_publish_command(path: str | None) -> None:
+    """Record each policy's version as published (immutable, with its content hash)."""
+    try:
+        packs = load_packs(_content_dir(path))
+    except PackError as exc:
+        _echo_problems(exc.problems)
+        raise click.ClickException("Not published: fix the problems above first.") from exc
+    quiz_dir = Path(current_app.config["QUIZ_DIR"])
+    try:
+        banks = [load_bank_for(quiz_dir, pack) for pack in packs]
+    except BankError as exc:
+        _echo_problems(exc.problems)
+        raise click.ClickException("Not published: fix the question bank first.") from exc
+    try:
+        results = [publish(db.session(), pack, utcnow()) for pack in packs]
+    except PublishError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    bank_results = [publish_bank(db.session(), bank) for bank in banks]
+    db.session.commit()
+    for result in results:
+        v = result.version
+        state = "Published" if result.created else "Already published (unchanged)"
+        reaccept = (
+            "everyone must accept it again"
+            if v.requires_reacceptance
+            else ("earlier acceptances stay valid")
+        )
+        click.echo(
+            f"{state}: {v.title} version {v.version}, effective "
+            f"{long_date(v.effective_date)}; {reaccept}. Hash {v.content_hash[:12]}."
+        )
+    for bank_row, created in bank_results:
+        click.echo(
+            ("Published" if created else "Already published (unchanged)")
+            + f": question bank with {len(bank_row.questions)} questions, hash "
+            + f"{bank_row.content_hash[:12]}."
+        )
+
+
+quiz_cli = AppGroup("quiz", help="Check the question banks.")
+
+
+@quiz_cli.command("check")
+@click.option("--path", default=None, help="A quizzes folder other than the shipped quizzes/.")
+@click.option("--content", default=None, help="The content folder the questions test.")
+def quiz_check_command(path: str | None, content: str | None) -> None:
+    """Check each question bank against its content pack: file, line, question and reason."""
+    try:
+        packs = load_packs(_content_dir(content))
+    except PackError as exc:
+        _echo_problems(exc.problems)
+        raise click.ClickException("Fix the content pack first.") from exc
+    quiz_dir = Path(path) if path else Path(current_app.config["QUIZ_DIR"])
+    failed: list[BankProblem] = []
+    for pack in packs:
+        try:
+            bank = load_bank_for(quiz_dir, pack)
+        except BankError as exc:
+            failed.extend(exc.problems)
+            continue
+        by_section = Counter(q.section for q in bank.questions)
+        click.echo(
+            f"OK {pack.key}: {len(bank.questions)} questions; per section: "
+            + ", ".join(f"{k} {by_section[k]}" for k in (s.key for s in pack.sections))
+        )
+    if failed:
+        _echo_problems(failed)
+        raise click.ClickException(f"{len(failed)} problem(s) in the question banks.")
+
+
+org_cli = AppGroup("org", help="An organisation's settings: local details and due dates.")
+
+
+@org_cli.command("show")
+@click.option("--org", "organisation", required=True)
+def org_show_command(organisation: str) -> None:
+    """Show an organisation's settings."""
+    try:
+        org = organisations.find(db.session(), organisation)
+    except organisations.SettingError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for key, value in organisations.settings_of(org).items():
+        click.echo(f"{key:28} {value or '(not set)'}   {organisations.SETTINGS[key]}")
+
+
+@org_cli.command("set")
+@click.option("--org", "organisation", required=True)
+@click.argument("key")
+@click.argument("value")
+def org_set_command(organisation: str, key: str, value: str) -> None:
+    """Set one setting, e.g. `org set --org NAME board_name "Corporate Parenting Committee"`."""
+    try:
+        org = organisations.find(db.session(), organisation)
+        organisations.set_setting(db.session(), org, key, value)
+    except organisations.SettingError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"{organisation}: {key} = {value}")
+
+
+audit_cli = AppGroup("audit", help="The tamper-evident audit trail.")
+
+
+@audit_cli.command("verify")
+def audit_verify_command() -> None:
+    """Check every organisation's hash chain: OK with the count, or where it breaks."""
+    reports = audit.verify(db.session())
+    if not reports:
+        click.echo("OK: no audit events yet.")
+        return
+    broken = False
+    for report in reports:
+        if report.ok:
+            click.echo(f"OK organisation {report.organisation_id}: {report.events} events")
+        else:
+            broken = True
+            click.echo(f"BROKEN organisation {report.organisation_id}: {report.problem}", err=True)
+    if broken:
+        raise click.ClickException("The audit trail has been altered.")
+
+
+outbox_cli = AppGroup("outbox", help="Scores waiting to be sent to the LMS.")
+
+
+@outbox_cli.command("run")
+def outbox_run_command() -> None:
+    """Send every score that is due (run from cron, e.g. every minute)."""
+    result = send_due(db.session(), send_score, utcnow(), limit=1000)
+    click.echo(f"Sent {result.sent}; failed {result.failed} (kept, to be tried again).")
+
+
+@outbox_cli.command("list")
+def outbox_list_command() -> None:
+    """Show the scores the LMS has not taken yet, with the last error."""
+    rows = pending(db.session())
+    if not rows:
+        click.echo("Nothing waiting: the LMS has taken every score.")
+    for row in rows:
+        item = row["item"]
+        click.echo(
+            f"#{item.id} acceptance {item.acceptance_id} org {item.organisation_id}: "
+            f"{item.tries} tries, next {item.next_try_at:%Y-%m-%d %H:%M} UTC; "
+            f"{item.last_error or 'not tried yet'}"
+        )
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(lti_cli)
+    app.cli.add_command(content_cli)
+    app.cli.add_command(org_cli)
+    app.cli.add_command(quiz_cli)
+    app.cli.add_command(audit_cli)
+    app.cli.add_command(outbox_cli)

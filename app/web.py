@@ -22,6 +22,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
+from app.clock import long_date, long_datetime
 from app.db import db
 from app.services.platforms import frame_ancestors
 
@@ -112,6 +113,9 @@ def init_web(app: Flask) -> None:
     @app.context_processor
     def _template_globals() -> dict[str, Any]:
         return {"cspNonce": getattr(g, "csp_nonce", "")}
+
+    app.add_template_filter(long_date, "long_date")
+    app.add_template_filter(long_datetime, "long_datetime")
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError) -> tuple[str, int]:

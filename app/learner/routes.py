@@ -1,14 +1,549 @@
-"""Learner views: thin wrappers that read the request, call a service and render."""
+"""Learner views: overview, sections, quiz, acceptance and certificate.
+
+Thin: each view reads the request, asks the services, commits, and renders or redirects.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
+
+from app.auth import Visit
+from app.clock import london_date, today, utcnow
+from app.db import db
+from app.learner.forms import (
+    ConfirmForm,
+    DeclarationForm,
+    MoreTimeForm,
+    StartQuizForm,
+    attempt_form,
+)
+from app.models import (
+    Acceptance,
+    Deployment,
+    Launch,
+    Organisation,
+    Person,
+    PolicySection,
+    PolicyVersion,
+    QuizAttempt,
+    QuizBank,
+)
+from app.services import audit
+from app.services.acceptance import (
+    AlreadyAccepted,
+    NameMismatch,
+    NotReady,
+    Where,
+    declaration_text,
+    names_match,
+    record_acceptance,
+)
+from app.services.attempts import (
+    AlreadySubmitted,
+    AttemptError,
+    BadAnswer,
+    NotAllowed,
+    TimeUp,
+    allowance,
+    deadline_of,
+    extend,
+    open_attempt,
+    rules,
+    shown,
+    start_attempt,
+    submit,
+)
+from app.services.certificates import certificate_for
+from app.services.content_pack import personalise, placeholder_values
+from app.services.organisations import due_date, validity_rule
+from app.services.outbox import enqueue, send_due
+from app.services.policies import current_version, sections_for
+from app.services.progress import Progress, mark_read, progress
+from app.services.question_bank import current_bank
+from app.services.status import PersonStatus, State, person_status
+from lti.ags import send_score
 
 bp = Blueprint("learner", __name__, template_folder="templates")
 
 
-@bp.get("/")
+@bp.before_request
 @login_required
+def require_visit() -> None:
+    """Every learner page needs a launch from the LMS (any role can take the module)."""
+
+
+@dataclass(frozen=True)
+class Reading:
+    visit: Visit
+    organisation: Organisation
+    version: PolicyVersion
+    status: PersonStatus
+    progress: Progress
+
+    def html(self, stored: str) -> str:
+        values = placeholder_values(self.organisation.name, self.organisation.content_values)
+        return personalise(stored, values, lambda key: url_for("learner.section", key=key))
+
+    @property
+    def due(self) -> date:
+        return due_date(london_date(self.visit.info.first_seen_at), self.organisation.due_days)
+
+    @property
+    def overdue(self) -> bool:
+        return self.status.state is not State.CERTIFIED and today() > self.due
+
+
+def _reading() -> Reading:
+    visit: Visit = current_user
+    version = current_version(db.session(), current_app.config["POLICY_KEY"], today())
+    if version is None:
+        current_app.logger.error("no published version of %s", current_app.config["POLICY_KEY"])
+        abort(503, "The policy has not been published yet. Please tell your administrator.")
+    org = db.session.get(Organisation, visit.organisation_id)
+    assert org is not None
+    status = person_status(db.session(), visit.person_id, version, validity_rule(org), today())
+    sections = sections_for(version, visit.info.elected_member)
+    done = progress(db.session(), visit.person_id, version.id, status.cycle, sections)
+    return Reading(visit, org, version, status, done)
+
+
+def _audit(reading: Reading, action: str, **details: Any) -> None:
+    audit.record(
+        db.session(),
+        reading.organisation.id,
+        action,
+        utcnow(),
+        actor_person_id=reading.visit.person_id,
+        subject_person_id=reading.visit.person_id,
+        details=details,
+    )
+
+
+@bp.get("/")
 def home() -> str:
-    return render_template("learner/home.html", visit=current_user)
+    reading = _reading()
+    return render_template(
+        "learner/overview.html",
+        reading=reading,
+        progress=reading.progress,
+        version=reading.version,
+        status=reading.status,
+        state=State,
+        intro=reading.html(reading.version.intro_html),
+    )
+
+
+@bp.get("/sections/<key>")
+def section(key: str) -> str:
+    reading = _reading()
+    found: PolicySection | None = next((s for s in reading.progress.sections if s.key == key), None)
+    if found is None:
+        abort(404)
+    now_read = reading.progress
+    # While certified, reading again is for reference: it does not start the next renewal.
+    if reading.status.journey_open:
+        first = mark_read(
+            db.session(),
+            reading.visit.person_id,
+            reading.version.id,
+            reading.status.cycle,
+            key,
+            utcnow(),
+        )
+        if first:
+            _audit(
+                reading,
+                "section_read",
+                version=reading.version.version,
+                section=key,
+                cycle=reading.status.cycle,
+            )
+        db.session.commit()
+        now_read = Progress(now_read.sections, now_read.read | {key})
+    previous, following = now_read.neighbours(key)
+    return render_template(
+        "learner/section.html",
+        section=found,
+        body=reading.html(found.body_html),
+        progress=now_read,
+        previous=previous,
+        following=following,
+        version=reading.version,
+        number=[s.key for s in now_read.sections].index(key) + 1,
+        journey_open=reading.status.journey_open,
+    )
+
+
+# -- the quiz ------------------------------------------------------------------------------
+
+
+def _quiz_context(reading: Reading) -> tuple[QuizBank, dict[str, Any]]:
+    bank = current_bank(db.session(), reading.version.policy_id)
+    if bank is None:
+        abort(503, "The quiz has not been published yet. Please tell your administrator.")
+    return bank, rules(bank.settings, reading.organisation.quiz_settings)
+
+
+@bp.get("/quiz")
+def quiz() -> Any:
+    reading = _reading()
+    if reading.status.state is State.CERTIFIED:
+        return redirect(url_for("learner.home"))
+    if reading.status.passed is not None:
+        return redirect(url_for("learner.declaration"))
+    if not reading.progress.all_read:
+        return render_template("learner/quiz_locked.html", progress=reading.progress)
+    _, settings = _quiz_context(reading)
+    now = utcnow()
+    person, cycle = reading.visit.person_id, reading.status.cycle
+    attempt = open_attempt(db.session(), person, reading.version.id, cycle, now)
+    if attempt is not None:
+        questions = shown(attempt)
+        return render_template(
+            "learner/quiz_attempt.html",
+            attempt=attempt,
+            questions=questions,
+            form=attempt_form(questions),
+            deadline=deadline_of(db.session(), attempt),
+            more_time=MoreTimeForm(),
+        )
+    allowed = allowance(db.session(), person, reading.version.id, cycle, settings, now)
+    return render_template(
+        "learner/quiz_start.html",
+        form=StartQuizForm(),
+        allowed=allowed,
+        settings=settings,
+        progress=reading.progress,
+    )
+
+
+@bp.post("/quiz/start")
+def start_quiz() -> Any:
+    reading = _reading()
+    form = StartQuizForm()
+    if (
+        not form.validate_on_submit()
+        or not reading.progress.all_read
+        or reading.status.passed is not None
+        or not reading.status.journey_open
+    ):
+        return redirect(url_for("learner.quiz"))
+    bank, settings = _quiz_context(reading)
+    try:
+        attempt = start_attempt(
+            db.session(),
+            person_id=reading.visit.person_id,
+            organisation_id=reading.organisation.id,
+            version_id=reading.version.id,
+            cycle=reading.status.cycle,
+            bank=bank,
+            section_keys=[s.key for s in reading.progress.sections],
+            settings=settings,
+            launch_id=reading.visit.launch_id,
+            now=utcnow(),
+        )
+    except NotAllowed:
+        db.session.rollback()
+        return redirect(url_for("learner.quiz"))
+    _audit(
+        reading,
+        "quiz_attempt_started",
+        attempt=attempt.id,
+        questions=[q["id"] for q in attempt.drawn],
+    )
+    db.session.commit()
+    return redirect(url_for("learner.quiz"))
+
+
+def _own_attempt(attempt_id: int) -> QuizAttempt:
+    attempt = db.session.get(QuizAttempt, attempt_id)
+    if attempt is None:
+        abort(404)
+    if attempt.person_id != current_user.person_id:
+        current_app.logger.warning(
+            "person %s tried attempt %s of another person", current_user.person_id, attempt_id
+        )
+        abort(403, "This quiz attempt belongs to someone else.")
+    return attempt
+
+
+@bp.post("/quiz/attempts/<int:attempt_id>")
+def submit_quiz(attempt_id: int) -> Any:
+    attempt = _own_attempt(attempt_id)
+    if attempt.submission is not None:
+        return _already_submitted(attempt)
+    questions = shown(attempt)
+    form = attempt_form(questions)
+    if not form.validate_on_submit():
+        return render_template(
+            "learner/quiz_attempt.html",
+            attempt=attempt,
+            questions=questions,
+            form=form,
+            deadline=deadline_of(db.session(), attempt),
+            more_time=MoreTimeForm(),
+        ), 400
+    choices = {}
+    for q in questions:
+        raw = request.form.getlist(f"q{q.number}")
+        if not all(v.isdigit() for v in raw):
+            return _tampered(attempt)
+        choices[q.number] = [int(v) for v in raw]
+    try:
+        submission = submit(db.session(), attempt, current_user.person_id, choices, utcnow())
+    except AlreadySubmitted:
+        db.session.rollback()
+        return _already_submitted(attempt)
+    except BadAnswer:
+        db.session.rollback()
+        return _tampered(attempt)
+    except TimeUp:
+        db.session.rollback()
+        return render_template("learner/quiz_time_up.html"), 409
+    audit.record(
+        db.session(),
+        attempt.organisation_id,
+        "quiz_submitted",
+        utcnow(),
+        actor_person_id=attempt.person_id,
+        subject_person_id=attempt.person_id,
+        details={
+            "attempt": attempt.id,
+            "score": submission.score,
+            "total": submission.total,
+            "percent": submission.percent,
+            "passed": submission.passed,
+        },
+    )
+    db.session.commit()
+    return redirect(url_for("learner.result", attempt_id=attempt.id))
+
+
+def _already_submitted(attempt: QuizAttempt) -> tuple[str, int]:
+    return render_template("learner/quiz_already_submitted.html", attempt=attempt), 409
+
+
+def _tampered(attempt: QuizAttempt) -> tuple[str, int]:
+    current_app.logger.warning(
+        "attempt %s: answers that are not the question's options", attempt.id
+    )
+    return render_template("learner/quiz_tampered.html", attempt=attempt), 400
+
+
+@bp.post("/quiz/attempts/<int:attempt_id>/more-time")
+def more_time(attempt_id: int) -> Any:
+    attempt = _own_attempt(attempt_id)
+    if MoreTimeForm().validate_on_submit():
+        try:
+            extend(db.session(), attempt, current_user.person_id, utcnow())
+        except AttemptError:
+            db.session.rollback()
+        else:
+            db.session.commit()
+    return redirect(url_for("learner.quiz"))
+
+
+@bp.get("/quiz/attempts/<int:attempt_id>/result")
+def result(attempt_id: int) -> Any:
+    attempt = _own_attempt(attempt_id)
+    if attempt.submission is None:
+        return redirect(url_for("learner.quiz"))
+    reading = _reading()
+    _, settings = _quiz_context(reading)
+    sections = {s.key: s for s in reading.version.sections}
+    answers = attempt.submission.answers
+    marked = {r["id"]: r["correct"] for r in attempt.submission.results}
+    feedback = []
+    for q in shown(attempt):
+        text = {o.id: o.text for o in q.question.options}
+        feedback.append(
+            {
+                "shown": q,
+                "correct": marked[q.question.id],
+                "chosen": [text[o] for o in answers.get(q.question.id, [])],
+                "section": sections.get(q.question.section),
+            }
+        )
+    allowed = allowance(
+        db.session(),
+        attempt.person_id,
+        attempt.policy_version_id,
+        attempt.cycle,
+        settings,
+        utcnow(),
+    )
+    return render_template(
+        "learner/quiz_result.html",
+        attempt=attempt,
+        submission=attempt.submission,
+        feedback=feedback,
+        allowed=allowed,
+        settings=settings,
+    )
+
+
+# -- acceptance ------------------------------------------------------------------------------
+
+
+@bp.get("/accept")
+def declaration() -> Any:
+    reading = _reading()
+    if reading.status.state is State.CERTIFIED and reading.status.acceptance:
+        return redirect(url_for("learner.accepted", acceptance_id=reading.status.acceptance.id))
+    if reading.status.passed is None:
+        return redirect(url_for("learner.quiz"))
+    return render_template(
+        "learner/declaration.html",
+        form=DeclarationForm(),
+        reading=reading,
+        declaration=declaration_text(reading.version),
+    )
+
+
+@bp.post("/accept")
+def check_declaration() -> Any:
+    """Step two: show what is about to be signed, with a way back (WCAG 3.3.4)."""
+    reading = _reading()
+    if reading.status.passed is None:
+        return redirect(url_for("learner.declaration"))
+    form = DeclarationForm()
+    problem = _declaration_problem(form, reading)
+    if problem:
+        return problem
+    confirm = ConfirmForm(formdata=None, accept=True, full_name=form.full_name.data)
+    return render_template(
+        "learner/declaration_check.html",
+        form=confirm,
+        reading=reading,
+        declaration=declaration_text(reading.version),
+        typed_name=form.full_name.data,
+    )
+
+
+def _declaration_problem(form: DeclarationForm, reading: Reading) -> Any:
+    if not form.validate_on_submit():
+        return render_template(
+            "learner/declaration.html",
+            form=form,
+            reading=reading,
+            declaration=declaration_text(reading.version),
+        ), 400
+    person = db.session.get(Person, reading.visit.person_id)
+    assert person is not None
+    if not names_match(form.full_name.data or "", person.name):
+        form.full_name.errors = [
+            "Enter your full name as it appears in the learning portal: " + person.name
+        ]
+        return render_template(
+            "learner/declaration.html",
+            form=form,
+            reading=reading,
+            declaration=declaration_text(reading.version),
+        ), 400
+    return None
+
+
+@bp.post("/accept/confirm")
+def confirm_declaration() -> Any:
+    reading = _reading()
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        return redirect(url_for("learner.declaration"))
+    person = db.session.get(Person, reading.visit.person_id)
+    launch = db.session.get(Launch, reading.visit.launch_id)
+    assert person is not None
+    now = utcnow()
+    try:
+        acceptance = record_acceptance(
+            db.session(),
+            person,
+            reading.version,
+            reading.status,
+            form.full_name.data or "",
+            validity_rule(reading.organisation),
+            now,
+            Where(
+                ip_address=request.remote_addr,
+                user_agent=request.user_agent.string,
+                launch_id=launch.id if launch else None,
+                lms_context_id=launch.lms_context_id if launch else None,
+                resource_link_id=launch.resource_link_id if launch else None,
+            ),
+        )
+    except AlreadyAccepted as exc:
+        db.session.rollback()
+        return redirect(url_for("learner.accepted", acceptance_id=exc.acceptance.id))
+    except NotReady:
+        db.session.rollback()
+        return redirect(url_for("learner.quiz"))
+    except NameMismatch:
+        db.session.rollback()
+        return redirect(url_for("learner.declaration"))
+    deployment = db.session.get(Deployment, launch.deployment_id) if launch else None
+    registration_id = deployment.registration_id if deployment else None
+    item = enqueue(db.session(), acceptance, launch, person.subject, registration_id, now)
+    _audit(
+        reading,
+        "acceptance",
+        acceptance=acceptance.id,
+        version=reading.version.version,
+        content_hash=acceptance.content_hash,
+        declaration_hash=acceptance.declaration_hash,
+        quiz_score=acceptance.quiz_score,
+        valid_until=acceptance.valid_until.isoformat(),
+        score_queued=item is not None,
+    )
+    db.session.commit()
+    current_app.logger.info("acceptance %s recorded for person %s", acceptance.id, person.id)
+    if item is not None:
+        # Send at once if the LMS answers; if not, the outbox keeps it for `outbox run`.
+        send_due(db.session(), send_score, utcnow(), only_id=item.id, label=reading.version.title)
+    return redirect(url_for("learner.accepted", acceptance_id=acceptance.id))
+
+
+def _own_acceptance(acceptance_id: int) -> Acceptance:
+    acceptance = db.session.get(Acceptance, acceptance_id)
+    if acceptance is None or acceptance.person_id != current_user.person_id:
+        abort(404)
+    return acceptance
+
+
+@bp.get("/accept/done/<int:acceptance_id>")
+def accepted(acceptance_id: int) -> str:
+    acceptance = _own_acceptance(acceptance_id)
+    return render_template(
+        "learner/accepted.html", acceptance=acceptance, version=acceptance.policy_version
+    )
+
+
+@bp.get("/certificate/<int:acceptance_id>.pdf")
+def certificate(acceptance_id: int) -> Response:
+    acceptance = _own_acceptance(acceptance_id)
+    return certificate_response(acceptance)
+
+
+def certificate_response(acceptance: Acceptance) -> Response:
+    pdf = certificate_for(db.session(), acceptance)
+    name = f"corporate-parenting-certificate-{acceptance.verification_code}.pdf"
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+        },
+    )
