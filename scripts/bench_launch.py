@@ -260,6 +260,7 @@ def main() -> None:
 
     flask("db", "upgrade")
     flask("lti", "ensure-key")
+    flask("content", "publish")
     flask(
         "lti",
         "add-platform",

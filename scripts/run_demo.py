@@ -67,6 +67,7 @@ def main() -> None:
     print("Preparing the database and the tool's signing key...")
     flask("db", "upgrade", env=env)
     flask("lti", "ensure-key", env=env)
+    flask("content", "publish", env=env)
     platform = DemoPlatform(issuer=lms_url, tool_base_url=tool_url)
     flask(*platform.register_command(ORGANISATION), env=env)
 

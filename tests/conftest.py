@@ -126,6 +126,11 @@ class ToolClient(FlaskClient):
     def open(self, *args: Any, **kwargs: Any) -> Any:
         if not args or isinstance(args[0], str):
             kwargs.setdefault("base_url", TOOL_BASE_URL)
+            # Browsers send the page's own address with a same-origin form; Flask-WTF
+            # checks it on HTTPS (WTF_CSRF_SSL_STRICT).
+            headers = dict(kwargs.pop("headers", None) or {})
+            headers.setdefault("Referer", TOOL_BASE_URL + "/")
+            kwargs["headers"] = headers
         return super().open(*args, **kwargs)
 
 
@@ -187,6 +192,8 @@ def registered(app: Flask, runner: FlaskCliRunner, platform: DemoPlatform) -> De
     assert result.exit_code == 0, result.output
     result = runner.invoke(args=["lti", "ensure-key"])
     assert result.exit_code == 0, result.output
+    result = runner.invoke(args=["content", "publish"])
+    assert result.exit_code == 0, result.output
     return platform
 
 
@@ -194,3 +201,31 @@ def registered(app: Flask, runner: FlaskCliRunner, platform: DemoPlatform) -> De
 def http() -> Iterator[requests.Session]:
     with requests.Session() as session:
         yield session
+
+
+@pytest.fixture
+def travel() -> Iterator[Any]:
+    """Move the tool's clock forward (renewals, cool-downs); always put back."""
+    from datetime import timedelta
+
+    from app import clock
+
+    def go(**delta: float) -> None:
+        clock.travel(timedelta(**delta))
+
+    yield go
+    clock.travel(timedelta(0))
+
+
+@pytest.fixture
+def launched(app: Flask, registered: DemoPlatform, http: requests.Session) -> Any:
+    """launched("u-aisha") -> a client signed in through a real LTI launch as that person."""
+    from tests.lti_flow import Flow
+
+    def launch(user_id: str = "u-aisha") -> FlaskClient:
+        client = tool_client(app)
+        response = Flow(client, registered, http).launch_as(user_id)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return client
+
+    return launch

@@ -134,6 +134,13 @@ class DemoPlatform:
         self.people = {p.user_id: p for p in (people or default_people())}
         self.courses = {c.context_id: c for c in (courses or default_courses())}
         self._lock = threading.Lock()
+        # Assignment and Grade Services: line items per course, and every score received.
+        self.lineitems: dict[str, list[dict[str, Any]]] = {c: [] for c in self.courses}
+        self.scores: list[dict[str, Any]] = []
+        self.offer_lineitem = False  # True: launches name a ready-made line item
+        self.down = False  # True: the LMS's services answer 503, as during an outage
+        # The tool's public keys, when the tests hand them over instead of a JWKS URL.
+        self.tool_jwks: dict[str, Any] | None = None
         self.rotate_key()
 
     # -- keys ------------------------------------------------------------------------------------
@@ -159,7 +166,7 @@ class DemoPlatform:
         return self.issuer + "/jwks"
 
     def registration(self) -> Registration:
-        return (
+        reg = (
             Registration()
             .set_iss(self.issuer)
             .set_client_id(self.client_id)
@@ -168,7 +175,37 @@ class DemoPlatform:
             .set_oidc_login_url(self.tool_login_url)
             .set_tool_key_set_url(self.tool_jwks_url)
             .set_platform_private_key(self.private_key_pem)
+            .set_platform_public_key(self.public_key_pem)
         )
+        if self.tool_jwks is not None:
+            reg.set_tool_key_set(self.tool_jwks)  # type: ignore[arg-type]
+        return reg
+
+    def conf(self) -> LTI1P3PlatformConfAbstract:
+        conf = _Conf(registration=self.registration())
+        conf.get_registration()
+        return conf
+
+    @property
+    def public_key_pem(self) -> str:
+        key = serialization.load_pem_private_key(self.private_key_pem.encode(), password=None)
+        return (
+            key.public_key()
+            .public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            .decode()
+        )
+
+    def lineitems_url(self, context_id: str) -> str:
+        return f"{self.issuer}/api/courses/{context_id}/lineitems"
+
+    def create_lineitem(self, context_id: str, item: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            items = self.lineitems[context_id]
+            created = {**item, "id": f"{self.lineitems_url(context_id)}/{len(items) + 1}"}
+            items.append(created)
+            return created
 
     # -- step 1: third-party initiated login ----------------------------------------------------
     def login_initiation_url(self, user_id: str, context_id: str) -> str:
@@ -226,6 +263,30 @@ class DemoPlatform:
             context_label=course.label,
         )
         launch.set_launch_presentation_claim(document_target="iframe", return_url=self.issuer + "/")
+        lineitem = None
+        if self.offer_lineitem:
+            existing = [
+                i
+                for i in self.lineitems[course.context_id]
+                if i.get("resourceLinkId") == course.resource_link_id
+            ]
+            lineitem = (
+                existing[0]
+                if existing
+                else self.create_lineitem(
+                    course.context_id,
+                    {
+                        "label": course.resource_link_title,
+                        "scoreMaximum": 100,
+                        "resourceLinkId": course.resource_link_id,
+                    },
+                )
+            )["id"]
+        launch.set_ags(
+            self.lineitems_url(course.context_id),
+            lineitem_url=lineitem,
+            allow_creating_lineitems=True,
+        )
         if person.custom:
             launch.set_custom_parameters_claim(dict(person.custom))
         message = launch.get_launch_message()

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from html import escape
+from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
 from scripts.demo_lms.platform import AuthError, DemoPlatform
+
+AGS = "https://purl.imsglobal.org/spec/lti-ags/scope/"
 
 PAGE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -94,5 +97,59 @@ def create_platform_app(platform: DemoPlatform) -> Flask:
     @app.get("/jwks")
     def jwks() -> Response:
         return jsonify(platform.jwks)
+
+    # -- LTI Advantage services ------------------------------------------------------------
+    def _unavailable() -> tuple[Response, int] | None:
+        if platform.down:
+            return jsonify(error="The LMS is down for maintenance"), 503
+        return None
+
+    def _authorised(scopes: list[str]) -> bool:
+        header = request.headers.get("Authorization", "").split()
+        if len(header) != 2 or header[0].lower() != "bearer":
+            return False
+        try:
+            return bool(platform.conf().validate_token(header[1], allowed_scopes=scopes))
+        except Exception:  # any invalid token is simply not authorised
+            return False
+
+    @app.post("/token")
+    def token() -> Any:
+        if (down := _unavailable()) is not None:
+            return down
+        conf = platform.conf()
+        try:
+            return jsonify(conf.get_access_token(request.form.to_dict()))
+        except Exception as exc:  # lti1p3platform raises several kinds: all are a 400 here
+            return jsonify(error="invalid_client", error_description=str(exc)), 400
+
+    @app.route("/api/courses/<context_id>/lineitems", methods=["GET", "POST"])
+    def lineitems(context_id: str) -> Any:
+        if (down := _unavailable()) is not None:
+            return down
+        if context_id not in platform.lineitems:
+            return jsonify(error="no such course"), 404
+        if not _authorised([AGS + "lineitem", AGS + "lineitem.readonly"]):
+            return jsonify(error="not authorised"), 401
+        if request.method == "POST":
+            item = request.get_json(force=True)
+            created = platform.create_lineitem(context_id, item)
+            return jsonify(created), 201
+        items = platform.lineitems[context_id]
+        tag = request.args.get("tag")
+        return jsonify([i for i in items if not tag or i.get("tag") == tag])
+
+    @app.post("/api/courses/<context_id>/lineitems/<int:number>/scores")
+    def scores(context_id: str, number: int) -> Any:
+        if (down := _unavailable()) is not None:
+            return down
+        items = platform.lineitems.get(context_id, [])
+        if not 1 <= number <= len(items):
+            return jsonify(error="no such line item"), 404
+        if not _authorised([AGS + "score"]):
+            return jsonify(error="not authorised"), 401
+        score = request.get_json(force=True)
+        platform.scores.append({"lineitem": items[number - 1]["id"], **score})
+        return jsonify({}), 200
 
     return app

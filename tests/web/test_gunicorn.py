@@ -38,6 +38,7 @@ def gunicorn(database_url: str, runner: FlaskCliRunner) -> Iterator[tuple[str, D
     lms.start()
     assert runner.invoke(args=platform.register_command(ORG)).exit_code == 0
     assert runner.invoke(args=["lti", "ensure-key"]).exit_code == 0
+    assert runner.invoke(args=["content", "publish"]).exit_code == 0
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -66,9 +67,9 @@ def gunicorn(database_url: str, runner: FlaskCliRunner) -> Iterator[tuple[str, D
         deadline = time.monotonic() + 30
         while True:
             try:
-                if requests.get(tool_url + "/healthz", timeout=1).status_code == 200:
+                if requests.get(tool_url + "/healthz", timeout=5).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:
                 pass
             if time.monotonic() > deadline or proc.poll() is not None:
                 proc.kill()

@@ -1,0 +1,124 @@
+"""The audit chain: verification finds edited, deleted and reordered events."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskCliRunner
+
+from app.clock import utcnow
+from app.db import db
+from app.models import Organisation
+from app.services import audit
+
+
+@pytest.fixture
+def chain(app: Flask) -> Iterator[int]:
+    """Ten events in one organisation's chain, and one in another's."""
+    with app.app_context():
+        org = Organisation(name="North Shire")
+        other = Organisation(name="South Shire")
+        db.session.add_all([org, other])
+        db.session.flush()
+        start = utcnow()
+        for n in range(10):
+            audit.record(
+                db.session(),
+                org.id,
+                "config_change",
+                start + timedelta(seconds=n),
+                actor="cli",
+                details={"n": n, "setting": "due_days"},
+            )
+        audit.record(db.session(), other.id, "export", start, actor="cli")
+        db.session.commit()
+        yield org.id
+
+
+def tamper(app: Flask, *statements: str) -> None:
+    """Change rows behind the application's back (on PostgreSQL, past its triggers)."""
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            db.session.execute(sa.text("SET LOCAL session_replication_role = replica"))
+        for statement in statements:
+            db.session.execute(sa.text(statement))
+        db.session.commit()
+
+
+def verify(runner: FlaskCliRunner) -> tuple[int, str]:
+    result = runner.invoke(args=["audit", "verify"])
+    return result.exit_code, result.output
+
+
+def test_an_untouched_chain_verifies(chain: int, runner: FlaskCliRunner) -> None:
+    code, output = verify(runner)
+    assert code == 0
+    assert f"OK organisation {chain}: 10 events" in output
+    assert "1 events" in output
+
+
+@pytest.mark.parametrize(
+    ("statements", "finding"),
+    [
+        (
+            [
+                'UPDATE audit_event SET details = \'{"n": 99, "setting": "due_days"}\' '
+                "WHERE seq = 4 AND organisation_id = {org}"
+            ],
+            "seq 4): its content was changed",
+        ),
+        (
+            ["UPDATE audit_event SET action = 'export' WHERE seq = 7 AND organisation_id = {org}"],
+            "seq 7): its content was changed",
+        ),
+        (
+            ["DELETE FROM audit_event WHERE seq = 5 AND organisation_id = {org}"],
+            "sequence 6 where 5 was expected",
+        ),
+        (
+            [
+                "UPDATE audit_event SET seq = 100 WHERE seq = 3 AND organisation_id = {org}",
+                "UPDATE audit_event SET seq = 3 WHERE seq = 4 AND organisation_id = {org}",
+                "UPDATE audit_event SET seq = 4 WHERE seq = 100 AND organisation_id = {org}",
+            ],
+            "(seq 3): does not follow the event before",
+        ),
+        (
+            ["DELETE FROM audit_event WHERE seq = 10 AND organisation_id = {org}"],
+            "the latest events were removed",
+        ),
+    ],
+    ids=[
+        "details edited",
+        "action edited",
+        "event deleted",
+        "events reordered",
+        "last event deleted",
+    ],
+)
+def test_tampering_is_detected_at_the_first_broken_event(
+    app: Flask, chain: int, runner: FlaskCliRunner, statements: list[str], finding: str
+) -> None:
+    tamper(app, *(s.replace("{org}", str(chain)) for s in statements))
+    code, output = verify(runner)
+    assert code != 0
+    assert f"BROKEN organisation {chain}" in output
+    assert finding in output
+    # The other organisation's chain is unaffected and still reported as sound.
+    assert "OK organisation" in output
+
+
+def test_events_in_one_transaction_chain_in_order(app: Flask) -> None:
+    record: Callable[..., object] = audit.record
+    with app.app_context():
+        org = Organisation(name="East Shire")
+        db.session.add(org)
+        db.session.flush()
+        rows = [record(db.session(), org.id, "launch", utcnow()) for _ in range(3)]
+        db.session.commit()
+        assert [r.seq for r in rows] == [1, 2, 3]  # type: ignore[attr-defined]
+        assert rows[1].prev_hash == rows[0].hash  # type: ignore[attr-defined]

@@ -1,0 +1,252 @@
+"""Quiz attempts through HTTP: fair draws, scoring on the server, and every tampering case."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskCliRunner
+from sqlalchemy import func, select
+
+from app.db import db
+from app.models import QuizAttempt, QuizSubmission
+from tests.learner_flow import answers, attempt_id, csrf, read_all, start_quiz, submit
+
+ORG = "Test Borough Council"
+
+
+def count(app: Flask, model: Any) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(model)) or 0
+
+
+@pytest.fixture
+def ready(launched: Any) -> Any:
+    """A learner who has read every section."""
+
+    def make(user: str = "u-aisha") -> Any:
+        client = launched(user)
+        read_all(client)
+        return client
+
+    return make
+
+
+def test_draw_is_fresh_fair_and_stable_across_reloads(app: Flask, ready: Any) -> None:
+    client = ready("u-aisha")
+    action, page = start_quiz(client)
+    again = client.get("/quiz").get_data(as_text=True)
+    legends = re.findall(r"<legend[^>]*>\s*(.*?)\s*</legend>", page, re.S)
+    assert len(legends) == 10
+    assert legends == re.findall(r"<legend[^>]*>\s*(.*?)\s*</legend>", again, re.S)
+    with app.app_context():
+        attempt = db.session.get(QuizAttempt, attempt_id(action))
+        assert attempt is not None
+        bank = {q["id"]: q for q in attempt.bank.questions}
+        sections = [bank[item["id"]]["section"] for item in attempt.drawn]
+    # At least one question from each of the nine sections this officer read.
+    assert len(set(sections)) == 9
+    assert "your-role-as-an-elected-member" not in sections
+    assert len({item["id"] for item in attempt.drawn}) == 10
+
+
+def test_the_page_never_says_which_option_is_right(app: Flask, ready: Any) -> None:
+    client = ready()
+    action, page = start_quiz(client)
+    with app.app_context():
+        attempt = db.session.get(QuizAttempt, attempt_id(action))
+        assert attempt is not None
+        bank = {q["id"]: q for q in attempt.bank.questions}
+        for item in attempt.drawn:
+            assert bank[item["id"]]["explanation"] not in page
+    values = set(re.findall(r'name="q\d+"[^>]*value="([^"]*)"', page))
+    values |= set(re.findall(r'value="([^"]*)"[^>]*name="q\d+"', page))
+    assert values and values <= {"1", "2", "3", "4", "5"}
+    assert "correct" not in page.lower()
+
+
+def test_fail_then_cool_down_then_pass(
+    app: Flask, ready: Any, runner: FlaskCliRunner, travel: Any
+) -> None:
+    with app.app_context():
+        from app.models import Organisation
+
+        org = db.session.scalars(select(Organisation)).one()
+        org.quiz_settings = {"max_attempts": 2, "cooldown_minutes": 60}
+        db.session.commit()
+    client = ready()
+    for expected_left in (1, 0):
+        action, page = start_quiz(client)
+        result = submit(client, action, page, answers(app, attempt_id(action), right=5))
+        assert result.status_code == 302
+        html = client.get(result.location).get_data(as_text=True)
+        assert "You did not pass this time" in html
+        assert "5 out of 10 (50%)" in html
+        assert "Read the section:" in html  # feedback links each question to its section
+        if expected_left:
+            assert "You have 1 attempt left" in html
+    assert "You can try again from" in html
+    wait = client.get("/quiz").get_data(as_text=True)
+    assert "You can try the quiz again later" in wait
+    assert client.post("/quiz/start", data={"csrf_token": csrf(page)}).status_code == 302
+    assert count(app, QuizAttempt) == 2  # nothing started during the cool-down
+
+    travel(minutes=61)
+    action, page = start_quiz(client)
+    result = submit(client, action, page, answers(app, attempt_id(action), right=8))
+    html = client.get(result.location).get_data(as_text=True)
+    assert "You passed the quiz" in html
+    assert "8 out of 10 (80%)" in html
+    assert "Continue to accept the policy" in html
+    assert count(app, QuizSubmission) == 3
+    # Passed: the quiz now leads to the acceptance, not to another attempt.
+    assert client.get("/quiz").location == "/accept"
+
+
+def test_double_submit_records_one_result(app: Flask, ready: Any) -> None:
+    client = ready()
+    action, page = start_quiz(client)
+    data = answers(app, attempt_id(action))
+    assert submit(client, action, page, data).status_code == 302
+    again = submit(client, action, page, data)
+    assert again.status_code == 409
+    assert "already submitted" in again.get_data(as_text=True)
+    assert count(app, QuizSubmission) == 1
+
+
+def test_stale_form_from_an_earlier_attempt_is_refused(app: Flask, ready: Any) -> None:
+    client = ready()
+    action, page = start_quiz(client)
+    submit(client, action, page, answers(app, attempt_id(action), right=0))
+    new_action, _new_page = start_quiz(client)
+    assert new_action != action
+    stale = submit(client, action, page, answers(app, attempt_id(action)))
+    assert stale.status_code == 409
+    assert count(app, QuizSubmission) == 1
+
+
+@pytest.mark.parametrize("bad", ["9", "0", "-1", "a", "1 OR 1=1"])
+def test_an_option_that_is_not_the_questions_is_refused(app: Flask, ready: Any, bad: str) -> None:
+    client = ready()
+    action, page = start_quiz(client)
+    data = answers(app, attempt_id(action))
+    data["q3"] = [bad]
+    response = submit(client, action, page, data)
+    assert response.status_code == 400
+    assert "could not be marked" in response.get_data(as_text=True)
+    assert count(app, QuizSubmission) == 0
+
+
+def test_unanswered_questions_are_listed_in_an_error_summary(app: Flask, ready: Any) -> None:
+    client = ready()
+    action, page = start_quiz(client)
+    data = answers(app, attempt_id(action))
+    del data["q2"], data["q7"]
+    response = submit(client, action, page, data)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "There is a problem" in html
+    assert (
+        "Select an answer to question 2" in html
+        or "Select at least one answer to question 2" in html
+    )
+    assert 'href="#q7"' in html
+    assert "<title>Error:" in html
+    assert count(app, QuizSubmission) == 0
+
+
+def test_someone_elses_attempt_cannot_be_submitted(app: Flask, ready: Any) -> None:
+    aisha = ready("u-aisha")
+    action, _page = start_quiz(aisha)
+    lee = ready("u-lee")
+    _, lee_page = start_quiz(lee)
+    response = submit(lee, action, lee_page, answers(app, attempt_id(action)))
+    assert response.status_code == 403
+    assert "belongs to someone else" in response.get_data(as_text=True)
+    assert lee.get(f"{action}/result").status_code == 403
+    assert count(app, QuizSubmission) == 0
+
+
+def test_a_form_without_its_csrf_token_is_refused(app: Flask, ready: Any) -> None:
+    client = ready()
+    action, _ = start_quiz(client)
+    response = client.post(action, data=answers(app, attempt_id(action)))
+    assert response.status_code == 400
+    assert "Your form has expired" in response.get_data(as_text=True)
+    assert count(app, QuizSubmission) == 0
+
+
+def test_multiple_choice_needs_exactly_the_right_set(app: Flask, ready: Any) -> None:
+    client = ready()
+    action, page = start_quiz(client)
+    data = answers(app, attempt_id(action))
+    with app.app_context():
+        attempt = db.session.get(QuizAttempt, attempt_id(action))
+        assert attempt is not None
+        bank = {q["id"]: q for q in attempt.bank.questions}
+        multi = [
+            n for n, item in enumerate(attempt.drawn, 1) if bank[item["id"]]["type"] == "multiple"
+        ]
+    if not multi:
+        pytest.skip("this draw has no multiple-choice question")
+    data[f"q{multi[0]}"] = data[f"q{multi[0]}"][:1]  # only one of the right options
+    submit(client, action, page, data)
+    with app.app_context():
+        sub = db.session.scalars(select(QuizSubmission)).one()
+        assert sub.score == 9
+
+
+def test_time_limit_can_be_extended_and_late_answers_do_not_count(
+    app: Flask, ready: Any, travel: Any
+) -> None:
+    with app.app_context():
+        from app.models import Organisation
+
+        org = db.session.scalars(select(Organisation)).one()
+        org.quiz_settings = {"time_limit_minutes": 20}
+        db.session.commit()
+    client = ready()
+    action, page = start_quiz(client)
+    assert "Submit your answers by" in page
+    more = re.search(r'action="(/quiz/attempts/\d+/more-time)"', page)
+    assert more
+    travel(minutes=15)
+    assert client.post(more.group(1), data={"csrf_token": csrf(page)}).status_code == 302
+    travel(minutes=30)  # past the first limit, within the extended one
+    assert submit(client, action, page, answers(app, attempt_id(action))).status_code == 302
+
+    lee = ready("u-lee")
+    action, page = start_quiz(lee)  # started 45 minutes on: its limit ends at 65
+    travel(minutes=45 + 21)
+    late = submit(lee, action, page, answers(app, attempt_id(action)))
+    assert late.status_code == 409
+    assert "Your time ran out" in late.get_data(as_text=True)
+    assert count(app, QuizSubmission) == 1
+
+
+def test_question_statistics_for_hr(app: Flask, ready: Any, launched: Any) -> None:
+    client = ready("u-aisha")
+    action, page = start_quiz(client)
+    data = answers(app, attempt_id(action), right=0)
+    submit(client, action, page, data)
+    with app.app_context():
+        attempt = db.session.get(QuizAttempt, attempt_id(action))
+        assert attempt is not None
+        first = attempt.drawn[0]
+        bank = {q["id"]: q for q in attempt.bank.questions}
+        question = bank[first["id"]]
+        wrong_text = next(
+            o["text"]
+            for o in question["options"]
+            if o["id"] == first["options"][int(data["q1"][0]) - 1]
+        )
+    hr = launched("u-priya")
+    html = hr.get("/hr/quiz-statistics").get_data(as_text=True)
+    assert hr.get("/hr/quiz-statistics").status_code == 200
+    row = html.split(f">{question['id']}<", 1)[1].split("</tr>", 1)[0]
+    assert ">1<" in row  # answered once
+    assert ">0%<" in row  # never right
+    assert f"{wrong_text} (1)" in row.replace("&#39;", "'").replace("&quot;", '"')
+    assert launched("u-aisha").get("/hr/quiz-statistics").status_code == 403
