@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import Base, UtcDateTime, utcnow
+from app.clock import utcnow
+from app.db import Base, UtcDateTime
 
 
 class ToolKey(Base):

@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy import JSON, Enum, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db import Base, UtcDateTime, utcnow
+from app.clock import utcnow
+from app.db import Base, UtcDateTime
 from app.models.organisation import Organisation
 from app.models.people import Person, Role
 
