@@ -22,7 +22,7 @@ from flask import (
 from flask_login import current_user, login_required
 
 from app.auth import Visit
-from app.clock import london_date, today, utcnow
+from app.clock import today, utcnow
 from app.db import db
 from app.learner.forms import (
     ConfirmForm,
@@ -69,7 +69,7 @@ from app.services.attempts import (
 )
 from app.services.certificates import certificate_for
 from app.services.content_pack import personalise, placeholder_values
-from app.services.organisations import due_date, validity_rule
+from app.services.organisations import today_for, validity_rule
 from app.services.outbox import enqueue, send_due
 from app.services.policies import current_version, sections_for
 from app.services.progress import Progress, mark_read, progress
@@ -100,11 +100,11 @@ class Reading:
 
     @property
     def due(self) -> date:
-        return due_date(london_date(self.visit.info.first_seen_at), self.organisation.due_days)
+        return self.status.due_date or today()
 
     @property
     def overdue(self) -> bool:
-        return self.status.state is not State.CERTIFIED and today() > self.due
+        return self.status.overdue(today())
 
 
 def _reading() -> Reading:
@@ -115,7 +115,7 @@ def _reading() -> Reading:
         abort(503, "The policy has not been published yet. Please tell your administrator.")
     org = db.session.get(Organisation, visit.organisation_id)
     assert org is not None
-    status = person_status(db.session(), visit.person_id, version, validity_rule(org), today())
+    status = person_status(db.session(), visit.person_id, version, today_for(org, today()))
     sections = sections_for(version, visit.info.elected_member)
     done = progress(db.session(), visit.person_id, version.id, status.cycle, sections)
     return Reading(visit, org, version, status, done)

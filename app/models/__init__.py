@@ -2,6 +2,7 @@
 
 from app.models.acceptance import Acceptance
 from app.models.audit import AuditEvent, AuditHead
+from app.models.hr import ApiToken, Reminder
 from app.models.keys import ToolKey
 from app.models.lms import Launch, LmsContext, LoginState
 from app.models.organisation import Organisation, RoleMapping
@@ -13,6 +14,7 @@ from app.models.quiz import QuizAttempt, QuizBank, QuizExtension, QuizSubmission
 
 __all__ = [
     "Acceptance",
+    "ApiToken",
     "Audience",
     "AuditEvent",
     "AuditHead",
@@ -30,6 +32,7 @@ __all__ = [
     "QuizBank",
     "QuizExtension",
     "QuizSubmission",
+    "Reminder",
     "Role",
     "RoleMapping",
     "ScoreOutbox",

@@ -34,6 +34,16 @@ class Organisation(Base):
     renewal_basis: Mapped[str] = mapped_column(
         String(20), default="expiry", server_default="expiry"
     )
+    # The due date counts from the roster's start date, or from assignment (first seen).
+    due_from: Mapped[str] = mapped_column(
+        String(20), default="assignment", server_default="assignment"
+    )
+    # Years to keep a leaver's records before they are anonymised; longer for the children's
+    # workforce (safeguarding). Legal holds stop it.
+    retention_years: Mapped[int] = mapped_column(default=6, server_default="6")
+    retention_years_childrens: Mapped[int] = mapped_column(default=25, server_default="25")
+    # Reminders: wording, how often, and whether managers are copied in (see reminders).
+    reminder_settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     role_mappings: Mapped[list[RoleMapping]] = relationship(
         back_populates="organisation", cascade="all, delete-orphan"

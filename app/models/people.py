@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint, false
+from sqlalchemy import JSON, Date, ForeignKey, String, UniqueConstraint, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import utcnow
@@ -28,13 +28,20 @@ class Role(enum.StrEnum):
 
 
 class Person(Base):
+    """Someone who must complete the module: known from the LMS (an LTI identity), from HR's
+    roster (an employee id), or both once matched by e-mail or employee id."""
+
     __tablename__ = "person"
-    __table_args__ = (UniqueConstraint("organisation_id", "issuer", "subject"),)
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "issuer", "subject"),
+        UniqueConstraint("organisation_id", "employee_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
-    issuer: Mapped[str] = mapped_column(String(500))
-    subject: Mapped[str] = mapped_column(String(255))
+    # The LTI identity; empty for someone on the roster who has never launched.
+    issuer: Mapped[str | None] = mapped_column(String(500))
+    subject: Mapped[str | None] = mapped_column(String(255))
     name: Mapped[str] = mapped_column(String(300), default="")
     given_name: Mapped[str | None] = mapped_column(String(150))
     family_name: Mapped[str | None] = mapped_column(String(150))
@@ -44,3 +51,29 @@ class Person(Base):
     elected_member: Mapped[bool] = mapped_column(default=False, server_default=false())
     first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     last_launch_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    # -- from HR's roster --------------------------------------------------------------------
+    employee_id: Mapped[str | None] = mapped_column(String(100))
+    first_name: Mapped[str | None] = mapped_column(String(150))
+    last_name: Mapped[str | None] = mapped_column(String(150))
+    directorate: Mapped[str | None] = mapped_column(String(200), index=True)
+    department: Mapped[str | None] = mapped_column(String(200))
+    job_title: Mapped[str | None] = mapped_column(String(200))
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
+    start_date: Mapped[date | None] = mapped_column(Date)
+    # Children's workforce records are kept longer (commonly 25 years after leaving).
+    childrens_workforce: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Leavers stay, inactive: their records are evidence until retention ends.
+    active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    left_on: Mapped[date | None] = mapped_column(Date)
+    # Enrolled in an LMS course with the module (from Names and Role Provisioning).
+    in_lms: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # When the module was assigned (first seen by roster, LMS membership or launch).
+    assigned_on: Mapped[date | None] = mapped_column(Date)
+    legal_hold: Mapped[bool] = mapped_column(default=False, server_default=false())
+    anonymised_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    @property
+    def display_name(self) -> str:
+        roster = " ".join(p for p in (self.first_name, self.last_name) if p)
+        return self.name or roster or (self.email or "")

@@ -14,9 +14,10 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Boolean, bindparam, case, func, insert, select, update
+from sqlalchemy import Boolean, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from app.clock import london_date
 from app.db import DIALECT_INSERT, dialect_name, table
 from app.models import Launch, LmsContext, Organisation, Person, Role
 from app.services import audit
@@ -59,7 +60,7 @@ def _person_upsert(dialect: str) -> Any:
                 else_=person.c.elected_member,
             ),
         },
-    ).returning(person.c.id)
+    ).returning(person.c.id, person.c.first_seen_at)
 
 
 @cache
@@ -136,10 +137,51 @@ def upsert_person(session: Session, ctx: LaunchContext, now: datetime) -> int:
         "last_lti_roles": list(ctx.lti_roles),
         "first_seen_at": now,
         "last_launch_at": now,
+        "assigned_on": london_date(now),
         "elected_member": ctx.elected_member is True,
         "elected_member_claimed": ctx.elected_member is not None,
     }
-    return int(session.execute(_person_upsert(dialect_name(session)), params).scalar_one())
+    person_id, first_seen = session.execute(_person_upsert(dialect_name(session)), params).one()
+    if first_seen == now:  # a first launch: perhaps HR's roster already knows them
+        return claim_roster_entry(session, int(person_id), ctx) or int(person_id)
+    return int(person_id)
+
+
+def claim_roster_entry(session: Session, new_id: int, ctx: LaunchContext) -> int | None:
+    """Join a first launch to the roster entry for the same person (same e-mail, or the
+    employee id the LMS sends as lis person_sourcedid or custom employee_id), so their
+    progress and their HR details are one record. Returns the roster entry's id."""
+    employee_id = ctx.custom.get("employee_id") or ctx.person_sourcedid
+    matches = []
+    if ctx.email:
+        matches.append(func.lower(Person.email) == ctx.email.lower())
+    if employee_id:
+        matches.append(Person.employee_id == employee_id)
+    if not matches:
+        return None
+    entry = session.scalars(
+        select(Person)
+        .where(
+            Person.organisation_id == ctx.organisation_id, Person.issuer.is_(None), or_(*matches)
+        )
+        .order_by(Person.id)
+        .limit(1)
+    ).first()
+    if entry is None:
+        return None
+    new = session.get(Person, new_id)
+    assert new is not None
+    session.delete(new)
+    session.flush()
+    entry.issuer, entry.subject = ctx.issuer, ctx.subject
+    entry.name = new.name or entry.display_name
+    entry.given_name, entry.family_name = new.given_name, new.family_name
+    entry.email = new.email or entry.email
+    entry.last_lti_roles, entry.last_launch_at = new.last_lti_roles, new.last_launch_at
+    if ctx.elected_member is not None:
+        entry.elected_member = ctx.elected_member
+    session.flush()
+    return entry.id
 
 
 def upsert_context(session: Session, ctx: LaunchContext, now: datetime) -> int | None:

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Organisation
 from app.services.content_pack import PLACEHOLDERS
-from app.services.status import Validity
+from app.services.status import Today, Validity
 
 
 class SettingError(Exception):
@@ -63,3 +63,8 @@ def validity_rule(org: Organisation) -> Validity:
     return Validity(
         months=org.validity_months, window_days=org.renewal_window_days, basis=org.renewal_basis
     )
+
+
+def today_for(org: Organisation, day: date) -> Today:
+    """The dates an organisation's statuses are reckoned with on that day."""
+    return Today(day, validity_rule(org), org.due_days, org.due_from)

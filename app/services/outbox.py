@@ -30,12 +30,12 @@ def enqueue(
     session: Session,
     acceptance: Acceptance,
     launch: Launch | None,
-    user_id: str,
+    user_id: str | None,
     registration_id: int | None,
     now: datetime,
 ) -> ScoreOutbox | None:
     """Queue the score, if the acceptance came through a launch that offers AGS."""
-    if launch is None or not launch.ags_endpoint or registration_id is None:
+    if launch is None or not launch.ags_endpoint or registration_id is None or not user_id:
         return None
     if not launch.ags_endpoint.get("lineitem") and not launch.ags_endpoint.get("lineitems"):
         return None

@@ -15,12 +15,14 @@ import calendar
 import enum
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from app.models import (
     Acceptance,
+    Person,
     PolicyVersion,
     QuizAttempt,
     QuizSubmission,
@@ -93,12 +95,122 @@ def counting_versions(session: Session, current: PolicyVersion) -> list[int]:
 
 
 @dataclass(frozen=True)
+class Today:
+    """The dates a status depends on: today, and the organisation's windows around it."""
+
+    today: date
+    rule: Validity
+    due_days: int
+    due_from: str = "assignment"  # or "start_date"
+
+    @property
+    def renewal_cutoff(self) -> date:
+        # Certified while valid_until is beyond today + the renewal window.
+        return self.today + timedelta(days=self.rule.window_days)
+
+    @property
+    def due_cutoff(self) -> date:
+        # Overdue when assigned before this (today - due_days), never accepted.
+        return self.today - timedelta(days=self.due_days)
+
+
+def status_query(
+    organisation_id: int, current: PolicyVersion, counting: list[int], when: Today
+) -> Select[Any]:
+    """One row per person of the organisation with their state: the single definition of
+    the states, used for one learner's page and for HR's figures over everyone alike."""
+    cur_count = (
+        select(func.count())
+        .select_from(Acceptance)
+        .where(Acceptance.person_id == Person.id, Acceptance.policy_version_id == current.id)
+        .correlate(Person)
+        .scalar_subquery()
+    )
+    cycle = cur_count + 1
+    ranked = (
+        select(
+            Acceptance.id.label("acceptance_id"),
+            Acceptance.person_id,
+            Acceptance.accepted_at,
+            Acceptance.valid_until,
+            Acceptance.quiz_score,
+            Acceptance.policy_version_id.label("accepted_version_id"),
+            Acceptance.recorded_by_person_id,
+            func.row_number()
+            .over(
+                partition_by=Acceptance.person_id,
+                order_by=(Acceptance.accepted_at.desc(), Acceptance.id.desc()),
+            )
+            .label("rank"),
+        )
+        .where(
+            Acceptance.organisation_id == organisation_id,
+            Acceptance.policy_version_id.in_(counting),
+        )
+        .subquery()
+    )
+    latest = select(ranked).where(ranked.c.rank == 1).subquery("latest")
+    passed = (
+        select(QuizSubmission.id)
+        .join(QuizAttempt)
+        .where(
+            QuizAttempt.person_id == Person.id,
+            QuizAttempt.policy_version_id == current.id,
+            QuizAttempt.cycle == cycle,
+            QuizSubmission.passed.is_(True),
+        )
+        .correlate(Person)
+        .exists()
+    )
+    started = (
+        select(SectionRead.id)
+        .where(
+            SectionRead.person_id == Person.id,
+            SectionRead.version_id == current.id,
+            SectionRead.cycle == cycle,
+        )
+        .correlate(Person)
+        .exists()
+    )
+    state = case(
+        (latest.c.valid_until > when.renewal_cutoff, State.CERTIFIED.value),
+        (latest.c.valid_until >= when.today, State.DUE_FOR_RENEWAL.value),
+        (latest.c.acceptance_id.isnot(None), State.EXPIRED.value),
+        (passed, State.QUIZ_PASSED.value),
+        (started, State.IN_PROGRESS.value),
+        else_=State.NOT_STARTED.value,
+    ).label("state")
+    basis = (
+        case((Person.start_date.isnot(None), Person.start_date), else_=Person.assigned_on)
+        if when.due_from == "start_date"
+        else Person.assigned_on
+    )
+    return (
+        select(
+            Person.id.label("person_id"),
+            state,
+            cycle.label("cycle"),
+            latest.c.acceptance_id,
+            latest.c.accepted_at,
+            latest.c.valid_until,
+            latest.c.quiz_score,
+            latest.c.accepted_version_id,
+            latest.c.recorded_by_person_id,
+            basis.label("due_basis"),
+        )
+        .outerjoin(latest, latest.c.person_id == Person.id)
+        .where(Person.organisation_id == organisation_id)
+    )
+
+
+@dataclass(frozen=True)
 class PersonStatus:
     state: State
     cycle: int  # the journey on the current version that reading and the quiz belong to
     acceptance: Acceptance | None  # the one that counts, if any
     passed: QuizSubmission | None  # a pass in the current journey, awaiting acceptance
     renewal_opens: date | None
+    due_date: date | None = None
 
     @property
     def journey_open(self) -> bool:
@@ -108,58 +220,37 @@ class PersonStatus:
     def valid_until(self) -> date | None:
         return self.acceptance.valid_until if self.acceptance else None
 
+    def overdue(self, today: date) -> bool:
+        return self.acceptance is None and self.due_date is not None and today > self.due_date
+
 
 def person_status(
-    session: Session, person_id: int, current: PolicyVersion, rule: Validity, today: date
+    session: Session, person_id: int, current: PolicyVersion, when: Today
 ) -> PersonStatus:
-    accepted_current = (
-        session.scalar(
-            select(func.count())
-            .select_from(Acceptance)
-            .where(Acceptance.person_id == person_id, Acceptance.policy_version_id == current.id)
-        )
-        or 0
+    person = session.get(Person, person_id)
+    assert person is not None
+    query = status_query(
+        person.organisation_id, current, counting_versions(session, current), when
+    ).where(Person.id == person_id)
+    row = session.execute(query).one()
+    state = State(row.state)
+    acceptance = session.get(Acceptance, row.acceptance_id) if row.acceptance_id else None
+    passed = None
+    if state is not State.CERTIFIED:
+        passed = session.scalars(
+            select(QuizSubmission)
+            .join(QuizAttempt)
+            .where(
+                QuizAttempt.person_id == person_id,
+                QuizAttempt.policy_version_id == current.id,
+                QuizAttempt.cycle == row.cycle,
+                QuizSubmission.passed.is_(True),
+            )
+            .order_by(QuizSubmission.submitted_at.desc())
+            .limit(1)
+        ).first()
+    renewal_opens = (
+        acceptance.valid_until - timedelta(days=when.rule.window_days) if acceptance else None
     )
-    cycle = accepted_current + 1
-    acceptance = session.scalars(
-        select(Acceptance)
-        .where(
-            Acceptance.person_id == person_id,
-            Acceptance.policy_version_id.in_(counting_versions(session, current)),
-        )
-        .order_by(Acceptance.accepted_at.desc(), Acceptance.id.desc())
-        .limit(1)
-    ).first()
-    renewal_opens = None
-    if acceptance is not None:
-        renewal_opens = acceptance.valid_until - timedelta(days=rule.window_days)
-        if today < renewal_opens:
-            return PersonStatus(State.CERTIFIED, cycle, acceptance, None, renewal_opens)
-    passed = session.scalars(
-        select(QuizSubmission)
-        .join(QuizAttempt)
-        .where(
-            QuizAttempt.person_id == person_id,
-            QuizAttempt.policy_version_id == current.id,
-            QuizAttempt.cycle == cycle,
-            QuizSubmission.passed.is_(True),
-        )
-        .order_by(QuizSubmission.submitted_at.desc())
-        .limit(1)
-    ).first()
-    if acceptance is not None:
-        state = State.EXPIRED if today > acceptance.valid_until else State.DUE_FOR_RENEWAL
-        return PersonStatus(state, cycle, acceptance, passed, renewal_opens)
-    if passed is not None:
-        return PersonStatus(State.QUIZ_PASSED, cycle, None, passed, None)
-    started = session.scalar(
-        select(func.count())
-        .select_from(SectionRead)
-        .where(
-            SectionRead.person_id == person_id,
-            SectionRead.version_id == current.id,
-            SectionRead.cycle == cycle,
-        )
-    )
-    state = State.IN_PROGRESS if started else State.NOT_STARTED
-    return PersonStatus(state, cycle, None, None, None)
+    due = row.due_basis + timedelta(days=when.due_days) if row.due_basis else None
+    return PersonStatus(state, row.cycle, acceptance, passed, renewal_opens, due)
