@@ -101,7 +101,7 @@ class Scope:
     when: Today
 
 
-def _people(session: Session, scope: Scope, filters: Filters) -> Select[Any]:
+def _people(session: Session, scope: Scope, filters: Filters) -> Select[*tuple[Any, ...]]:
     """Everyone in scope with state, dates and the columns of the export, filtered."""
     counting = counting_versions(session, scope.version)
     status = status_query(scope.organisation.id, scope.version, counting, scope.when).subquery()
@@ -126,7 +126,7 @@ def _people(session: Session, scope: Scope, filters: Filters) -> Select[Any]:
     )
     due_cutoff = scope.when.due_cutoff
     overdue = and_(status.c.state.in_(OPEN), status.c.due_basis < due_cutoff)
-    query: Select[Any] = (
+    query: Select[*tuple[Any, ...]] = (
         select(
             Person.id.label("person_id"),
             Person.employee_id,
