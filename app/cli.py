@@ -13,14 +13,15 @@ from flask.cli import AppGroup
 from app.clock import long_date, utcnow
 from app.db import db
 from app.models import Role
-from app.services import audit, organisations
+from app.services import audit, organisations, roster
 from app.services import keys as key_service
 from app.services.content_pack import PackError, load_packs
 from app.services.outbox import pending, send_due
 from app.services.platforms import PlatformError, add_platform, list_platforms, map_role
 from app.services.policies import PublishError, publish
 from app.services.question_bank import BankError, BankProblem, load_bank_for, publish_bank
-from lti.ags import send_score
+from lti import nrps
+from lti.ags import SendFailed, send_score
 
 lti_cli = AppGroup("lti", help="Register LMS platforms and manage the tool's signing keys.")
 
@@ -353,6 +354,107 @@ def outbox_list_command() -> None:
         )
 
 
+roster_cli = AppGroup("roster", help="Who must complete the module: HR's roster, LMS courses.")
+
+
+def describe_plan(planned: roster.Plan) -> list[str]:
+    lines = [
+        f"{planned.total_rows} rows: {len(planned.rows)} good, "
+        f"{len({p.row for p in planned.problems})} with problems.",
+        f"New people: {len(planned.new)}; joined to their LMS identity: "
+        f"{len(planned.matched)}; updated: {len(planned.updated)}; unchanged: "
+        f"{planned.unchanged}; back from leaving: {len(planned.returning)}; "
+        f"leavers (marked inactive): {len(planned.leavers)}.",
+    ]
+    return lines
+
+
+@roster_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--org", "organisation", required=True, help="The organisation's name.")
+@click.option("--dry-run", is_flag=True, help="Only say what would change.")
+@click.option(
+    "--good-rows", is_flag=True, help="Import the good rows even if some rows have problems."
+)
+def roster_import_command(file: Path, organisation: str, dry_run: bool, good_rows: bool) -> None:
+    """Import HR's roster (CSV or XLSX). Nothing is imported while any row has a problem,
+    unless --good-rows is given; people missing from the file are marked as leavers."""
+    try:
+        org = organisations.find(db.session(), organisation)
+        frame = roster.read_file(file.read_bytes(), file.name)
+    except (organisations.SettingError, roster.RosterFileError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    planned = roster.plan(db.session(), org.id, frame)
+    for line in describe_plan(planned):
+        click.echo(line)
+    for problem in planned.problems[:200]:
+        click.echo(str(problem), err=True)
+    if len(planned.problems) > 200:
+        click.echo(f"... and {len(planned.problems) - 200} more problems", err=True)
+    if dry_run:
+        click.echo("Dry run: nothing was changed.")
+        return
+    if planned.problems and not good_rows:
+        raise click.ClickException(
+            "Nothing imported: some rows have problems. Fix them, or import only the good "
+            "rows with --good-rows."
+        )
+    now = utcnow()
+    applied = roster.apply(db.session(), org.id, planned, now)
+    audit.record(
+        db.session(),
+        org.id,
+        "roster_import",
+        now,
+        actor="cli",
+        details={"file": file.name, **applied.__dict__},
+    )
+    db.session.commit()
+    click.echo(
+        f"Imported: {applied.created} new, {applied.matched} joined to LMS identities, "
+        f"{applied.updated} updated, {applied.left} marked as leavers, "
+        f"{applied.skipped_rows} rows skipped."
+    )
+
+
+@roster_cli.command("sync-lms")
+@click.option("--org", "organisation", required=True, help="The organisation's name.")
+def roster_sync_command(organisation: str) -> None:
+    """Read who is enrolled in each LMS course the module was launched from (NRPS)."""
+    try:
+        org = organisations.find(db.session(), organisation)
+    except organisations.SettingError as exc:
+        raise click.ClickException(str(exc)) from exc
+    courses = nrps.memberships_to_sync(db.session(), org.id)
+    if not courses:
+        click.echo(
+            "No course has offered its membership yet (the tool needs one launch "
+            "from each course, with the Names and Role Provisioning service on)."
+        )
+        return
+    for registration_id, issuer, url in courses:
+        try:
+            members = nrps.fetch_members(db.session(), registration_id, url)
+        except SendFailed as exc:
+            click.echo(f"{url}: {exc}", err=True)
+            continue
+        now = utcnow()
+        synced = roster.sync_members(db.session(), org.id, issuer, members, now)
+        audit.record(
+            db.session(),
+            org.id,
+            "roster_import",
+            now,
+            actor="cli",
+            details={"lms_course": url, **synced.__dict__},
+        )
+        db.session.commit()
+        click.echo(
+            f"{url}: {len(members)} members; {synced.added} new, {synced.matched} "
+            f"matched to the roster, {synced.left_course} no longer enrolled."
+        )
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(lti_cli)
     app.cli.add_command(content_cli)
@@ -360,3 +462,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(quiz_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(outbox_cli)
+    app.cli.add_command(roster_cli)

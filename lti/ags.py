@@ -11,6 +11,7 @@ from pylti1p3.assignments_grades import AssignmentsGradesService
 from pylti1p3.exception import LtiException, LtiServiceException
 from pylti1p3.grade import Grade
 from pylti1p3.lineitem import LineItem
+from pylti1p3.registration import Registration
 from pylti1p3.service_connector import ServiceConnector
 from sqlalchemy.orm import Session
 
@@ -62,18 +63,8 @@ class _TimeoutSession(requests.Session):
         return super().request(*args, **kwargs)
 
 
-def send_score(
-    session: Session,
-    *,
-    registration_id: int,
-    endpoint: dict[str, Any],
-    resource_link_id: str,
-    user_id: str,
-    score_given: int,
-    score_maximum: int,
-    timestamp: datetime,
-    label: str,
-) -> None:
+def registration_for(session: Session, registration_id: int) -> Registration:
+    """pylti1p3's view of a registration, with the tool's signing key, for service calls."""
     row = session.get(PlatformRegistration, registration_id)
     if row is None:
         raise SendFailed("the platform registration no longer exists")
@@ -86,7 +77,22 @@ def send_score(
         auth_audience=row.auth_audience,
         jwks_url=row.jwks_url,
     )
-    registration = DbToolConf(session, Registry()).to_registration(info)
+    return DbToolConf(session, Registry()).to_registration(info)
+
+
+def send_score(
+    session: Session,
+    *,
+    registration_id: int,
+    endpoint: dict[str, Any],
+    resource_link_id: str,
+    user_id: str,
+    score_given: int,
+    score_maximum: int,
+    timestamp: datetime,
+    label: str,
+) -> None:
+    registration = registration_for(session, registration_id)
     connector = _Connector(registration, _TimeoutSession())
     service = AssignmentsGradesService(connector, endpoint)  # type: ignore[arg-type]
     grade = (

@@ -70,6 +70,15 @@ def main() -> None:
     flask("content", "publish", env=env)
     platform = DemoPlatform(issuer=lms_url, tool_base_url=tool_url)
     flask(*platform.register_command(ORGANISATION), env=env)
+    # HR's roster for the demo council: who must complete the module, and who manages whom.
+    flask(
+        "roster",
+        "import",
+        str(ROOT / "scripts" / "demo_roster.csv"),
+        "--org",
+        ORGANISATION,
+        env=env,
+    )
 
     lms = make_server("127.0.0.1", args.lms_port, create_platform_app(platform), threaded=True)
     threading.Thread(target=lms.serve_forever, daemon=True).start()

@@ -43,6 +43,8 @@ class DemoPerson:
     roles: list[str]
     description: str = ""
     custom: dict[str, str] = field(default_factory=dict)
+    sourcedid: str | None = None  # the HR system's employee id, as LIS person_sourcedid
+    launches: bool = True  # False: enrolled in the course but never opens the module
 
 
 @dataclass
@@ -197,6 +199,26 @@ class DemoPlatform:
             .decode()
         )
 
+    def memberships_url(self, context_id: str) -> str:
+        return f"{self.issuer}/api/courses/{context_id}/memberships"
+
+    def members(self, context_id: str) -> list[dict[str, Any]]:
+        """The course's members, as Names and Role Provisioning describes them."""
+        del context_id  # every demo person is enrolled in every demo course
+        return [
+            {
+                "status": "Active",
+                "user_id": p.user_id,
+                "name": p.name,
+                "given_name": p.given_name,
+                "family_name": p.family_name,
+                "email": p.email,
+                "roles": p.roles,
+                **({"lis_person_sourcedid": p.sourcedid} if p.sourcedid else {}),
+            }
+            for p in self.people.values()
+        ]
+
     def lineitems_url(self, context_id: str) -> str:
         return f"{self.issuer}/api/courses/{context_id}/lineitems"
 
@@ -287,6 +309,7 @@ class DemoPlatform:
             lineitem_url=lineitem,
             allow_creating_lineitems=True,
         )
+        launch.set_nrps(self.memberships_url(course.context_id))
         if person.custom:
             launch.set_custom_parameters_claim(dict(person.custom))
         message = launch.get_launch_message()
@@ -401,6 +424,16 @@ def default_people() -> list[DemoPerson]:
             [ROLE_LEARNER],
             "Elected member (councillor)",
             {"elected_member": "true"},
+        ),
+        DemoPerson(
+            "u-sam",
+            "Sam Wilson",
+            "Sam",
+            "Wilson",
+            f"sam.wilson@{domain}",
+            [ROLE_LEARNER, ROLE_STAFF],
+            "Housing officer in Tom's team who has not opened the module",
+            launches=False,
         ),
     ]
 

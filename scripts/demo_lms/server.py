@@ -10,6 +10,7 @@ from flask import Flask, Response, jsonify, request
 from scripts.demo_lms.platform import AuthError, DemoPlatform
 
 AGS = "https://purl.imsglobal.org/spec/lti-ags/scope/"
+NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
 
 PAGE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -34,7 +35,7 @@ def create_platform_app(platform: DemoPlatform) -> Flask:
     def home() -> str:
         rows = []
         for course in platform.courses.values():
-            for person in platform.people.values():
+            for person in (p for p in platform.people.values() if p.launches):
                 start = f"/start/{escape(person.user_id)}/{escape(course.context_id)}"
                 rows.append(
                     f"<tr><td>{escape(person.name)}</td><td>{escape(person.description)}</td>"
@@ -138,6 +139,33 @@ def create_platform_app(platform: DemoPlatform) -> Flask:
         items = platform.lineitems[context_id]
         tag = request.args.get("tag")
         return jsonify([i for i in items if not tag or i.get("tag") == tag])
+
+    @app.get("/api/courses/<context_id>/memberships")
+    def memberships(context_id: str) -> Any:
+        """Names and Role Provisioning: the course's members, a page at a time."""
+        if (down := _unavailable()) is not None:
+            return down
+        if context_id not in platform.courses:
+            return jsonify(error="no such course"), 404
+        if not _authorised([NRPS_SCOPE]):
+            return jsonify(error="not authorised"), 401
+        limit = max(1, min(int(request.args.get("limit", 3)), 100))
+        page = max(1, int(request.args.get("page", 1)))
+        members = platform.members(context_id)
+        chunk = members[(page - 1) * limit : page * limit]
+        course = platform.courses[context_id]
+        response = jsonify(
+            {
+                "id": request.url,
+                "context": {"id": context_id, "label": course.label, "title": course.title},
+                "members": chunk,
+            }
+        )
+        response.mimetype = "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
+        if page * limit < len(members):
+            url = f"{platform.memberships_url(context_id)}?page={page + 1}&limit={limit}"
+            response.headers["Link"] = f'<{url}>; rel="next"'
+        return response
 
     @app.post("/api/courses/<context_id>/lineitems/<int:number>/scores")
     def scores(context_id: str, number: int) -> Any:

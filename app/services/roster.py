@@ -1,0 +1,447 @@
+"""HR's roster: who must complete the module, from HR's CSV or XLSX file.
+
+Each row is checked (row, column, reason); a dry run says what would change; the operator
+chooses to import nothing while any row is bad, or only the good rows. People are matched
+by employee id, then to LMS identities by e-mail; leavers are marked inactive, never
+deleted. Written in bulk, so a 100,000-row file imports in seconds.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from app.clock import london_date
+from app.models import Person
+
+# Column -> the headings HR systems use for it (matched ignoring case, spaces, _ and -).
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "employee_id": (
+        "employee id",
+        "employee number",
+        "staff number",
+        "payroll number",
+        "employee no",
+    ),
+    "first_name": ("first name", "forename", "given name"),
+    "last_name": ("last name", "surname", "family name"),
+    "email": ("email", "e-mail", "email address", "work email"),
+    "directorate": ("directorate",),
+    "department": ("department", "service", "team"),
+    "manager": (
+        "manager",
+        "manager email",
+        "manager employee id",
+        "line manager",
+        "manager id",
+        "reports to",
+    ),
+    "start_date": ("start date", "date started", "employment start date"),
+    "job_title": ("job title", "role", "position"),
+    "elected_member": ("elected member", "councillor"),
+    "childrens_workforce": ("childrens workforce", "children's workforce"),
+}
+REQUIRED = (
+    "employee_id",
+    "first_name",
+    "last_name",
+    "email",
+    "directorate",
+    "department",
+    "manager",
+    "start_date",
+)
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+LIMITS = {
+    "employee_id": 100,
+    "first_name": 150,
+    "last_name": 150,
+    "email": 320,
+    "directorate": 200,
+    "department": 200,
+    "job_title": 200,
+}
+TRUE = {"yes", "y", "true", "1"}
+FALSE = {"no", "n", "false", "0", ""}
+
+
+class RosterFileError(Exception):
+    """The file cannot be read as a roster at all (format, missing columns)."""
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    row: int  # as a spreadsheet shows it: the heading is row 1
+    column: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"row {self.row}, {self.column}: {self.reason}"
+
+
+@dataclass
+class Plan:
+    """What an import would do, from the dry run; apply() carries it out."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)  # the good rows, cleaned
+    problems: list[RowProblem] = field(default_factory=list)
+    bad_employee_ids: set[str] = field(default_factory=set)
+    new: list[str] = field(default_factory=list)
+    matched: list[str] = field(default_factory=list)  # joined to an LMS identity by e-mail
+    updated: dict[str, list[str]] = field(default_factory=dict)  # employee id -> fields
+    unchanged: int = 0
+    leavers: list[str] = field(default_factory=list)
+    returning: list[str] = field(default_factory=list)
+
+    @property
+    def total_rows(self) -> int:
+        return len(self.rows) + len({p.row for p in self.problems})
+
+
+def _key(heading: str) -> str:
+    return re.sub(r"[\s_\-']+", " ", heading.strip().lower()).strip()
+
+
+def read_file(data: bytes, filename: str) -> pd.DataFrame:
+    """The file as text cells under our column names (extra columns are ignored)."""
+    try:
+        if filename.lower().endswith((".xlsx", ".xlsm")):
+            frame = pd.read_excel(io.BytesIO(data), dtype=str, engine="openpyxl")
+        else:
+            text = data.decode("utf-8-sig")
+            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise RosterFileError(f"The file could not be read as CSV or XLSX: {exc}") from exc
+    frame = frame.fillna("")
+    aliases = {
+        _key(alias): name
+        for name, names in COLUMNS.items()
+        for alias in (name.replace("_", " "), *names)
+    }
+    renamed: dict[str, str] = {}
+    for heading in frame.columns:
+        name = aliases.get(_key(str(heading)))
+        if name and name not in renamed.values():
+            renamed[heading] = name
+    missing = [c for c in REQUIRED if c not in renamed.values()]
+    if missing:
+        readable = ", ".join(c.replace("_", " ") for c in missing)
+        raise RosterFileError(f"The file has no column for: {readable}.")
+    frame = frame[list(renamed)].rename(columns=renamed)
+    return frame.apply(lambda col: col.astype(str).str.strip())
+
+
+def _date(value: str) -> date | None:
+    for fmt in ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y", "%d.%m.%Y", "%Y-%m-%d %H:%M:%S"):
+        try:
+            return datetime.strptime(value, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def _flag(value: str) -> bool | None:
+    v = value.strip().lower()
+    return True if v in TRUE else False if v in FALSE else None
+
+
+def check_rows(frame: pd.DataFrame) -> tuple[list[dict[str, Any]], list[RowProblem], set[str]]:
+    """Every row checked; returns the good rows, the problems and the bad rows' ids."""
+    good: list[dict[str, Any]] = []
+    problems: list[RowProblem] = []
+    bad_ids: set[str] = set()
+    records = frame.to_dict("records")
+    ids = frame["employee_id"].tolist()
+    emails = frame["email"].str.lower().tolist()
+    id_count = pd.Series(ids).value_counts()
+    email_count = pd.Series(emails).value_counts()
+    known_keys = {i for i in ids if i} | {e for e in emails if e}
+    for n, raw in enumerate(records, start=2):
+        found: list[RowProblem] = []
+
+        def bad(column: str, reason: str, n: int = n, found: list[RowProblem] = found) -> None:
+            found.append(RowProblem(n, column.replace("_", " "), reason))
+
+        for name in (
+            "employee_id",
+            "first_name",
+            "last_name",
+            "email",
+            "directorate",
+            "department",
+            "start_date",
+        ):
+            if not raw.get(name):
+                bad(name, "is empty")
+        for name, limit in LIMITS.items():
+            if len(raw.get(name) or "") > limit:
+                bad(name, f"is longer than {limit} characters")
+        employee_id = raw["employee_id"]
+        if employee_id and id_count[employee_id] > 1:
+            bad("employee_id", f"'{employee_id}' appears on more than one row")
+        email = raw["email"].lower()
+        if email and not EMAIL_RE.match(email):
+            bad("email", f"'{raw['email']}' is not an e-mail address")
+        elif email and email_count[email] > 1:
+            bad("email", f"'{raw['email']}' appears on more than one row")
+        start = _date(raw["start_date"]) if raw.get("start_date") else None
+        if raw.get("start_date") and start is None:
+            bad("start_date", f"'{raw['start_date']}' is not a date (use DD/MM/YYYY)")
+        manager = raw.get("manager", "")
+        if manager and manager not in known_keys and manager.lower() not in known_keys:
+            bad("manager", f"'{manager}' is not the employee id or e-mail of anyone in the file")
+        if manager and manager in (employee_id, email):
+            bad("manager", "a person cannot be their own manager")
+        flags = {}
+        for name in ("elected_member", "childrens_workforce"):
+            if name in raw:
+                value = _flag(raw[name])
+                if value is None:
+                    bad(name, f"'{raw[name]}' should be yes or no")
+                flags[name] = bool(value)
+        if found:
+            problems.extend(found)
+            if employee_id:
+                bad_ids.add(employee_id)
+            continue
+        good.append(
+            {
+                "employee_id": employee_id,
+                "first_name": raw["first_name"],
+                "last_name": raw["last_name"],
+                "email": email,
+                "directorate": raw["directorate"],
+                "department": raw["department"],
+                "job_title": raw.get("job_title") or None,
+                "manager": manager.lower() if "@" in manager else manager,
+                "start_date": start,
+                **flags,
+            }
+        )
+    return good, problems, bad_ids
+
+
+FIELDS = (
+    "first_name",
+    "last_name",
+    "email",
+    "directorate",
+    "department",
+    "job_title",
+    "start_date",
+    "elected_member",
+    "childrens_workforce",
+)
+
+
+def plan(session: Session, organisation_id: int, frame: pd.DataFrame) -> Plan:
+    """The dry run: what an import of this file would change. Writes nothing."""
+    rows, problems, bad_ids = check_rows(frame)
+    result = Plan(rows=rows, problems=problems, bad_employee_ids=bad_ids)
+    people = _existing(session, organisation_id)
+    by_id = {p["employee_id"]: p for p in people if p["employee_id"]}
+    by_email = {p["email"].lower(): p for p in people if p["email"] and not p["employee_id"]}
+    in_file = {r["employee_id"] for r in rows} | bad_ids
+    for row in rows:
+        current = by_id.get(row["employee_id"])
+        if current is None:
+            if row["email"] in by_email:
+                result.matched.append(row["employee_id"])
+            else:
+                result.new.append(row["employee_id"])
+            continue
+        changed = [
+            f
+            for f in FIELDS
+            if f in row
+            and (current[f] or None) != (row[f] or None)
+            and not (f == "email" and (current[f] or "").lower() == row[f])
+        ]
+        if not current["active"]:
+            result.returning.append(row["employee_id"])
+        if changed:
+            result.updated[row["employee_id"]] = changed
+        else:
+            result.unchanged += 1
+    result.leavers = sorted(eid for eid, p in by_id.items() if p["active"] and eid not in in_file)
+    return result
+
+
+def _existing(session: Session, organisation_id: int) -> list[dict[str, Any]]:
+    cols = [
+        Person.id,
+        Person.employee_id,
+        Person.email,
+        Person.active,
+        *(getattr(Person, f) for f in FIELDS if f != "email"),
+    ]
+    rows = session.execute(select(*cols).where(Person.organisation_id == organisation_id))
+    return [dict(r._mapping) for r in rows]
+
+
+@dataclass(frozen=True)
+class Applied:
+    created: int
+    matched: int
+    updated: int
+    left: int
+    returned: int
+    skipped_rows: int
+    managers_linked: int
+
+
+def apply(session: Session, organisation_id: int, planned: Plan, now: datetime) -> Applied:
+    """Carry out a plan: the good rows (the caller has decided that is wanted)."""
+    today = london_date(now)
+    people = _existing(session, organisation_id)
+    by_id = {p["employee_id"]: p for p in people if p["employee_id"]}
+    by_email = {p["email"].lower(): p for p in people if p["email"] and not p["employee_id"]}
+    inserts, updates = [], []
+    matched = 0
+    for row in planned.rows:
+        values = {f: row[f] for f in FIELDS if f in row}
+        values["employee_id"] = row["employee_id"]
+        values["active"], values["left_on"] = True, None
+        current = by_id.get(row["employee_id"]) or by_email.get(row["email"])
+        if current is None:
+            inserts.append(
+                {
+                    **values,
+                    "organisation_id": organisation_id,
+                    "name": f"{row['first_name']} {row['last_name']}",
+                    "last_lti_roles": [],
+                    "assigned_on": today,
+                    "first_seen_at": now,
+                    "elected_member": row.get("elected_member", False),
+                    "childrens_workforce": row.get("childrens_workforce", False),
+                }
+            )
+        else:
+            matched += current["employee_id"] is None
+            updates.append({"id": current["id"], **values})
+    if inserts:
+        session.execute(insert(Person), inserts)
+    if updates:
+        session.execute(update(Person), updates)
+    in_file = {r["employee_id"] for r in planned.rows} | planned.bad_employee_ids
+    leavers = [
+        {"id": p["id"], "active": False, "left_on": today}
+        for eid, p in by_id.items()
+        if p["active"] and eid not in in_file
+    ]
+    if leavers:
+        session.execute(update(Person), leavers)
+    linked = _link_managers(session, organisation_id, planned.rows)
+    return Applied(
+        created=len(inserts),
+        matched=matched,
+        updated=len(updates) - matched,
+        left=len(leavers),
+        returned=len(planned.returning),
+        skipped_rows=len({p.row for p in planned.problems}),
+        managers_linked=linked,
+    )
+
+
+def _link_managers(session: Session, organisation_id: int, rows: list[dict[str, Any]]) -> int:
+    ids = dict(
+        session.execute(
+            select(Person.employee_id, Person.id).where(
+                Person.organisation_id == organisation_id, Person.employee_id.isnot(None)
+            )
+        ).all()
+    )
+    emails = dict(
+        session.execute(
+            select(Person.email, Person.id).where(
+                Person.organisation_id == organisation_id, Person.email.isnot(None)
+            )
+        ).all()
+    )
+    emails = {str(k).lower(): v for k, v in emails.items()}
+    changes = []
+    for row in rows:
+        manager = row["manager"]
+        manager_id = ids.get(manager) or emails.get(manager) if manager else None
+        changes.append({"id": ids[row["employee_id"]], "manager_id": manager_id})
+    if changes:
+        session.execute(update(Person), changes)
+    return sum(1 for c in changes if c["manager_id"])
+
+
+@dataclass(frozen=True)
+class Synced:
+    added: int
+    updated: int
+    matched: int
+    left_course: int
+
+
+def sync_members(
+    session: Session,
+    organisation_id: int,
+    issuer: str,
+    members: list[dict[str, Any]],
+    now: datetime,
+) -> Synced:
+    """People enrolled in the LMS course (Names and Role Provisioning), so that those who
+    never launched the module still count as not started. Matched to the roster by e-mail
+    or employee id (lis_person_sourcedid); members gone from the course are flagged."""
+    today = london_date(now)
+    people = session.scalars(select(Person).where(Person.organisation_id == organisation_id))
+    by_sub = {p.subject: p for p in people if p.issuer == issuer and p.subject}
+    roster = session.scalars(
+        select(Person).where(Person.organisation_id == organisation_id, Person.issuer.is_(None))
+    )
+    by_email = {p.email.lower(): p for p in roster if p.email}
+    by_employee = {p.employee_id: p for p in by_email.values() if p.employee_id}
+    added = updated = matched = 0
+    seen: set[int] = set()
+    for member in members:
+        sub = str(member.get("user_id") or "").strip()
+        if not sub or member.get("status", "Active") not in ("Active", None):
+            continue
+        email = (member.get("email") or "").strip().lower() or None
+        person = by_sub.get(sub)
+        if person is None:
+            person = by_email.get(email or "") or by_employee.get(
+                member.get("lis_person_sourcedid") or ""
+            )
+            if person is not None:
+                person.issuer, person.subject = issuer, sub
+                matched += 1
+            else:
+                person = Person(
+                    organisation_id=organisation_id,
+                    issuer=issuer,
+                    subject=sub,
+                    first_seen_at=now,
+                    assigned_on=today,
+                    last_lti_roles=[],
+                )
+                session.add(person)
+                added += 1
+        else:
+            updated += 1
+        name = member.get("name") or " ".join(
+            p for p in (member.get("given_name"), member.get("family_name")) if p
+        )
+        person.name = name or person.name or ""
+        person.given_name = member.get("given_name") or person.given_name
+        person.family_name = member.get("family_name") or person.family_name
+        person.email = email or person.email
+        person.in_lms = True
+        person.assigned_on = person.assigned_on or today
+        session.flush()
+        seen.add(person.id)
+    gone = [p for p in by_sub.values() if p.in_lms and p.id not in seen]
+    for person in gone:
+        person.in_lms = False
+    return Synced(added, updated, matched, len(gone))

@@ -1,0 +1,265 @@
+"""HR's roster (CSV and XLSX, page and CLI) and LMS course membership (NRPS)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import select
+
+from app.db import db
+from app.models import AuditEvent, Person
+from scripts.demo_lms.platform import DemoPlatform
+from tests.learner_flow import csrf
+
+ROOT = Path(__file__).resolve().parents[2]
+ORG = "Test Borough Council"
+HEADER = (
+    "Employee ID,First name,Last name,Email,Directorate,Department,Manager,Start date,"
+    "Job title,Notes\n"
+)
+
+
+def people(app: Flask) -> dict[str, Person]:
+    with app.app_context():
+        rows = {
+            p.employee_id or p.subject or str(p.id): p for p in db.session.scalars(select(Person))
+        }
+        db.session.expunge_all()
+        return rows
+
+
+def roster_file(tmp_path: Path, body: str, name: str = "roster.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(HEADER + body)
+    return path
+
+
+GOOD = (
+    "E1,Aisha,Khan,aisha.khan@demo-council.example,Place,Housing,E3,04/01/2021,Officer,x\n"
+    "E2,Lee,Morgan,Lee.Morgan@demo-council.example,Place,Planning,tom@demo-council.example,"
+    "2022-09-12,Planner,\n"
+    "E3,Tom,Price,tom@demo-council.example,Place,Housing,,01/03/2015,Manager,\n"
+)
+
+
+def test_import_creates_people_links_managers_and_is_audited(
+    app: Flask, registered: DemoPlatform, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    path = roster_file(tmp_path, GOOD)
+    dry = runner.invoke(args=["roster", "import", str(path), "--org", ORG, "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "New people: 3" in dry.output and "Dry run: nothing was changed." in dry.output
+    assert people(app) == {}
+    result = runner.invoke(args=["roster", "import", str(path), "--org", ORG])
+    assert result.exit_code == 0, result.output
+    found = people(app)
+    assert set(found) == {"E1", "E2", "E3"}
+    assert found["E1"].manager_id == found["E3"].id == found["E2"].manager_id
+    assert found["E2"].email == "lee.morgan@demo-council.example"
+    assert str(found["E2"].start_date) == "2022-09-12"
+    assert found["E1"].issuer is None and found["E1"].active
+    with app.app_context():
+        event = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "roster_import")
+        ).one()
+        assert event.details["created"] == 3
+    again = runner.invoke(args=["roster", "import", str(path), "--org", ORG, "--dry-run"])
+    assert "unchanged: 3" in again.output
+
+
+ERRORS = [
+    ("E4,,Smith,s@x.example,Place,Housing,,01/01/2020,,\n", 2, "first name", "is empty"),
+    (
+        "E4,Ann,Smith,not-an-email,Place,Housing,,01/01/2020,,\n",
+        2,
+        "email",
+        "'not-an-email' is not an e-mail address",
+    ),
+    (
+        "E4,Ann,Smith,a@x.example,Place,Housing,,31/02/2020,,\n",
+        2,
+        "start date",
+        "'31/02/2020' is not a date",
+    ),
+    (
+        "E4,Ann,Smith,a@x.example,Place,Housing,E99,01/01/2020,,\n",
+        2,
+        "manager",
+        "'E99' is not the employee id or e-mail of anyone in the file",
+    ),
+    (
+        "E4,Ann,Smith,a@x.example,Place,Housing,,01/01/2020,,\n"
+        "E4,Bob,Jones,b@x.example,Place,Housing,,01/01/2020,,\n",
+        3,
+        "employee id",
+        "'E4' appears on more than one row",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "row", "column", "reason"),
+    ERRORS,
+    ids=["missing name", "bad email", "bad date", "unknown manager", "duplicate id"],
+)
+def test_bad_rows_are_reported_by_row_and_column_and_nothing_is_imported(
+    app: Flask,
+    registered: DemoPlatform,
+    runner: FlaskCliRunner,
+    tmp_path: Path,
+    body: str,
+    row: int,
+    column: str,
+    reason: str,
+) -> None:
+    path = roster_file(tmp_path, body)
+    result = runner.invoke(args=["roster", "import", str(path), "--org", ORG])
+    assert result.exit_code != 0
+    assert f"row {row}, {column}: {reason}" in result.output
+    assert "Nothing imported" in result.output
+    assert people(app) == {}
+
+
+def test_the_good_rows_only_when_the_operator_says_so(
+    app: Flask, registered: DemoPlatform, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    path = roster_file(tmp_path, GOOD + "E9,Bad,Row,nope,Place,Housing,,01/01/2020,,\n")
+    result = runner.invoke(args=["roster", "import", str(path), "--org", ORG, "--good-rows"])
+    assert result.exit_code == 0, result.output
+    assert "1 rows skipped" in result.output
+    assert set(people(app)) == {"E1", "E2", "E3"}
+
+
+def test_leavers_are_marked_inactive_never_deleted_and_can_come_back(
+    app: Flask, registered: DemoPlatform, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    runner.invoke(args=["roster", "import", str(roster_file(tmp_path, GOOD)), "--org", ORG])
+    without_lee = GOOD.replace(GOOD.splitlines(keepends=True)[1], "")
+    path = roster_file(tmp_path, without_lee, "second.csv")
+    result = runner.invoke(args=["roster", "import", str(path), "--org", ORG])
+    assert "1 marked as leavers" in result.output
+    lee = people(app)["E2"]
+    assert not lee.active and lee.left_on is not None
+    runner.invoke(
+        args=["roster", "import", str(roster_file(tmp_path, GOOD, "third.csv")), "--org", ORG]
+    )
+    assert people(app)["E2"].active and people(app)["E2"].left_on is None
+
+
+def test_xlsx_with_extra_columns_and_other_headings(
+    app: Flask, registered: DemoPlatform, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    frame = pd.DataFrame(
+        [
+            {
+                "Staff number": "E7",
+                "Forename": "Zoë",
+                "Surname": "Ŵyn",
+                "Work email": "z@x.example",
+                "Directorate": "People",
+                "Service": "Children's Social Care",
+                "Line manager": "",
+                "Date started": "2019-05-07",
+                "Shoe size": "6",
+            },
+        ]
+    )
+    path = tmp_path / "roster.xlsx"
+    frame.to_excel(path, index=False)
+    result = runner.invoke(args=["roster", "import", str(path), "--org", ORG])
+    assert result.exit_code == 0, result.output
+    person = people(app)["E7"]
+    assert (person.first_name, person.last_name, person.department) == (
+        "Zoë",
+        "Ŵyn",
+        "Children's Social Care",
+    )
+
+
+def test_a_file_without_a_required_column_is_refused(
+    registered: DemoPlatform, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    path = tmp_path / "r.csv"
+    path.write_text("Employee ID,First name\nE1,Ann\n")
+    result = runner.invoke(args=["roster", "import", str(path), "--org", ORG])
+    assert result.exit_code != 0
+    assert "The file has no column for: last name, email" in result.output
+
+
+def test_a_first_launch_joins_the_roster_entry_with_the_same_email(
+    app: Flask,
+    registered: DemoPlatform,
+    runner: FlaskCliRunner,
+    tmp_path: Path,
+    launched: Any,
+) -> None:
+    runner.invoke(args=["roster", "import", str(roster_file(tmp_path, GOOD)), "--org", ORG])
+    launched("u-aisha")
+    found = people(app)
+    assert "u-aisha" not in found  # no second record
+    aisha = found["E1"]
+    assert (aisha.issuer, aisha.subject) == (registered.issuer, "u-aisha")
+    assert aisha.directorate == "Place" and aisha.name == "Aisha Khan"
+    assert len(found) == 3
+
+
+def test_hr_uploads_checks_then_imports_on_the_roster_page(
+    app: Flask, registered: DemoPlatform, launched: Any
+) -> None:
+    hr: FlaskClient = launched("u-priya")
+    page = hr.get("/hr/roster").get_data(as_text=True)
+    data = (HEADER + GOOD + "E9,Bad,Row,nope,Place,Housing,,01/01/2020,,\n").encode()
+
+    def post(action: str) -> Any:
+        return hr.post(
+            "/hr/roster",
+            content_type="multipart/form-data",
+            data={
+                "csrf_token": csrf(page),
+                "action": action,
+                "file": (io.BytesIO(data), "roster.csv"),
+            },
+        )
+
+    checked = post("check").get_data(as_text=True)
+    assert "Roster checked" in checked and "row 5" not in checked
+    assert ">5<" in checked and "is not an e-mail address" in checked
+    refused = post("import").get_data(as_text=True)
+    assert "Nothing was imported" in refused
+    assert {k for k in people(app) if k.startswith("E")} == set()
+    done = post("import-good").get_data(as_text=True)
+    assert "Roster imported" in done
+    assert {"E1", "E2", "E3"} <= set(people(app))
+    assert launched("u-aisha").get("/hr/roster").status_code == 403
+
+
+@pytest.fixture
+def lms(registered: DemoPlatform, client: FlaskClient) -> Iterator[DemoPlatform]:
+    registered.tool_jwks = client.get("/lti/jwks").json
+    yield registered
+    registered.tool_jwks = None
+
+
+def test_lms_membership_brings_in_people_who_never_launched(
+    app: Flask,
+    lms: DemoPlatform,
+    runner: FlaskCliRunner,
+    tmp_path: Path,
+    launched: Any,
+) -> None:
+    runner.invoke(args=["roster", "import", str(roster_file(tmp_path, GOOD)), "--org", ORG])
+    launched("u-tom")  # the course is known to the tool once someone launched from it
+    result = runner.invoke(args=["roster", "sync-lms", "--org", ORG])
+    assert result.exit_code == 0, result.output
+    assert f"{len(lms.people)} members" in result.output  # all pages were read
+    found = people(app)
+    sam = found["u-sam"]  # enrolled, never launched: counted as not started
+    assert sam.in_lms and sam.name == "Sam Wilson" and sam.assigned_on is not None
+    assert found["E1"].subject == "u-aisha"  # matched to the roster by e-mail
