@@ -41,6 +41,10 @@ fi
 if ! command -v npm >/dev/null; then
   apt_install nodejs npm
 fi
+# The certificate's Unicode font (names can be in any script).
+if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then
+  apt_install fonts-dejavu-core
+fi
 if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json node_modules/.cpm-lock; then
   echo "Installing front-end packages from npm"
   npm ci --no-audit --no-fund --loglevel=error
