@@ -57,11 +57,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from app.cli import register_cli
     from app.hr import bp as hr_bp
     from app.learner import bp as learner_bp
+    from app.manager import bp as manager_bp
     from app.web import init_web
     from lti.routes import bp as lti_bp
 
     init_web(app)
-    for bp in (lti_bp, learner_bp, hr_bp):
+    for bp in (lti_bp, learner_bp, hr_bp, manager_bp):
         app.register_blueprint(bp)
     register_cli(app)
     _check_content(app)

@@ -9,10 +9,11 @@ from pathlib import Path
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
+from sqlalchemy import select
 
-from app.clock import long_date, utcnow
+from app.clock import long_date, today, utcnow
 from app.db import db
-from app.models import Role
+from app.models import Person, Role
 from app.services import audit, organisations, roster
 from app.services import keys as key_service
 from app.services.content_pack import PackError, load_packs
@@ -455,6 +456,63 @@ def roster_sync_command(organisation: str) -> None:
         )
 
 
+reminders_cli = AppGroup("reminders", help="Reminder e-mails to people who have not finished.")
+
+
+@reminders_cli.command("run")
+@click.option("--org", "organisation", default=None, help="One organisation (default: all).")
+def reminders_run_command(organisation: str | None) -> None:
+    """Send what the schedule says is due, and retry earlier failures (run from cron,
+    e.g. daily). Running it twice sends nothing twice."""
+    from app.manager.emails import lms_link, renderer, smtp_settings
+    from app.models import Launch, Organisation
+    from app.services import reminders
+    from app.services.mail import Mailer
+    from app.services.policies import current_version
+    from app.services.reports import Scope
+
+    orgs = (
+        [organisations.find(db.session(), organisation)]
+        if organisation
+        else list(db.session.scalars(select(Organisation).order_by(Organisation.id)))
+    )
+    version = current_version(db.session(), current_app.config["POLICY_KEY"], today())
+    if version is None:
+        raise click.ClickException("No policy has been published yet.")
+    now = utcnow()
+    with Mailer(smtp_settings()) as mailer:
+        for org in orgs:
+            scope = Scope(org, version, organisations.today_for(org, today()))
+            settings = reminders.settings_of(org)
+            latest = db.session.scalars(
+                select(Launch)
+                .where(Launch.organisation_id == org.id)
+                .order_by(Launch.id.desc())
+                .limit(1)
+            ).first()
+            drafts = reminders.choose_scheduled(db.session(), scope, now)
+            names = dict(
+                db.session.execute(
+                    select(Person.id, Person.name).where(Person.organisation_id == org.id)
+                ).all()
+            )
+            created = reminders.record(
+                db.session(),
+                org.id,
+                drafts,
+                renderer(org, lms_link(org, latest, settings)),
+                settings,
+                now,
+                names=names,
+            )
+            db.session.commit()
+            result = reminders.deliver(db.session(), mailer, now, organisation_id=org.id)
+            click.echo(
+                f"{org.name}: {len(created)} new reminders; sent {result.sent}, "
+                f"failed {result.failed} (to be retried), gave up {result.gave_up}."
+            )
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(lti_cli)
     app.cli.add_command(content_cli)
@@ -463,3 +521,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(audit_cli)
     app.cli.add_command(outbox_cli)
     app.cli.add_command(roster_cli)
+    app.cli.add_command(reminders_cli)

@@ -74,6 +74,13 @@ class Settings:
     QUIZ_DIR: str
     # The policy this tool teaches (a content pack's key).
     POLICY_KEY: str
+    # Outgoing e-mail (reminders).
+    SMTP_HOST: str
+    SMTP_PORT: int
+    SMTP_STARTTLS: bool
+    SMTP_USERNAME: str
+    SMTP_PASSWORD: str
+    MAIL_FROM: str
     WTF_CSRF_TIME_LIMIT: int | None
     SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any]
 
@@ -101,6 +108,12 @@ class Settings:
             CONTENT_DIR=env.get("CONTENT_DIR") or str(ROOT / "content"),
             QUIZ_DIR=env.get("QUIZ_DIR") or str(ROOT / "quizzes"),
             POLICY_KEY=env.get("POLICY_KEY") or "corporate-parenting",
+            SMTP_HOST=env.get("SMTP_HOST") or "localhost",
+            SMTP_PORT=int(env.get("SMTP_PORT") or 25),
+            SMTP_STARTTLS=_bool(env.get("SMTP_STARTTLS"), False),
+            SMTP_USERNAME=env.get("SMTP_USERNAME") or "",
+            SMTP_PASSWORD=env.get("SMTP_PASSWORD") or "",
+            MAIL_FROM=env.get("MAIL_FROM") or "corporate-parenting@localhost",
             # The form's lifetime is the session's: a learner reading slowly must not lose work.
             WTF_CSRF_TIME_LIMIT=None,
             SQLALCHEMY_ENGINE_OPTIONS=engine_options(url),

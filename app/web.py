@@ -17,7 +17,10 @@ from flask import (
     render_template,
     request,
     send_from_directory,
+    session,
+    url_for,
 )
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
@@ -100,6 +103,49 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
+def _navigation() -> list[dict[str, Any]]:
+    """The service navigation: the module for everyone, the team for managers, HR's pages
+    for HR. Whether someone manages anyone is looked up once per visit."""
+    if not current_user or not current_user.is_authenticated:
+        return []
+    from app.models import Role
+    from app.services.teams import manages_anyone
+
+    items = [("Your module", url_for("learner.home"), request.blueprint == "learner")]
+    cached = session.get("team")
+    if not cached or cached[0] != current_user.launch_id:
+        cached = [
+            current_user.launch_id,
+            manages_anyone(
+                db.session(),
+                current_user.organisation_id,
+                current_user.person_id,
+                current_user.launch_id,
+            ),
+        ]
+        session["team"] = cached
+    hr = current_user.role in (Role.HR, Role.ADMIN)
+    if cached[1] or hr:
+        items.append(
+            (
+                "Your team" if not hr else "Everyone's progress",
+                url_for("manager.team"),
+                request.blueprint == "manager",
+            )
+        )
+    if hr:
+        items.append(
+            (
+                "HR",
+                url_for("hr.quiz_statistics")
+                if "hr.dashboard" not in current_app.view_functions
+                else url_for("hr.dashboard"),
+                request.blueprint == "hr",
+            )
+        )
+    return [{"href": href, "text": text, "active": active} for text, href, active in items]
+
+
 def _error(title: str, message: str, status: int) -> tuple[str, int]:
     return render_template("errors/error.html", title=title, message=message), status
 
@@ -112,7 +158,7 @@ def init_web(app: Flask) -> None:
 
     @app.context_processor
     def _template_globals() -> dict[str, Any]:
-        return {"cspNonce": getattr(g, "csp_nonce", "")}
+        return {"cspNonce": getattr(g, "csp_nonce", ""), "navigation": _navigation()}
 
     app.add_template_filter(long_date, "long_date")
     app.add_template_filter(long_datetime, "long_datetime")

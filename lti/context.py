@@ -34,4 +34,6 @@ class LaunchContext:
     person_sourcedid: str | None = None
     # From the LMS's custom parameter elected_member=true|false; None when not sent.
     elected_member: bool | None = None
+    # From the role_scope_mentor claim: whom a Mentor mentors (LMS user ids).
+    mentees: tuple[str, ...] = ()
     custom: dict[str, str] = field(default_factory=dict)

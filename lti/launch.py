@@ -316,6 +316,10 @@ def validate_launch(
             person_sourcedid=_cut(_str(_obj(body, CLAIM + "lis").get("person_sourcedid")), 255),
             custom=custom,
             elected_member=_flag(custom.get("elected_member")),
+            mentees=tuple(
+                str(m)[:255] for m in (body.get(CLAIM + "role_scope_mentor") or [])
+                if isinstance(m, str)
+            )[:5000],
         ),
         cookies_work=cookie is not None,
     )

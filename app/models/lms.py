@@ -65,6 +65,8 @@ class Launch(Base):
     # The AGS endpoint claim and NRPS URL, kept so grades and rosters can be fetched later.
     ags_endpoint: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     nrps_url: Mapped[str | None] = mapped_column(String(1000))
+    # LTI Mentor role scope: the LMS user ids this person mentors (their team, if no roster).
+    mentee_subs: Mapped[list[str] | None] = mapped_column(JSON)
     return_url: Mapped[str | None] = mapped_column(String(1000))
     document_target: Mapped[str | None] = mapped_column(String(20))
     session_token_hash: Mapped[str] = mapped_column(String(64), unique=True)

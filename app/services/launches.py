@@ -226,6 +226,7 @@ def record_launch(
             "lti_roles": list(ctx.lti_roles),
             "ags_endpoint": ctx.ags_endpoint,
             "nrps_url": ctx.nrps_url,
+            "mentee_subs": list(ctx.mentees) or None,
             "return_url": ctx.return_url,
             "document_target": ctx.document_target,
             "session_token_hash": token_hash(token),

@@ -1,0 +1,63 @@
+"""The wording of reminder e-mails (templates under app/templates/email) and the SMTP
+settings, for the team pages and `flask reminders run` alike."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask import current_app, render_template
+
+from app.clock import long_date
+from app.models import Launch, Organisation
+from app.services.mail import SmtpSettings
+from app.services.reminders import Renderer
+
+
+def smtp_settings() -> SmtpSettings:
+    c = current_app.config
+    return SmtpSettings(
+        host=c["SMTP_HOST"],
+        port=c["SMTP_PORT"],
+        starttls=c["SMTP_STARTTLS"],
+        username=c["SMTP_USERNAME"] or None,
+        password=c["SMTP_PASSWORD"] or None,
+        sender=c["MAIL_FROM"],
+    )
+
+
+def lms_link(org: Organisation, latest_launch: Launch | None, settings: dict[str, Any]) -> str:
+    """Where people open the module: the council's own address for it in the LMS, or the
+    return address the LMS gave at its latest launch."""
+    if settings.get("lms_url"):
+        return str(settings["lms_url"])
+    if latest_launch is not None and latest_launch.return_url:
+        return latest_launch.return_url
+    return "your learning portal"
+
+
+def renderer(org: Organisation, link: str) -> Renderer:
+    def render(kind: str, facts: dict[str, Any], settings: dict[str, Any]) -> tuple[str, str, str]:
+        facts = dict(facts)
+        for name in ("due_date", "valid_until"):
+            if facts.get(name):
+                facts[f"{name}_text"] = long_date(date.fromisoformat(facts[name]))
+        context = {
+            "kind": kind,
+            "facts": facts,
+            "name": facts.get("name"),
+            "council": org.name,
+            "link": link,
+            "message": settings.get("message"),
+        }
+        subject = render_template("email/subjects.txt", **context).strip()
+        if settings.get("subject") and kind not in ("digest", "attempts_used"):
+            subject = str(settings["subject"])
+        context["subject"] = subject
+        return (
+            subject,
+            render_template("email/reminder.txt", **context),
+            render_template("email/reminder.html", **context),
+        )
+
+    return render

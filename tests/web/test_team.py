@@ -1,0 +1,259 @@
+"""Managers' team view and reminder e-mails, delivered to a real SMTP server (aiosmtpd)."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import select
+
+from app.db import db
+from app.models import Person, Reminder
+from scripts.demo_lms.platform import DemoPlatform
+from tests.learner_flow import answers, attempt_id, csrf, read_all, start_quiz, submit
+from tests.web.test_gunicorn import free_port
+
+ORG = "Test Borough Council"
+D = "demo-council.example"
+ROSTER = (
+    "Employee ID,First name,Last name,Email,Directorate,Department,Manager,Start date\n"
+    f"E10,Rachel,Green,rachel.green@{D},Place,Office,,01/01/2014\n"
+    f"E3,Tom,Price,tom.price@{D},Place,Housing,E10,01/03/2015\n"
+    f"E1,Aisha,Khan,aisha.khan@{D},Place,Housing,E3,04/01/2021\n"
+    f"E2,Lee,Morgan,lee.morgan@{D},Place,Planning,E3,12/09/2022\n"
+    f"E5,Sam,Wilson,sam.wilson@{D},Place,Housing,E3,02/11/2026\n"
+    f"E6,Zed,Young,zed.young@{D},Place,Planning,E2,01/01/2020\n"
+    f"E7,Dan,Hughes,dan.hughes@{D},Place,Waste,E10,20/02/2012\n"
+    f"E4,Priya,Shah,priya.shah@{D},Resources,HR,E10,15/06/2018\n"
+)
+
+
+class Inbox:
+    """A real SMTP server on loopback that keeps what it receives (or refuses it)."""
+
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+        self.envelopes: list[list[str]] = []
+        self.refuse = False
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        if self.refuse:
+            return "451 4.3.0 Mailbox temporarily unavailable"
+        self.envelopes.append(list(envelope.rcpt_tos))
+        self.messages.append(
+            email.message_from_bytes(envelope.content, policy=email.policy.default)
+        )
+        return "250 OK"
+
+    def to(self, address: str) -> list[email.message.EmailMessage]:
+        return [m for m in self.messages if address in str(m["To"])]
+
+
+@pytest.fixture
+def inbox(app: Flask) -> Iterator[Inbox]:
+    box = Inbox()
+    port = free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=port, MAIL_FROM=f"cp@{D}")
+    yield box
+    controller.stop()
+
+
+@pytest.fixture
+def council(
+    app: Flask, registered: DemoPlatform, runner: FlaskCliRunner, tmp_path: Path
+) -> dict[str, Person]:
+    path = tmp_path / "roster.csv"
+    path.write_text(ROSTER)
+    result = runner.invoke(args=["roster", "import", str(path), "--org", ORG])
+    assert result.exit_code == 0, result.output
+    return people(app)
+
+
+def people(app: Flask) -> dict[str, Person]:
+    with app.app_context():
+        found = {p.employee_id: p for p in db.session.scalars(select(Person))}
+        db.session.expunge_all()
+        return found
+
+
+def names_on(page: str) -> set[str]:
+    everyone = {"Rachel", "Tom", "Aisha", "Lee", "Sam", "Zed", "Dan", "Priya"}
+    return {n for n in everyone if f"{n} " in page}
+
+
+def test_a_manager_sees_direct_reports_or_the_whole_tree_and_nobody_else(
+    council: dict[str, Person], launched: Any
+) -> None:
+    tom = launched("u-tom")
+    direct = tom.get("/team/").get_data(as_text=True)
+    assert names_on(direct) >= {"Aisha", "Lee", "Sam"}
+    assert not names_on(direct) & {"Zed", "Dan", "Priya", "Rachel"}
+    tree = tom.get("/team/?tree=1").get_data(as_text=True)
+    assert "Zed" in names_on(tree)  # Lee's report
+    assert not names_on(tree) & {"Dan", "Priya", "Rachel"}
+    assert "Your team" in direct  # in the service navigation
+    assert launched("u-aisha").get("/team/").status_code == 403
+    hr = launched("u-priya").get("/team/").get_data(as_text=True)
+    assert {"Dan", "Rachel", "Zed"} <= names_on(hr)
+
+
+def test_the_team_csv_has_only_the_team(council: dict[str, Person], launched: Any) -> None:
+    csv = launched("u-tom").get("/team/team.csv?tree=1").get_data(as_text=True)
+    assert "Employee ID" in csv.splitlines()[0]
+    assert "Zed" in csv and "Aisha" in csv and "Dan" not in csv and "Rachel" not in csv
+
+
+def test_reminders_reach_the_person_with_due_date_and_link_and_are_recorded(
+    app: Flask, council: dict[str, Person], launched: Any, inbox: Inbox
+) -> None:
+    tom = launched("u-tom")
+    page = tom.get("/team/").get_data(as_text=True)
+    lee = council["E2"]
+    response = tom.post("/team/remind", data={"csrf_token": csrf(page), "person": [lee.id]})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Sent (1)" in html
+    [message] = inbox.to(f"lee.morgan@{D}")
+    text = message.get_body(("plain",)).get_content()
+    rich = message.get_body(("html",)).get_content()
+    assert "Dear Lee Morgan" in text and "mandatory Corporate Parenting module by" in text
+    assert "Test Borough Council" in text
+    assert 'href="http' in rich and "Open the module" in rich
+    with app.app_context():
+        [row] = db.session.scalars(select(Reminder)).all()
+        assert (row.kind, row.outcome, row.person_id) == ("manual", "sent", lee.id)
+        assert row.sent_by_person_id is not None
+    assert "Never" in tom.get("/team/").get_data(as_text=True)  # the others
+    again = tom.post("/team/remind", data={"csrf_token": csrf(page), "person": [lee.id]})
+    assert "was reminded less than 5 days ago" in again.get_data(as_text=True)
+    assert len(inbox.to(f"lee.morgan@{D}")) == 1
+
+
+def test_a_manager_cannot_remind_anyone_outside_their_tree(
+    council: dict[str, Person], launched: Any, inbox: Inbox
+) -> None:
+    tom = launched("u-tom")
+    page = tom.get("/team/").get_data(as_text=True)
+    response = tom.post(
+        "/team/remind", data={"csrf_token": csrf(page), "person": [council["E7"].id]}
+    )
+    assert response.status_code == 403
+    assert inbox.messages == []
+
+
+def test_remind_everyone_overdue(
+    council: dict[str, Person], launched: Any, inbox: Inbox, travel: Any
+) -> None:
+    travel(days=40)  # past everyone's due date (28 days from assignment)
+    tom = launched("u-tom")
+    page = tom.get("/team/?overdue=1").get_data(as_text=True)
+    assert "Overdue" in page
+    tom.post("/team/remind", data={"csrf_token": csrf(page), "everyone_overdue": "1"})
+    assert {str(m["To"]) for m in inbox.messages} == {
+        f"aisha.khan@{D}",
+        f"lee.morgan@{D}",
+        f"sam.wilson@{D}",
+    }
+
+
+def test_scheduled_reminders_are_sent_once_however_often_the_job_runs(
+    app: Flask, council: dict[str, Person], runner: FlaskCliRunner, inbox: Inbox, travel: Any
+) -> None:
+    first = runner.invoke(args=["reminders", "run"])
+    assert first.exit_code == 0, first.output
+    assigned = {str(m["To"]) for m in inbox.messages}
+    assert f"aisha.khan@{D}" in assigned and len(assigned) == 8
+    runner.invoke(args=["reminders", "run"])
+    assert len(inbox.messages) == 8  # nothing twice
+    travel(days=40)
+    runner.invoke(args=["reminders", "run"])
+    overdue = [m for m in inbox.messages[8:] if "Overdue" in str(m["Subject"])]
+    assert len(overdue) == 8
+    digests = [m for m in inbox.messages if "Your team" in str(m["Subject"])]
+    tom_digest = next(m for m in digests if str(m["To"]) == f"tom.price@{D}")
+    body = tom_digest.get_body(("plain",)).get_content()
+    assert "Aisha Khan" in body and "Dan Hughes" not in body
+    count = len(inbox.messages)
+    runner.invoke(args=["reminders", "run"])
+    assert len(inbox.messages) == count
+    travel(days=47)  # a week later: overdue people are reminded weekly
+    runner.invoke(args=["reminders", "run"])
+    assert len(inbox.messages) > count
+
+
+def test_a_failed_send_is_retried_and_reported_never_dropped(
+    app: Flask,
+    council: dict[str, Person],
+    launched: Any,
+    runner: FlaskCliRunner,
+    inbox: Inbox,
+    travel: Any,
+) -> None:
+    inbox.refuse = True
+    tom = launched("u-tom")
+    page = tom.get("/team/").get_data(as_text=True)
+    response = tom.post(
+        "/team/remind", data={"csrf_token": csrf(page), "person": [council["E1"].id]}
+    )
+    html = response.get_data(as_text=True)
+    assert "Not sent yet (1)" in html and "451" in html
+    with app.app_context():
+        row = db.session.scalars(select(Reminder).where(Reminder.kind == "manual")).one()
+        assert row.outcome == "retrying" and row.tries == 1
+    inbox.refuse = False
+    travel(minutes=10)
+    runner.invoke(args=["reminders", "run"])
+    with app.app_context():
+        row = db.session.scalars(select(Reminder).where(Reminder.kind == "manual")).one()
+        assert row.outcome == "sent" and row.tries == 2
+    assert len(inbox.to(f"aisha.khan@{D}")) >= 1
+
+
+def test_the_manager_hears_when_someone_uses_all_quiz_attempts(
+    app: Flask,
+    council: dict[str, Person],
+    launched: Any,
+    runner: FlaskCliRunner,
+    inbox: Inbox,
+) -> None:
+    aisha: FlaskClient = launched("u-aisha")
+    read_all(aisha)
+    for _ in range(3):
+        action, page = start_quiz(aisha)
+        submit(aisha, action, page, answers(app, attempt_id(action), right=2))
+    runner.invoke(args=["reminders", "run"])
+    notices = [m for m in inbox.to(f"tom.price@{D}") if "attempts used" in str(m["Subject"])]
+    assert len(notices) == 1
+    assert "Aisha Khan has used all 3 attempts" in notices[0].get_body(("plain",)).get_content()
+    runner.invoke(args=["reminders", "run"])
+    assert len([m for m in inbox.to(f"tom.price@{D}") if "attempts used" in str(m["Subject"])]) == 1
+
+
+def test_an_lms_mentor_sees_their_mentees(
+    app: Flask, council: dict[str, Person], registered: DemoPlatform, http: Any
+) -> None:
+    from tests.conftest import tool_client
+    from tests.lti_flow import Flow
+
+    mentor_role = "http://purl.imsglobal.org/vocab/lis/v2/membership#Mentor"
+    client = tool_client(app)
+    flow = Flow(client, registered, http)
+    launched_aisha = Flow(tool_client(app), registered, http)
+    launched_aisha.launch_as("u-aisha")  # the mentee is known to the tool by her LMS id
+
+    def as_mentor(claims: dict[str, Any]) -> None:
+        claims["https://purl.imsglobal.org/spec/lti/claim/roles"] = [mentor_role]
+        claims["https://purl.imsglobal.org/spec/lti/claim/role_scope_mentor"] = ["u-aisha"]
+
+    response, _ = flow.forged("u-jo", as_mentor)
+    assert response.status_code == 302
+    page = client.get("/team/").get_data(as_text=True)
+    assert names_on(page) == {"Aisha"}
