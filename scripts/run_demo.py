@@ -6,6 +6,8 @@ Run through `scripts/demo`, which prepares the environment first. Ctrl-C stops b
 from __future__ import annotations
 
 import argparse
+import email
+import email.policy
 import os
 import signal
 import socket
@@ -15,7 +17,9 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
+from aiosmtpd.controller import Controller
 from werkzeug.serving import make_server
 
 from scripts.demo_lms.platform import DemoPlatform
@@ -23,6 +27,20 @@ from scripts.demo_lms.server import create_platform_app
 
 ROOT = Path(__file__).resolve().parent.parent
 ORGANISATION = "Demo Borough Council"
+
+
+class PrintingInbox:
+    """The demo's mail server: shows each e-mail the tool sends, instead of delivering it."""
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        body = message.get_body(("plain",))
+        print(
+            f"\n--- e-mail to {message['To']}: {message['Subject']}\n"
+            f"{body.get_content() if body else ''}---",
+            flush=True,
+        )
+        return "250 OK"
 
 
 def port_is_free(port: int) -> bool:
@@ -52,8 +70,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tool-port", type=int, default=int(os.environ.get("TOOL_PORT", 5000)))
     parser.add_argument("--lms-port", type=int, default=int(os.environ.get("LMS_PORT", 5001)))
+    parser.add_argument(
+        "--smtp-port", type=int, default=int(os.environ.get("SMTP_DEMO_PORT", 1025))
+    )
     args = parser.parse_args()
-    for port in (args.tool_port, args.lms_port):
+    for port in (args.tool_port, args.lms_port, args.smtp_port):
         if not port_is_free(port):
             raise SystemExit(f"Port {port} is in use. Set TOOL_PORT / LMS_PORT to free ports.")
 
@@ -62,7 +83,13 @@ def main() -> None:
     env = dict(os.environ)
     env.setdefault("DATABASE_URL", f"sqlite:///{ROOT / 'instance' / 'demo.sqlite3'}")
     # Plain HTTP on loopback only: browsers refuse Secure cookies without HTTPS elsewhere.
-    env.update(TOOL_BASE_URL=tool_url, COOKIE_SECURE="0")
+    env.update(
+        TOOL_BASE_URL=tool_url,
+        COOKIE_SECURE="0",
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=str(args.smtp_port),
+        MAIL_FROM="corporate-parenting@demo-council.example",
+    )
 
     print("Preparing the database and the tool's signing key...")
     flask("db", "upgrade", env=env)
@@ -80,6 +107,8 @@ def main() -> None:
         env=env,
     )
 
+    mail = Controller(PrintingInbox(), hostname="127.0.0.1", port=args.smtp_port)
+    mail.start()
     lms = make_server("127.0.0.1", args.lms_port, create_platform_app(platform), threaded=True)
     threading.Thread(target=lms.serve_forever, daemon=True).start()
     tool = subprocess.Popen(
@@ -105,6 +134,7 @@ def main() -> None:
             f"  Open the demo LMS:  {lms_url}/\n"
             "  and launch as a learner (Aisha), a manager (Tom), HR (Priya) or a councillor (Jo).\n"
             f"  LMS administrators' view of the tool: {tool_url}/lti/config\n"
+            "  Reminder e-mails (Tom's team page, `flask reminders run`) are printed here.\n"
             "  Press Ctrl-C to stop.\n",
             flush=True,
         )
@@ -116,6 +146,7 @@ def main() -> None:
         tool.terminate()
         tool.wait(timeout=10)
         lms.shutdown()
+        mail.stop()
 
 
 if __name__ == "__main__":

@@ -201,8 +201,18 @@ def tab_until(
 
 
 _FOCUS_STYLE = """
-const el = document.activeElement, s = getComputedStyle(el);
-return {element: el.outerHTML.slice(0, 200), outlineStyle: s.outlineStyle,
+const el = document.activeElement;
+let drawn = el, pseudo = null, drawnOn = "the element";
+if (el.matches("input[type=radio], input[type=checkbox]") && el.labels && el.labels.length
+    && getComputedStyle(el).opacity === "0") {
+  // GOV.UK Frontend hides the native control and draws it, and its focus ring, as its label's
+  // ::before: the ring must be there.
+  drawn = el.labels[0];
+  pseudo = "::before";
+  drawnOn = "label::before";
+}
+const s = getComputedStyle(drawn, pseudo);
+return {element: el.outerHTML.slice(0, 200), drawnOn: drawnOn, outlineStyle: s.outlineStyle,
         outlineWidth: s.outlineWidth, outlineColor: s.outlineColor, boxShadow: s.boxShadow,
         backgroundColor: s.backgroundColor};
 """
@@ -211,7 +221,12 @@ _TRANSPARENT = {"transparent", "rgba(0, 0, 0, 0)"}
 
 
 def focus_style(driver: WebDriver) -> dict[str, str]:
-    """The focused element's computed outline, box-shadow and background."""
+    """The focused element's computed outline, box-shadow and background.
+
+    For a radio or checkbox that is invisible (opacity 0) and drawn by its label, as GOV.UK
+    Frontend's are, the style of the label's ::before, where the control and its focus ring
+    are drawn (`drawnOn` says which).
+    """
     return dict(driver.execute_script(_FOCUS_STYLE))
 
 
@@ -219,7 +234,8 @@ def focused_element_has_visible_focus(driver: WebDriver) -> bool:
     """A visible focus indicator: a box-shadow, or an outline that is drawn and not transparent.
 
     GOV.UK Frontend's focus style is a yellow background with a black box-shadow underneath
-    (its 3px outline is transparent, for forced-colours modes only).
+    (its 3px outline is transparent, for forced-colours modes only). Its radios and checkboxes
+    are drawn by their labels' ::before, which gains a yellow box-shadow ring on focus.
     """
     s = focus_style(driver)
     shadow = s["boxShadow"] not in ("", "none")

@@ -17,6 +17,7 @@ from tests.browser.a11y import (
     assert_reflows_at_320px,
     axe_violations,
     csp_violations,
+    focus_style,
     focused_element_has_visible_focus,
     page_title,
     tab_until,
@@ -112,6 +113,29 @@ def test_visible_focus_needs_an_outline_or_a_box_shadow(chrome: WebDriver) -> No
         element = tab_until(chrome, lambda _: True, max_tabs=1)
         seen[element.get_attribute("id")] = focused_element_has_visible_focus(chrome)
     assert seen == {"none": False, "clear": False, "shadow": True, "outline": True}
+
+
+def test_visible_focus_of_a_hidden_radio_or_checkbox_is_read_from_its_label(
+    chrome: WebDriver,
+) -> None:
+    # As GOV.UK Frontend does: the native control is invisible, its label's ::before draws it.
+    style = (
+        "<style>input { opacity: 0; } label::before { content: ''; display: inline-block;"
+        " width: 20px; height: 20px; border: 2px solid; }"
+        " #ring:focus + label::before { box-shadow: 0 0 0 4px #fd0; }</style>"
+    )
+    show(
+        chrome,
+        '<input type="checkbox" id="ring"><label for="ring">Ring</label>'
+        '<input type="radio" id="bare" name="r"><label for="bare">Bare</label>',
+        style,
+    )
+    seen = {}
+    for _ in range(2):
+        element = tab_until(chrome, lambda _: True, max_tabs=1)
+        seen[element.get_attribute("id")] = focused_element_has_visible_focus(chrome)
+        assert focus_style(chrome)["drawnOn"] == "label::before"
+    assert seen == {"ring": True, "bare": False}
 
 
 def test_csp_refusals_are_read_from_the_console(chrome: WebDriver) -> None:
