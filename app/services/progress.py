@@ -16,8 +16,12 @@ from app.models import PolicySection, SectionRead
 
 @cache
 def _insert_read(dialect: str) -> Any:
-    return DIALECT_INSERT[dialect](table(SectionRead)).on_conflict_do_nothing(
-        index_elements=["person_id", "version_id", "cycle", "section_key"]
+    # RETURNING, not rowcount: psycopg reports -1 rows for INSERT ... ON CONFLICT.
+    reads = table(SectionRead)
+    return (
+        DIALECT_INSERT[dialect](reads)
+        .on_conflict_do_nothing(index_elements=["person_id", "version_id", "cycle", "section_key"])
+        .returning(reads.c.id)
     )
 
 
@@ -40,7 +44,7 @@ def mark_read(
             "first_read_at": now,
         },
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return result.first() is not None
 
 
 @dataclass(frozen=True)
