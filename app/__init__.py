@@ -15,7 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app.auth import login_manager
 from app.config import Settings, engine_options
 from app.db import db
-from app.extensions import csrf, migrate
+from app.extensions import compress, csrf, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,7 +53,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(ROOT / "app" / "migrations"), render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)
+    # Only the static CSS, JavaScript and SVG are compressed: pages carry CSRF tokens and
+    # echo what people type, and compressing both together invites BREACH-style attacks.
+    app.config.setdefault(
+        "COMPRESS_MIMETYPES",
+        ["text/css", "text/javascript", "application/javascript", "image/svg+xml"],
+    )
+    app.config.setdefault("SEND_FILE_MAX_AGE_DEFAULT", 3600)
+    compress.init_app(app)
 
+    from app.api import bp as api_bp
     from app.cli import register_cli
     from app.hr import bp as hr_bp
     from app.learner import bp as learner_bp
@@ -62,7 +71,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from lti.routes import bp as lti_bp
 
     init_web(app)
-    for bp in (lti_bp, learner_bp, hr_bp, manager_bp):
+    csrf.exempt(api_bp)  # token auth, no cookies
+    for bp in (lti_bp, learner_bp, hr_bp, manager_bp, api_bp):
         app.register_blueprint(bp)
     register_cli(app)
     _check_content(app)

@@ -227,6 +227,9 @@ def content_publish_command(path: str | None) -> None:
         raise click.ClickException(str(exc)) from exc
     bank_results = [publish_bank(db.session(), bank) for bank in banks]
     db.session.commit()
+    versions = current_app.extensions.get("cpm_versions")
+    if versions is not None:  # this process shows the new version at once
+        versions.clear()
     for result in results:
         v = result.version
         state = "Published" if result.created else "Already published (unchanged)"
@@ -514,6 +517,11 @@ def reminders_run_command(organisation: str | None) -> None:
 
 
 def register_cli(app: Flask) -> None:
+    from app.cli_exports import export_command  # HR's export: app/cli_exports.py
+    from app.cli_people import people_cli  # retention and settings: app/cli_people.py
+
+    app.cli.add_command(people_cli)
+    app.cli.add_command(export_command)
     app.cli.add_command(lti_cli)
     app.cli.add_command(content_cli)
     app.cli.add_command(org_cli)

@@ -38,7 +38,6 @@ from app.models import (
     Organisation,
     Person,
     PolicySection,
-    PolicyVersion,
     QuizAttempt,
     QuizBank,
 )
@@ -71,7 +70,7 @@ from app.services.certificates import certificate_for
 from app.services.content_pack import personalise, placeholder_values
 from app.services.organisations import today_for, validity_rule
 from app.services.outbox import enqueue, send_due
-from app.services.policies import current_version, sections_for
+from app.services.policies import VersionCache, VersionView, sections_for
 from app.services.progress import Progress, mark_read, progress
 from app.services.question_bank import current_bank
 from app.services.status import PersonStatus, State, person_status
@@ -90,7 +89,7 @@ def require_visit() -> None:
 class Reading:
     visit: Visit
     organisation: Organisation
-    version: PolicyVersion
+    version: VersionView
     status: PersonStatus
     progress: Progress
 
@@ -107,9 +106,16 @@ class Reading:
         return self.status.overdue(today())
 
 
+def versions() -> VersionCache:
+    cache = current_app.extensions.get("cpm_versions")
+    if cache is None:
+        cache = current_app.extensions["cpm_versions"] = VersionCache()
+    return cache
+
+
 def _reading() -> Reading:
     visit: Visit = current_user
-    version = current_version(db.session(), current_app.config["POLICY_KEY"], today())
+    version = versions().current(db.session(), current_app.config["POLICY_KEY"], today())
     if version is None:
         current_app.logger.error("no published version of %s", current_app.config["POLICY_KEY"])
         abort(503, "The policy has not been published yet. Please tell your administrator.")

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.clock import london_date, long_date
 from app.models import Acceptance, Person, PolicyVersion, QuizSubmission
+from app.services.policies import VersionView
 from app.services.status import PersonStatus, State, Validity, next_valid_until
 
 # No 0/O or 1/I/L: people read these codes off paper.
@@ -55,7 +56,7 @@ def names_match(typed: str, on_record: str) -> bool:
     return bool(typed.strip()) and normalise_name(typed) == normalise_name(on_record)
 
 
-def declaration_text(version: PolicyVersion) -> str:
+def declaration_text(version: PolicyVersion | VersionView) -> str:
     return (
         f"I have read, understood and accept the {version.title}, version "
         f"{version.version}, effective {long_date(version.effective_date)}."
@@ -88,7 +89,7 @@ class Where:
 def record_acceptance(
     session: Session,
     person: Person,
-    version: PolicyVersion,
+    version: PolicyVersion | VersionView,
     status: PersonStatus,
     typed_name: str,
     rule: Validity,
@@ -118,7 +119,7 @@ def record_acceptance(
 def record_on_behalf(
     session: Session,
     person: Person,
-    version: PolicyVersion,
+    version: PolicyVersion | VersionView,
     status: PersonStatus,
     recorded_by: Person,
     note: str,
@@ -150,7 +151,7 @@ def record_on_behalf(
 def _insert(
     session: Session,
     person: Person,
-    version: PolicyVersion,
+    version: PolicyVersion | VersionView,
     status: PersonStatus,
     typed_name: str,
     rule: Validity,

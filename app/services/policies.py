@@ -7,8 +7,10 @@ is refused, so a change always carries a new version number.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -99,7 +101,84 @@ def versions(session: Session) -> list[PolicyVersion]:
     )
 
 
-def sections_for(version: PolicyVersion, elected_member: bool) -> list[PolicySection]:
+def sections_for(version: Any, elected_member: bool) -> list[Any]:
     """The sections this reader gets: everyone's, plus councillors' or officers' own."""
     own = Audience.MEMBERS if elected_member else Audience.STAFF
     return [s for s in version.sections if s.audience in (Audience.ALL, own)]
+
+
+@dataclass(frozen=True)
+class SectionView:
+    key: str
+    position: int
+    title: str
+    summary: str
+    audience: Audience
+    body_html: str
+
+
+@dataclass(frozen=True)
+class VersionView:
+    """A published version as plain values: safe to keep between requests (it never changes)."""
+
+    id: int
+    policy_id: int
+    version: str
+    title: str
+    summary: str
+    effective_date: date
+    requires_reacceptance: bool
+    intro_html: str
+    content_hash: str
+    published_at: datetime
+    sections: tuple[SectionView, ...]
+    counting: tuple[int, ...]  # this and the earlier versions whose acceptances still count
+
+
+class VersionCache:
+    """The version in force, per process: read on every learner page, changed only by
+    publishing. A new version is seen within `ttl` seconds by other processes (at once by
+    the one that published it, which clears this)."""
+
+    def __init__(self, ttl: float = 30.0) -> None:
+        self.ttl = ttl
+        self._current: dict[str, tuple[float, date, int | None]] = {}
+        self._views: dict[int, VersionView] = {}
+
+    def clear(self) -> None:
+        self._current.clear()
+        self._views.clear()
+
+    def current(self, session: Session, policy_key: str, today: date) -> VersionView | None:
+        entry = self._current.get(policy_key)
+        if entry is not None and entry[0] > time.monotonic() and entry[1] == today:
+            return self._views.get(entry[2]) if entry[2] is not None else None
+        row = current_version(session, policy_key, today)
+        view = None
+        if row is not None:
+            view = self._views.get(row.id) or self._snapshot(session, row)
+            self._views[row.id] = view
+        self._current[policy_key] = (time.monotonic() + self.ttl, today, view.id if view else None)
+        return view
+
+    @staticmethod
+    def _snapshot(session: Session, row: PolicyVersion) -> VersionView:
+        from app.services.status import counting_versions
+
+        return VersionView(
+            id=row.id,
+            policy_id=row.policy_id,
+            version=row.version,
+            title=row.title,
+            summary=row.summary,
+            effective_date=row.effective_date,
+            requires_reacceptance=row.requires_reacceptance,
+            intro_html=row.intro_html,
+            content_hash=row.content_hash,
+            published_at=row.published_at,
+            sections=tuple(
+                SectionView(s.key, s.position, s.title, s.summary, s.audience, s.body_html)
+                for s in row.sections
+            ),
+            counting=tuple(counting_versions(session, row)),
+        )

@@ -24,7 +24,7 @@ from app.models import (
     QuizSubmission,
     Reminder,
 )
-from app.services.status import State, Today, counting_versions, status_query
+from app.services.status import State, Today, counting_versions, status_params, status_query
 
 # The documented export columns, in order (README: "Exports").
 COLUMNS = [
@@ -101,10 +101,14 @@ class Scope:
     when: Today
 
 
+def _params(session: Session, scope: Scope) -> dict[str, Any]:
+    counting = counting_versions(session, scope.version)
+    return status_params(scope.organisation.id, scope.version.id, counting, scope.when)
+
+
 def _people(session: Session, scope: Scope, filters: Filters) -> Select[*tuple[Any, ...]]:
     """Everyone in scope with state, dates and the columns of the export, filtered."""
-    counting = counting_versions(session, scope.version)
-    status = status_query(scope.organisation.id, scope.version, counting, scope.when).subquery()
+    status = status_query(scope.when.due_from).subquery()
     manager = aliased(Person)
     recorder = aliased(Person)
     version = aliased(PolicyVersion)
@@ -194,7 +198,10 @@ def people_frame(
     """The export table: one row per person, the documented columns, plus person_id."""
     query = _people(session, scope, filters)
     rows = (
-        session.execute(query.order_by(Person.last_name, Person.first_name, Person.name, Person.id))
+        session.execute(
+            query.order_by(Person.last_name, Person.first_name, Person.name, Person.id),
+            _params(session, scope),
+        )
         .mappings()
         .all()
     )
@@ -266,7 +273,8 @@ def dashboard(
             people.c.state,
             func.count().label("n"),
             func.sum(case((people.c.overdue, 1), else_=0)).label("overdue"),
-        ).group_by(people.c.directorate, people.c.department, people.c.state)
+        ).group_by(people.c.directorate, people.c.department, people.c.state),
+        _params(session, scope),
     ).all()
     by_state = {s.value: 0 for s in State}
     units: dict[tuple[str, str], dict[str, Any]] = {}

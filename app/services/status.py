@@ -15,9 +15,10 @@ import calendar
 import enum
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Date, Integer, Select, bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from app.models import (
@@ -75,9 +76,12 @@ def next_valid_until(accepted_on: date, previous_until: date | None, rule: Valid
     return add_months(accepted_on, rule.months)
 
 
-def counting_versions(session: Session, current: PolicyVersion) -> list[int]:
+def counting_versions(session: Session, current: Any) -> list[int]:
     """The current version and the earlier ones whose acceptances still count: back to and
     including the latest one that required everyone to accept again."""
+    known = getattr(current, "counting", None)
+    if known:
+        return list(known)
     versions = session.scalars(
         select(PolicyVersion)
         .where(
@@ -114,48 +118,71 @@ class Today:
         return self.today - timedelta(days=self.due_days)
 
 
-def status_query(
-    organisation_id: int, current: PolicyVersion, counting: list[int], when: Today
-) -> Select[Any]:
-    """One row per person of the organisation with their state: the single definition of
-    the states, used for one learner's page and for HR's figures over everyone alike."""
+def status_params(
+    organisation_id: int,
+    current_id: int,
+    counting: list[int],
+    when: Today,
+    person_id: int | None = None,
+) -> dict[str, Any]:
+    """The values status_query's statement runs with."""
+    params: dict[str, Any] = {
+        "sq_org": organisation_id,
+        "sq_version": current_id,
+        "sq_counting": counting,
+        "sq_renewal_cutoff": when.renewal_cutoff,
+        "sq_today": when.today,
+    }
+    if person_id is not None:
+        params["sq_person"] = person_id
+    return params
+
+
+@cache
+def status_query(due_from: str = "assignment", one_person: bool = False) -> Select[Any]:
+    """One row per person of an organisation with their state: the single definition of
+    the states, for one learner's page and for HR's figures over everyone alike.
+
+    Built once (it is a large statement) and run with status_params(); one_person limits it
+    to params["sq_person"] so a learner's page does not rank the whole council.
+    """
+    version = bindparam("sq_version", type_=Integer)
     cur_count = (
         select(func.count())
         .select_from(Acceptance)
-        .where(Acceptance.person_id == Person.id, Acceptance.policy_version_id == current.id)
+        .where(Acceptance.person_id == Person.id, Acceptance.policy_version_id == version)
         .correlate(Person)
         .scalar_subquery()
     )
     cycle = cur_count + 1
-    ranked = (
-        select(
-            Acceptance.id.label("acceptance_id"),
-            Acceptance.person_id,
-            Acceptance.accepted_at,
-            Acceptance.valid_until,
-            Acceptance.quiz_score,
-            Acceptance.policy_version_id.label("accepted_version_id"),
-            Acceptance.recorded_by_person_id,
-            func.row_number()
-            .over(
-                partition_by=Acceptance.person_id,
-                order_by=(Acceptance.accepted_at.desc(), Acceptance.id.desc()),
-            )
-            .label("rank"),
+    ranked_query = select(
+        Acceptance.id.label("acceptance_id"),
+        Acceptance.person_id,
+        Acceptance.accepted_at,
+        Acceptance.valid_until,
+        Acceptance.quiz_score,
+        Acceptance.policy_version_id.label("accepted_version_id"),
+        Acceptance.recorded_by_person_id,
+        func.row_number()
+        .over(
+            partition_by=Acceptance.person_id,
+            order_by=(Acceptance.accepted_at.desc(), Acceptance.id.desc()),
         )
-        .where(
-            Acceptance.organisation_id == organisation_id,
-            Acceptance.policy_version_id.in_(counting),
-        )
-        .subquery()
+        .label("rank"),
+    ).where(
+        Acceptance.organisation_id == bindparam("sq_org", type_=Integer),
+        Acceptance.policy_version_id.in_(bindparam("sq_counting", expanding=True)),
     )
+    if one_person:
+        ranked_query = ranked_query.where(Acceptance.person_id == bindparam("sq_person"))
+    ranked = ranked_query.subquery()
     latest = select(ranked).where(ranked.c.rank == 1).subquery("latest")
     passed = (
         select(QuizSubmission.id)
         .join(QuizAttempt)
         .where(
             QuizAttempt.person_id == Person.id,
-            QuizAttempt.policy_version_id == current.id,
+            QuizAttempt.policy_version_id == version,
             QuizAttempt.cycle == cycle,
             QuizSubmission.passed.is_(True),
         )
@@ -166,26 +193,26 @@ def status_query(
         select(SectionRead.id)
         .where(
             SectionRead.person_id == Person.id,
-            SectionRead.version_id == current.id,
+            SectionRead.version_id == version,
             SectionRead.cycle == cycle,
         )
         .correlate(Person)
         .exists()
     )
     state = case(
-        (latest.c.valid_until > when.renewal_cutoff, State.CERTIFIED.value),
-        (latest.c.valid_until >= when.today, State.DUE_FOR_RENEWAL.value),
-        (latest.c.acceptance_id.isnot(None), State.EXPIRED.value),
-        (passed, State.QUIZ_PASSED.value),
-        (started, State.IN_PROGRESS.value),
-        else_=State.NOT_STARTED.value,
+        (latest.c.valid_until > bindparam("sq_renewal_cutoff", type_=Date), "certified"),
+        (latest.c.valid_until >= bindparam("sq_today", type_=Date), "due_for_renewal"),
+        (latest.c.acceptance_id.isnot(None), "expired"),
+        (passed, "quiz_passed"),
+        (started, "in_progress"),
+        else_="not_started",
     ).label("state")
     basis = (
         case((Person.start_date.isnot(None), Person.start_date), else_=Person.assigned_on)
-        if when.due_from == "start_date"
+        if due_from == "start_date"
         else Person.assigned_on
     )
-    return (
+    query = (
         select(
             Person.id.label("person_id"),
             state,
@@ -199,8 +226,11 @@ def status_query(
             basis.label("due_basis"),
         )
         .outerjoin(latest, latest.c.person_id == Person.id)
-        .where(Person.organisation_id == organisation_id)
+        .where(Person.organisation_id == bindparam("sq_org", type_=Integer))
     )
+    if one_person:
+        query = query.where(Person.id == bindparam("sq_person"))
+    return query
 
 
 @dataclass(frozen=True)
@@ -224,15 +254,13 @@ class PersonStatus:
         return self.acceptance is None and self.due_date is not None and today > self.due_date
 
 
-def person_status(
-    session: Session, person_id: int, current: PolicyVersion, when: Today
-) -> PersonStatus:
+def person_status(session: Session, person_id: int, current: Any, when: Today) -> PersonStatus:
     person = session.get(Person, person_id)
     assert person is not None
-    query = status_query(
-        person.organisation_id, current, counting_versions(session, current), when
-    ).where(Person.id == person_id)
-    row = session.execute(query).one()
+    params = status_params(
+        person.organisation_id, current.id, counting_versions(session, current), when, person_id
+    )
+    row = session.execute(status_query(when.due_from, one_person=True), params).one()
     state = State(row.state)
     acceptance = session.get(Acceptance, row.acceptance_id) if row.acceptance_id else None
     passed = None
