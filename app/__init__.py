@@ -60,6 +60,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         ["text/css", "text/javascript", "application/javascript", "image/svg+xml"],
     )
     app.config.setdefault("SEND_FILE_MAX_AGE_DEFAULT", 3600)
+    # Streamed files are left alone (compressing a stream would leave its file open); the
+    # GOV.UK assets are read whole and compressed (app/web.py).
+    app.config.setdefault("COMPRESS_STREAMS", False)
     compress.init_app(app)
 
     from app.api import bp as api_bp

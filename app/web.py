@@ -39,16 +39,23 @@ def govuk_dist() -> Path:
     return Path(current_app.config["GOVUK_FRONTEND_DIST"])
 
 
+def _whole(response: Response) -> Response:
+    """Read a sent file into the response and close it, so that it can be compressed."""
+    response.direct_passthrough = False
+    response.make_sequence()
+    return response
+
+
 @assets.get("/assets/dist/<path:filename>")
 def dist(filename: str) -> Response:
     """GOV.UK Frontend's compiled CSS and JavaScript, installed from npm by the set-up."""
-    return send_from_directory(govuk_dist(), filename, max_age=86400)
+    return _whole(send_from_directory(govuk_dist(), filename, max_age=86400))
 
 
 @assets.get("/assets/<path:filename>")
 def govuk(filename: str) -> Response:
     """GOV.UK Frontend's fonts and images (its CSS refers to them under /assets)."""
-    return send_from_directory(govuk_dist() / "assets", filename, max_age=86400)
+    return _whole(send_from_directory(govuk_dist() / "assets", filename, max_age=86400))
 
 
 @ops.get("/healthz")

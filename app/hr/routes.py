@@ -2,28 +2,358 @@
 
 from __future__ import annotations
 
+import json
+import math
+from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, abort, current_app, render_template, request
+import pandas as pd
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
 
-from app.clock import today
+from app.clock import long_date, today, utcnow
 from app.db import db
-from app.models import Person, PolicyVersion, Role
-from app.services.acceptance import by_code
+from app.hr.forms import (
+    LegalHoldForm,
+    PaperAcceptanceForm,
+    PeopleFilterForm,
+    SettingsForm,
+    SubjectAccessForm,
+    UnitFilterForm,
+)
+from app.models import Organisation, Person, PolicyVersion, Role
+from app.services import people as people_service
+from app.services.acceptance import AlreadyAccepted, by_code, declaration_text
 from app.services.attempts import question_statistics
+from app.services.organisations import today_for
 from app.services.outbox import pending
 from app.services.policies import current_version
 from app.services.question_bank import current_bank
+from app.services.reports import Filters, Scope, people_frame, units
+from app.services.reports import dashboard as dashboard_figures
+from app.services.settings import SettingsInvalid, change_settings, settings_of
+from app.services.status import State, person_status
 
 bp = Blueprint("hr", __name__, url_prefix="/hr", template_folder="templates")
+PAGE_SIZE = 50
+HR_ROLES = (Role.HR, Role.ADMIN)
+
+# HR's pages, shown in the service navigation on HR's pages in place of the one "HR" link
+# that app/web.py gives HR people everywhere else (see hr/layout.html): (endpoint, text,
+# the endpoints that count as inside it). A new HR page joins by adding a line here.
+HR_PAGES: list[tuple[str, str, tuple[str, ...]]] = [
+    ("hr.dashboard", "Dashboard", ()),
+    ("hr.people", "People", ("hr.person", "hr.record_acceptance", "hr.legal_hold")),
+    ("hr.roster_page", "Roster", ()),
+    ("hr.verify", "Verify a certificate", ()),
+    ("hr.quiz_statistics", "Quiz statistics", ()),
+    ("hr.settings", "Settings", ()),
+]
 
 
 @bp.before_request
 @login_required
 def require_hr() -> None:
-    if current_user.role not in (Role.HR, Role.ADMIN):
+    if current_user.role not in HR_ROLES:
         abort(403, "This page is for HR. Open the module from your learning portal as HR.")
+
+
+@bp.context_processor
+def hr_navigation() -> dict[str, Any]:
+    items = [
+        {
+            "href": url_for(endpoint),
+            "text": text,
+            "current": request.endpoint == endpoint,
+            "active": request.endpoint in inside,
+        }
+        for endpoint, text, inside in HR_PAGES
+        if endpoint in current_app.view_functions
+    ]
+    return {"hr_navigation": items}
+
+
+def _scope() -> Scope:
+    org = db.session.get(Organisation, current_user.organisation_id)
+    version = current_version(db.session(), current_app.config["POLICY_KEY"], today())
+    if org is None or version is None:
+        abort(503, "The policy has not been published yet. Please tell your administrator.")
+    return Scope(org, version, today_for(org, today()))
+
+
+def _person_or_404(person_id: int) -> Person:
+    person = people_service.person_in(db.session(), current_user.organisation_id, person_id)
+    if person is None:
+        abort(404)
+    return person
+
+
+def _choices(everything: str, values: list[str]) -> list[tuple[str, str]]:
+    return [("", everything), *((v, v) for v in values)]
+
+
+# -- figures and people ----------------------------------------------------------------------
+
+
+@bp.get("/")
+def dashboard() -> Any:
+    scope = _scope()
+    directorates, departments = units(db.session(), scope.organisation.id)
+    form = UnitFilterForm(formdata=request.args)
+    form.directorate.choices = _choices("All directorates", directorates)
+    form.department.choices = _choices("All departments", departments)
+    filters = Filters(
+        directorate=form.directorate.data or None,
+        department=form.department.data or None,
+        include_leavers=bool(form.leavers.data),
+    )
+    figures = dashboard_figures(db.session(), scope, filters)
+    return render_template(
+        "hr/dashboard.html",
+        figures=figures,
+        form=form,
+        filters=filters,
+        states=list(State),
+        most_weekly=max((n for _, n in figures.weekly), default=0),
+    )
+
+
+def _page_items(page: int, last: int, href: Callable[[int], str]) -> list[dict[str, Any]]:
+    """govukPagination's items: first, last, and the pages either side of this one."""
+    items: list[dict[str, Any]] = []
+    previous = 0
+    for number in sorted({1, last, page - 1, page, page + 1}):
+        if not 1 <= number <= last:
+            continue
+        if previous and number - previous > 1:
+            items.append({"ellipsis": True})
+        items.append({"number": number, "href": href(number), "current": number == page})
+        previous = number
+    return items
+
+
+@bp.get("/people")
+def people() -> Any:
+    scope = _scope()
+    session = db.session()
+    directorates, departments = units(session, scope.organisation.id)
+    form = PeopleFilterForm(formdata=request.args)
+    form.directorate.choices = _choices("All directorates", directorates)
+    form.department.choices = _choices("All departments", departments)
+    form.manager.choices = [
+        ("", "Any manager"),
+        *(
+            (str(m.id), m.display_name or f"Person {m.id}")
+            for m in people_service.managers(session, scope.organisation.id)
+        ),
+    ]
+    valid = form.validate()
+    states = {s.value for s in State}
+    manager = form.manager.data or ""
+    filters = Filters(
+        statuses=tuple(s for s in (form.status.data or []) if s in states),
+        directorate=form.directorate.data or None,
+        department=form.department.data or None,
+        manager_id=int(manager) if manager.isdigit() else None,
+        overdue_only=bool(form.overdue.data),
+        accepted_from=form.accepted_from.data,
+        accepted_to=form.accepted_to.data,
+        include_leavers=bool(form.leavers.data),
+    )
+    frame = people_frame(session, scope, filters)
+    total = len(frame)
+    last = max(1, math.ceil(total / PAGE_SIZE))
+    page = min(max(1, request.args.get("page", 1, type=int) or 1), last)
+    chosen = frame.iloc[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    rows = chosen.astype(object).where(pd.notna(chosen), None).to_dict("records")
+    args: dict[str, Any] = {
+        k: v for k, v in request.args.to_dict(flat=False).items() if k != "page"
+    }
+
+    def href(number: int) -> str:
+        return url_for("hr.people", **args, page=number)
+
+    return render_template(
+        "hr/people.html",
+        form=form,
+        rows=rows,
+        total=total,
+        page=page,
+        last=last,
+        first_shown=(page - 1) * PAGE_SIZE + 1,
+        last_shown=min(page * PAGE_SIZE, total),
+        items=_page_items(page, last, href),
+        previous=href(page - 1) if page > 1 else None,
+        following=href(page + 1) if page < last else None,
+        filtered=any(any(values) for key, values in args.items() if key != "submit"),
+    ), (200 if valid else 400)
+
+
+# -- one person ------------------------------------------------------------------------------
+
+
+@bp.get("/people/<int:person_id>")
+def person(person_id: int) -> str:
+    found = _person_or_404(person_id)
+    scope = _scope()
+    record = people_service.person_record(
+        db.session(), scope.organisation, found, scope.version, scope.when
+    )
+    return render_template(
+        "hr/person.html",
+        record=record,
+        person=found,
+        state=State,
+        version=scope.version,
+        done=request.args.get("done", ""),
+        today=scope.when.today,
+        access_form=SubjectAccessForm(),
+    )
+
+
+@bp.route("/people/<int:person_id>/record-acceptance", methods=["GET", "POST"])
+def record_acceptance(person_id: int) -> Any:
+    found = _person_or_404(person_id)
+    if found.anonymised_at is not None:
+        abort(404)
+    scope = _scope()
+    status = person_status(db.session(), found.id, scope.version, scope.when)
+    form = PaperAcceptanceForm()
+
+    def page(code: int) -> tuple[str, int]:
+        return render_template(
+            "hr/record_acceptance.html",
+            form=form,
+            person=found,
+            version=scope.version,
+            status=status,
+            declaration=declaration_text(scope.version),
+            certified=status.state is State.CERTIFIED,
+        ), code
+
+    if status.state is State.CERTIFIED:
+        return page(409 if request.method == "POST" else 200)
+    if not form.validate_on_submit():
+        return page(400 if form.errors else 200)
+    recorder = db.session.get(Person, current_user.person_id)
+    assert recorder is not None
+    try:
+        people_service.record_paper_acceptance(
+            db.session(),
+            scope.organisation,
+            found,
+            scope.version,
+            scope.when,
+            recorder,
+            form.declared_on.data,  # type: ignore[arg-type]  # required: validated above
+            form.note.data or "",
+            utcnow(),
+        )
+    except people_service.DeclarationInFuture:
+        form.declared_on.errors.append("The date of the declaration must be today or in the past")
+        return page(400)
+    except people_service.DeclarationBeforeVersion:
+        form.declared_on.errors.append(
+            f"The date of the declaration must be on or after "
+            f"{long_date(scope.version.effective_date)}, when version {scope.version.version} "
+            "of the policy came into force"
+        )
+        return page(400)
+    except people_service.DeclarationExpired as exc:
+        form.declared_on.errors.append(
+            f"A declaration made on that date would have run out on {long_date(exc.valid_until)}. "
+            "Ask the person to accept the policy again"
+        )
+        return page(400)
+    except AlreadyAccepted:
+        db.session.rollback()
+        return redirect(url_for("hr.person", person_id=found.id))
+    db.session.commit()
+    return redirect(url_for("hr.person", person_id=found.id, done="acceptance") + "#acceptances")
+
+
+@bp.route("/people/<int:person_id>/legal-hold", methods=["GET", "POST"])
+def legal_hold(person_id: int) -> Any:
+    found = _person_or_404(person_id)
+    form = LegalHoldForm()
+    if not form.validate_on_submit():
+        return render_template("hr/legal_hold.html", form=form, person=found), (
+            400 if form.errors else 200
+        )
+    place = not found.legal_hold
+    people_service.set_legal_hold(
+        db.session(),
+        found,
+        place,
+        form.reason.data or "",
+        utcnow(),
+        actor_person_id=current_user.person_id,
+    )
+    db.session.commit()
+    done = "hold-placed" if place else "hold-removed"
+    return redirect(url_for("hr.person", person_id=found.id, done=done))
+
+
+@bp.post("/people/<int:person_id>/subject-access")
+def subject_access(person_id: int) -> Response:
+    found = _person_or_404(person_id)
+    if not SubjectAccessForm().validate_on_submit():
+        abort(400, "The form has expired. Go back, reload the page and try again.")
+    org = db.session.get(Organisation, current_user.organisation_id)
+    assert org is not None
+    now = utcnow()
+    export = people_service.subject_access_export(
+        db.session(), org, found, now, current_user.person_id
+    )
+    db.session.commit()
+    name = f"subject-access-person-{found.id}-{now:%Y-%m-%d}.json"
+    return Response(
+        json.dumps(export, indent=2, ensure_ascii=False),
+        mimetype="application/json",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+# -- the organisation's settings -------------------------------------------------------------
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+def settings() -> Any:
+    org = db.session.get(Organisation, current_user.organisation_id)
+    assert org is not None
+    form = SettingsForm(data=settings_of(org))
+    saved = request.args.get("saved", type=int)
+    if not form.validate_on_submit():
+        return render_template("hr/settings.html", form=form, saved=saved), (
+            400 if form.errors else 200
+        )
+    values = {key: str(form[key].data or "") for key in (*form.NUMBERS, *form.CHOICES)}
+    try:
+        changes = change_settings(
+            db.session(), org, values, utcnow(), actor_person_id=current_user.person_id
+        )
+    except SettingsInvalid as exc:
+        db.session.rollback()
+        for key, message in exc.problems.items():
+            form[key].errors.append(message)
+        return render_template("hr/settings.html", form=form, saved=None), 400
+    db.session.commit()
+    return redirect(url_for("hr.settings", saved=len(changes)))
+
+
+# -- other HR pages --------------------------------------------------------------------------
 
 
 @bp.get("/quiz-statistics")

@@ -6,7 +6,7 @@ query; pandas shapes them where a table is built (exports, the people list).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -89,6 +89,8 @@ class Filters:
     accepted_from: date | None = None
     accepted_to: date | None = None
     include_leavers: bool = False
+    # Anonymised people (past retention) still count in figures, never in lists or exports.
+    include_anonymised: bool = False
     person_ids: tuple[int, ...] | None = field(default=None)
 
 
@@ -164,8 +166,9 @@ def _people(session: Session, scope: Scope, filters: Filters) -> Select[*tuple[A
         .outerjoin(manager, manager.id == Person.manager_id)
         .outerjoin(version, version.id == status.c.accepted_version_id)
         .outerjoin(recorder, recorder.id == status.c.recorded_by_person_id)
-        .where(Person.anonymised_at.is_(None))
     )
+    if not filters.include_anonymised:
+        query = query.where(Person.anonymised_at.is_(None))
     if not filters.include_leavers:
         query = query.where(Person.active.is_(True))
     if filters.statuses:
@@ -265,7 +268,7 @@ def dashboard(
 ) -> Dashboard:
     """Headline figures, by directorate and department, and completions per week: counted
     by the database, so it stays quick with a hundred thousand people."""
-    people = _people(session, scope, filters).subquery()
+    people = _people(session, scope, replace(filters, include_anonymised=True)).subquery()
     rows = session.execute(
         select(
             people.c.directorate,

@@ -43,7 +43,7 @@ class Inbox:
         self.envelopes: list[list[str]] = []
         self.refuse = False
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.refuse:
             return "451 4.3.0 Mailbox temporarily unavailable"
         self.envelopes.append(list(envelope.rcpt_tos))

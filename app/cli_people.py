@@ -1,0 +1,82 @@
+"""`flask --app app people ...`: retention and anonymisation, and the organisation's validity
+and retention settings. Thin wrappers over app.services.people and app.services.settings."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+
+from app.clock import today, utcnow
+from app.db import db
+from app.services import organisations
+from app.services import people as people_service
+from app.services import settings as settings_service
+
+people_cli = AppGroup("people", help="People's records: retention, anonymisation, settings.")
+
+
+@people_cli.command("anonymise")
+@click.option("--org", "organisation", required=True, help="The organisation's name.")
+@click.option("--dry-run", is_flag=True, help="List who is due, and change nothing.")
+def anonymise_command(organisation: str, dry_run: bool) -> None:
+    """Anonymise the leavers whose retention period has ended (never those on legal hold).
+
+    Run it from cron, e.g. weekly. Personal details go; the figures and the audit trail stay.
+    """
+    try:
+        org = organisations.find(db.session(), organisation)
+    except organisations.SettingError as exc:
+        raise click.ClickException(str(exc)) from exc
+    day = today()
+    due = people_service.due_for_anonymisation(db.session(), org, day)
+    if not due:
+        click.echo(f"{org.name}: nobody is due for anonymisation on {day.isoformat()}.")
+        return
+    for person in due:
+        ends = people_service.retention_ends(person, org)
+        years = people_service.retention_years(person, org)
+        click.echo(
+            f"person {person.id}  employee id {person.employee_id or '-'}  left "
+            f"{person.left_on}  kept {years} years, until {ends}"
+        )
+    if dry_run:
+        click.echo(f"Dry run: {len(due)} due; nothing changed.")
+        db.session.rollback()
+        return
+    now = utcnow()
+    for person in due:
+        people_service.anonymise(db.session(), person, now, actor="cli")
+    db.session.commit()
+    click.echo(f"Anonymised {len(due)}.")
+
+
+@people_cli.command("settings")
+@click.option("--org", "organisation", required=True, help="The organisation's name.")
+def settings_command(organisation: str) -> None:
+    """Show the validity, due-date and retention settings."""
+    try:
+        org = organisations.find(db.session(), organisation)
+    except organisations.SettingError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for key, value in settings_service.settings_of(org).items():
+        click.echo(f"{key:28} {value:12} {settings_service.NAMES[key]}")
+
+
+@people_cli.command("set")
+@click.option("--org", "organisation", required=True, help="The organisation's name.")
+@click.argument("key", type=click.Choice(list(settings_service.RULES)))
+@click.argument("value")
+def set_command(organisation: str, key: str, value: str) -> None:
+    """Change one setting, e.g. `people set --org NAME retention_years_childrens 25`."""
+    try:
+        org = organisations.find(db.session(), organisation)
+        changes = settings_service.change_settings(
+            db.session(), org, {key: value}, utcnow(), actor="cli"
+        )
+    except organisations.SettingError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except settings_service.SettingsInvalid as exc:
+        db.session.rollback()
+        raise click.ClickException(" ".join(exc.problems.values())) from exc
+    db.session.commit()
+    click.echo(f"{organisation}: {key} = {value}" if changes else f"{organisation}: unchanged")

@@ -1,0 +1,204 @@
+"""HR forms: the people filters, an acceptance recorded on someone's behalf, legal holds,
+subject access exports and the organisation's settings (WTForms, GOV.UK widgets)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from flask_wtf import FlaskForm
+from govuk_frontend_wtf.wtforms_widgets import (
+    GovCheckboxesInput,
+    GovCheckboxInput,
+    GovDateInput,
+    GovRadioInput,
+    GovSelect,
+    GovSubmitInput,
+    GovTextArea,
+    GovTextInput,
+)
+from wtforms import (
+    BooleanField,
+    Field,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length
+
+from app.services.status import State
+
+
+class DayMonthYearField(Field):
+    """A GOV.UK date input (day, month, year boxes of one name). All three empty is no date;
+    anything else must be a real date."""
+
+    widget = GovDateInput()
+
+    def __init__(self, label: str, required_message: str | None = None, **kwargs: Any) -> None:
+        super().__init__(label, **kwargs)
+        self.required_message = required_message
+        self.data: date | None = None
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        parts = [str(v).strip() for v in valuelist]
+        # The widget shows back exactly three boxes, or the date when nothing was sent.
+        self.raw_data = [*parts, "", "", ""][:3] if any(parts) else None
+        self.data = None
+        if not any(parts):
+            if self.required_message:
+                raise ValueError(self.required_message)
+            return
+        message = f"{self.label.text} must be a real date, like 27 3 2026"
+        if len(parts) != 3 or not all(p.isdigit() for p in parts):
+            raise ValueError(message)
+        try:
+            self.data = datetime.strptime(" ".join(parts), "%d %m %Y").date()
+        except ValueError as exc:
+            raise ValueError(message) from exc
+
+    def _value(self) -> str:
+        return self.data.strftime("%d %m %Y") if self.data else ""
+
+
+class PeopleFilterForm(FlaskForm):
+    """The people list's filters: a GET form (no CSRF: it changes nothing)."""
+
+    class Meta:
+        csrf = False
+
+    status = SelectMultipleField(
+        "Status",
+        widget=GovCheckboxesInput(),
+        choices=[SelectChoice(s.value, s.label) for s in State],
+        validate_choice=False,
+    )
+    overdue = BooleanField("Overdue only", widget=GovCheckboxInput())
+    directorate = SelectField("Directorate", widget=GovSelect(), validate_choice=False)
+    department = SelectField("Department", widget=GovSelect(), validate_choice=False)
+    manager = SelectField("Manager", widget=GovSelect(), validate_choice=False)
+    accepted_from = DayMonthYearField("Accepted on or after", description="For example, 1 4 2026")
+    accepted_to = DayMonthYearField("Accepted on or before", description="For example, 30 4 2026")
+    leavers = BooleanField("Include leavers", widget=GovCheckboxInput())
+    submit = SubmitField("Apply filters", widget=GovSubmitInput())
+
+
+class UnitFilterForm(FlaskForm):
+    """The dashboard's filters: which part of the organisation the figures cover."""
+
+    class Meta:
+        csrf = False
+
+    directorate = SelectField("Directorate", widget=GovSelect(), validate_choice=False)
+    department = SelectField("Department", widget=GovSelect(), validate_choice=False)
+    leavers = BooleanField("Include leavers", widget=GovCheckboxInput())
+    submit = SubmitField("Show figures", widget=GovSubmitInput())
+
+
+class PaperAcceptanceForm(FlaskForm):
+    declared_on = DayMonthYearField(
+        "Date of the declaration",
+        required_message="Enter the date of the declaration",
+        description="The date the person signed it, for example 27 3 2026",
+    )
+    note = TextAreaField(
+        "How was the policy accepted?",
+        widget=GovTextArea(),
+        validators=[
+            InputRequired("Enter a note saying how the policy was accepted"),
+            Length(max=2000, message="The note must be 2000 characters or fewer"),
+        ],
+        description="For example: signed paper declaration, held in the personnel file. "
+        "Do not include health or other sensitive details.",
+    )
+    confirm = BooleanField(
+        "I have seen the person's signed declaration accepting this version of the policy",
+        widget=GovCheckboxInput(),
+        validators=[DataRequired("Confirm that you have seen the signed declaration")],
+    )
+    submit = SubmitField("Record the acceptance", widget=GovSubmitInput())
+
+
+class LegalHoldForm(FlaskForm):
+    reason = TextAreaField(
+        "Reason",
+        widget=GovTextArea(),
+        validators=[
+            InputRequired("Enter the reason"),
+            Length(max=1000, message="The reason must be 1000 characters or fewer"),
+        ],
+        description="For example, the reference of the claim or investigation.",
+    )
+    submit = SubmitField("Save", widget=GovSubmitInput())
+
+
+class SubjectAccessForm(FlaskForm):
+    """CSRF only: the export is a POST because it is recorded in the audit trail."""
+
+    submit = SubmitField("Download their data (JSON)", widget=GovSubmitInput())
+
+
+def _number(label: str, hint: str, message: str) -> StringField:
+    return StringField(
+        label,
+        widget=GovTextInput(),
+        validators=[InputRequired(message)],
+        description=hint,
+    )
+
+
+class SettingsForm(FlaskForm):
+    validity_months = _number(
+        "How long an acceptance lasts, in months",
+        "Usually 12. From 1 to 120.",
+        "Enter how many months an acceptance lasts",
+    )
+    renewal_window_days = _number(
+        "How many days before it expires renewal opens",
+        "People are asked to renew from this many days before their acceptance ends.",
+        "Enter how many days before expiry renewal opens",
+    )
+    renewal_basis = RadioField(
+        "What a renewed acceptance's period counts from",
+        widget=GovRadioInput(),
+        choices=[
+            SelectChoice("expiry", "The previous expiry date, so the renewal date stays put"),
+            SelectChoice("completion", "The day the person renews"),
+        ],
+        validators=[InputRequired("Select what a renewed period counts from")],
+        validate_choice=False,  # the choices are checked with the other rules (settings.py)
+    )
+    due_from = RadioField(
+        "What the due date counts from",
+        widget=GovRadioInput(),
+        choices=[
+            SelectChoice("assignment", "When the module was assigned to the person"),
+            SelectChoice("start_date", "The start date in HR's roster, where there is one"),
+        ],
+        validators=[InputRequired("Select what the due date counts from")],
+        validate_choice=False,
+    )
+    retention_years = _number(
+        "Years to keep a leaver's records",
+        "After this many years from the day someone left, their personal details are "
+        "removed. From 1 to 100.",
+        "Enter how many years to keep a leaver's records",
+    )
+    retention_years_childrens = _number(
+        "Years to keep a leaver's records if they worked with children",
+        "For the children's workforce, commonly 25. At least as long as for everyone else.",
+        "Enter how many years to keep the records of the children's workforce",
+    )
+    submit = SubmitField("Save settings", widget=GovSubmitInput())
+
+    NUMBERS = (
+        "validity_months",
+        "renewal_window_days",
+        "retention_years",
+        "retention_years_childrens",
+    )
+    CHOICES = ("renewal_basis", "due_from")

@@ -1,0 +1,149 @@
+"""An organisation's rules for validity, renewal, due dates and retention: what they may be,
+and changing them, each change recorded in the audit trail ("config_change").
+
+HR's settings page and `flask people set` both go through `change_settings`, so the rules
+are checked in this one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from app.models import Organisation
+from app.services import audit
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A whole number between minimum and maximum, or one of a few choices."""
+
+    minimum: int = 0
+    maximum: int = 0
+    choices: tuple[str, ...] = ()
+
+
+RULES: dict[str, Rule] = {
+    "validity_months": Rule(1, 120),
+    "renewal_window_days": Rule(0, 365),
+    "renewal_basis": Rule(choices=("expiry", "completion")),
+    "due_from": Rule(choices=("assignment", "start_date")),
+    "retention_years": Rule(1, 100),
+    "retention_years_childrens": Rule(1, 100),
+}
+# Shown in messages (the CLI) and used to name the setting in an error.
+NAMES = {
+    "validity_months": "How long an acceptance lasts, in months",
+    "renewal_window_days": "Days before expiry that renewal opens",
+    "renewal_basis": "What a renewed period counts from",
+    "due_from": "What the due date counts from",
+    "retention_years": "Years to keep a leaver's records",
+    "retention_years_childrens": "Years to keep a leaver's records (children's workforce)",
+}
+
+
+class SettingsInvalid(Exception):
+    """One message per setting that is wrong, keyed by setting."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in problems.items()))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Change:
+    key: str
+    old: str
+    new: str
+
+
+def settings_of(org: Organisation) -> dict[str, str]:
+    """The current values, as text (what a form shows and the audit trail records)."""
+    return {key: str(getattr(org, key)) for key in RULES}
+
+
+def _check(key: str, text: str) -> tuple[int | str | None, str | None]:
+    """(parsed value, None) or (None, the problem)."""
+    rule = RULES[key]
+    value = text.strip()
+    if rule.choices:
+        if value not in rule.choices:
+            return None, f"{NAMES[key]} must be one of: {', '.join(rule.choices)}"
+        return value, None
+    if not value:
+        return None, f"Enter {NAMES[key][0].lower()}{NAMES[key][1:]}"
+    if not value.isdigit():
+        return None, f"{NAMES[key]} must be a whole number, like {rule.minimum or 1}"
+    number = int(value)
+    if not rule.minimum <= number <= rule.maximum:
+        return None, f"{NAMES[key]} must be between {rule.minimum} and {rule.maximum}"
+    return number, None
+
+
+def validate(org: Organisation, values: Mapping[str, str]) -> dict[str, int | str]:
+    """The new values, parsed, with the settings not given kept as they are.
+
+    Raises SettingsInvalid naming every setting that is wrong, including the rules that
+    tie two settings together.
+    """
+    problems: dict[str, str] = {}
+    parsed: dict[str, int | str] = {key: getattr(org, key) for key in RULES}
+    for key, text in values.items():
+        if key not in RULES:
+            problems[key] = f"Unknown setting {key!r}. Known: {', '.join(RULES)}."
+            continue
+        value, problem = _check(key, text)
+        if problem is not None:
+            problems[key] = problem
+        elif value is not None:
+            parsed[key] = value
+    if not problems:
+        general, childrens = parsed["retention_years"], parsed["retention_years_childrens"]
+        if int(childrens) < int(general):
+            problems["retention_years_childrens"] = (
+                "Records of the children's workforce must be kept at least as long as "
+                f"everyone else's ({general} years)"
+            )
+        months, window = int(parsed["validity_months"]), int(parsed["renewal_window_days"])
+        if window >= months * 28:
+            problems["renewal_window_days"] = (
+                f"Renewal must open less than {months * 28} days before expiry, inside the "
+                f"{months} month validity period"
+            )
+    if problems:
+        raise SettingsInvalid(problems)
+    return parsed
+
+
+def change_settings(
+    session: Session,
+    org: Organisation,
+    values: Mapping[str, str],
+    now: datetime,
+    *,
+    actor_person_id: int | None = None,
+    actor: str | None = None,
+) -> list[Change]:
+    """Validate every value, then apply the ones that differ, one audit event each."""
+    before = settings_of(org)
+    parsed = validate(org, values)
+    changes = []
+    for key, value in parsed.items():
+        if str(value) == before[key]:
+            continue
+        setattr(org, key, value)
+        change = Change(key, before[key], str(value))
+        audit.record(
+            session,
+            org.id,
+            "config_change",
+            now,
+            actor_person_id=actor_person_id,
+            actor=actor,
+            details={"setting": key, "from": change.old, "to": change.new},
+        )
+        changes.append(change)
+    return changes

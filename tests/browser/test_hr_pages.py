@@ -1,0 +1,104 @@
+"""HR's pages in a real browser: WCAG 2.2 AA (axe-core), headings in order, reflow at 320px
+and no Content-Security-Policy refusals, with enough people for every table to be drawn."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from selenium.webdriver.chrome.webdriver import WebDriver
+from selenium.webdriver.common.by import By
+from sqlalchemy import select
+
+from app.clock import today
+from app.db import db
+from app.models import Organisation, Person
+from tests.browser.conftest import LiveTool, launch, wait_for_tool_page
+from tests.browser.test_pages import assert_accessible, assert_no_csp_refusals, h1_text
+from tests.conftest import ORG
+
+
+def _people(live: LiveTool) -> dict[str, int]:
+    """A few roster people across units, one overdue, one manager with a long name."""
+    with live.app.app_context():
+        org = db.session.scalars(select(Organisation).where(Organisation.name == ORG)).one()
+        boss = Person(
+            organisation_id=org.id,
+            first_name="Mina",
+            last_name="Patel-Montgomery-Featherstonehaugh",
+            email="mina.patel-montgomery-featherstonehaugh@a-very-long-council-domain.example",
+            directorate="Children's Services and Education",
+            department="Fostering and Adoption",
+            assigned_on=today(),
+        )
+        db.session.add(boss)
+        db.session.flush()
+        late = Person(
+            organisation_id=org.id,
+            first_name="Olu",
+            last_name="Ade",
+            email="olu.ade@demo-council.example",
+            directorate="Place",
+            department="Housing",
+            manager_id=boss.id,
+            assigned_on=today() - timedelta(days=60),
+        )
+        db.session.add(late)
+        db.session.commit()
+        return {"boss": boss.id, "late": late.id}
+
+
+def _open(chrome: WebDriver, live: LiveTool, path: str) -> None:
+    chrome.get(live.tool_url + path)
+    wait_for_tool_page(chrome, live.tool_url)
+
+
+@pytest.mark.parametrize(
+    ("path", "heading"),
+    [
+        pytest.param("/hr/", "Completion dashboard", id="dashboard"),
+        pytest.param("/hr/people", "People", id="people"),
+        pytest.param(
+            "/hr/people?accepted_from=31&accepted_from=2&accepted_from=2026",
+            "People",
+            id="people-with-an-error",
+        ),
+        pytest.param("/hr/people/{late}", "Olu Ade", id="person"),
+        pytest.param(
+            "/hr/people/{late}/record-acceptance",
+            "Record an acceptance on their behalf",
+            id="record-acceptance",
+        ),
+        pytest.param("/hr/people/{boss}/legal-hold", "Place a legal hold", id="legal-hold"),
+        pytest.param("/hr/settings", "Settings", id="settings"),
+    ],
+)
+def test_hr_pages_are_accessible(
+    chrome: WebDriver, live_tool: LiveTool, path: str, heading: str
+) -> None:
+    ids = _people(live_tool)
+    launch(chrome, live_tool, "u-priya")
+    _open(chrome, live_tool, path.format(**ids))
+    assert h1_text(chrome) == heading
+    assert_accessible(chrome)
+    assert_no_csp_refusals(chrome)
+
+
+def test_hr_forms_with_errors_are_accessible(chrome: WebDriver, live_tool: LiveTool) -> None:
+    ids = _people(live_tool)
+    launch(chrome, live_tool, "u-priya")
+    _open(chrome, live_tool, f"/hr/people/{ids['late']}/record-acceptance")
+    chrome.find_element(By.CSS_SELECTOR, "form button.govuk-button").click()
+    wait_for_tool_page(chrome, live_tool.tool_url)
+    assert chrome.title.startswith("Error:")
+    assert chrome.find_element(By.CSS_SELECTOR, ".govuk-error-summary")
+    assert_accessible(chrome)
+    _open(chrome, live_tool, "/hr/settings")
+    field = chrome.find_element(By.ID, "retention_years_childrens")
+    field.clear()
+    field.send_keys("2")
+    chrome.find_element(By.CSS_SELECTOR, "form button.govuk-button").click()
+    wait_for_tool_page(chrome, live_tool.tool_url)
+    assert "at least as long" in chrome.find_element(By.CSS_SELECTOR, ".govuk-error-summary").text
+    assert_accessible(chrome)
+    assert_no_csp_refusals(chrome)
