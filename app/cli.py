@@ -16,6 +16,7 @@ from app.db import db
 from app.models import Person, Role
 from app.services import audit, organisations, roster
 from app.services import keys as key_service
+from app.services import settings as settings_service
 from app.services.content_pack import PackError, load_packs
 from app.services.outbox import pending, send_due
 from app.services.platforms import PlatformError, add_platform, list_platforms, map_role
@@ -287,13 +288,15 @@ org_cli = AppGroup("org", help="An organisation's settings: local details and du
 @org_cli.command("show")
 @click.option("--org", "organisation", required=True)
 def org_show_command(organisation: str) -> None:
-    """Show an organisation's settings."""
+    """Show an organisation's settings: the policy's local details, then its rules."""
     try:
         org = organisations.find(db.session(), organisation)
     except organisations.SettingError as exc:
         raise click.ClickException(str(exc)) from exc
     for key, value in organisations.settings_of(org).items():
         click.echo(f"{key:28} {value or '(not set)'}   {organisations.SETTINGS[key]}")
+    for key, value in settings_service.settings_of(org).items():
+        click.echo(f"{key:28} {value}   {settings_service.NAMES[key]}")
 
 
 @org_cli.command("set")
@@ -301,15 +304,37 @@ def org_show_command(organisation: str) -> None:
 @click.argument("key")
 @click.argument("value")
 def org_set_command(organisation: str, key: str, value: str) -> None:
-    """Set one setting, e.g. `org set --org NAME board_name "Corporate Parenting Committee"`."""
+    """Set one setting, e.g. `org set --org NAME board_name "Corporate Parenting Committee"`
+    or `org set --org NAME retention_years_childrens 25`. Each change is audited."""
     try:
         org = organisations.find(db.session(), organisation)
-        organisations.set_setting(db.session(), org, key, value)
+        if key in settings_service.RULES:
+            changed = bool(
+                settings_service.change_settings(
+                    db.session(), org, {key: value}, utcnow(), actor="cli"
+                )
+            )
+        else:
+            before = (org.content_values or {}).get(key, "")
+            organisations.set_setting(db.session(), org, key, value)
+            changed = before != value.strip()
+            if changed:
+                audit.record(
+                    db.session(),
+                    org.id,
+                    "config_change",
+                    utcnow(),
+                    actor="cli",
+                    details={"setting": key, "old": before, "new": value.strip()},
+                )
     except organisations.SettingError as exc:
         db.session.rollback()
         raise click.ClickException(str(exc)) from exc
+    except settings_service.SettingsInvalid as exc:
+        db.session.rollback()
+        raise click.ClickException(" ".join(exc.problems.values())) from exc
     db.session.commit()
-    click.echo(f"{organisation}: {key} = {value}")
+    click.echo(f"{organisation}: {key} = {value}" if changed else f"{organisation}: unchanged")
 
 
 audit_cli = AppGroup("audit", help="The tamper-evident audit trail.")

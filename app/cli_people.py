@@ -10,9 +10,8 @@ from app.clock import today, utcnow
 from app.db import db
 from app.services import organisations
 from app.services import people as people_service
-from app.services import settings as settings_service
 
-people_cli = AppGroup("people", help="People's records: retention, anonymisation, settings.")
+people_cli = AppGroup("people", help="People's records: retention and anonymisation (rules: `flask org show`).")
 
 
 @people_cli.command("anonymise")
@@ -48,35 +47,3 @@ def anonymise_command(organisation: str, dry_run: bool) -> None:
         people_service.anonymise(db.session(), person, now, actor="cli")
     db.session.commit()
     click.echo(f"Anonymised {len(due)}.")
-
-
-@people_cli.command("settings")
-@click.option("--org", "organisation", required=True, help="The organisation's name.")
-def settings_command(organisation: str) -> None:
-    """Show the validity, due-date and retention settings."""
-    try:
-        org = organisations.find(db.session(), organisation)
-    except organisations.SettingError as exc:
-        raise click.ClickException(str(exc)) from exc
-    for key, value in settings_service.settings_of(org).items():
-        click.echo(f"{key:28} {value:12} {settings_service.NAMES[key]}")
-
-
-@people_cli.command("set")
-@click.option("--org", "organisation", required=True, help="The organisation's name.")
-@click.argument("key", type=click.Choice(list(settings_service.RULES)))
-@click.argument("value")
-def set_command(organisation: str, key: str, value: str) -> None:
-    """Change one setting, e.g. `people set --org NAME retention_years_childrens 25`."""
-    try:
-        org = organisations.find(db.session(), organisation)
-        changes = settings_service.change_settings(
-            db.session(), org, {key: value}, utcnow(), actor="cli"
-        )
-    except organisations.SettingError as exc:
-        raise click.ClickException(str(exc)) from exc
-    except settings_service.SettingsInvalid as exc:
-        db.session.rollback()
-        raise click.ClickException(" ".join(exc.problems.values())) from exc
-    db.session.commit()
-    click.echo(f"{organisation}: {key} = {value}" if changes else f"{organisation}: unchanged")

@@ -182,6 +182,11 @@ class SettingsForm(FlaskForm):
         validators=[InputRequired("Select what the due date counts from")],
         validate_choice=False,
     )
+    due_days = _number(
+        "Days to complete the module",
+        "The due date is this many days after the date above. From 1 to 3650.",
+        "Enter how many days people have to complete the module",
+    )
     retention_years = _number(
         "Years to keep a leaver's records",
         "After this many years from the day someone left, their personal details are "
@@ -196,6 +201,7 @@ class SettingsForm(FlaskForm):
     submit = SubmitField("Save settings", widget=GovSubmitInput())
 
     NUMBERS = (
+        "due_days",
         "validity_months",
         "renewal_window_days",
         "retention_years",

@@ -16,10 +16,9 @@ class SettingError(Exception):
     pass
 
 
-SETTINGS = {
-    **{k: label for k, (label, _) in PLACEHOLDERS.items()},
-    "due_days": "Days from assignment to the due date",
-}
+# The local details the policy text refers to ({{board_name}}...). The rules (validity,
+# due dates, retention) are in settings.py.
+SETTINGS = {k: label for k, (label, _) in PLACEHOLDERS.items()}
 
 
 def find(session: Session, name: str) -> Organisation:
@@ -30,13 +29,9 @@ def find(session: Session, name: str) -> Organisation:
 
 
 def set_setting(session: Session, org: Organisation, key: str, value: str) -> None:
+    """Set one of the policy text's local details (an empty value restores the default)."""
     if key not in SETTINGS:
         raise SettingError(f"Unknown setting {key!r}. Known: {', '.join(sorted(SETTINGS))}.")
-    if key == "due_days":
-        if not value.isdigit() or not 1 <= int(value) <= 3650:
-            raise SettingError("due_days must be a whole number of days from 1 to 3650.")
-        org.due_days = int(value)
-        return
     value = value.strip()
     if len(value) > 300:
         raise SettingError("Keep it under 300 characters.")
@@ -50,7 +45,6 @@ def set_setting(session: Session, org: Organisation, key: str, value: str) -> No
 
 def settings_of(org: Organisation) -> dict[str, str]:
     shown = {k: (org.content_values or {}).get(k, "") for k in PLACEHOLDERS}
-    shown["due_days"] = str(org.due_days)
     return shown
 
 

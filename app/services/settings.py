@@ -1,8 +1,8 @@
 """An organisation's rules for validity, renewal, due dates and retention: what they may be,
 and changing them, each change recorded in the audit trail ("config_change").
 
-HR's settings page and `flask people set` both go through `change_settings`, so the rules
-are checked in this one place.
+HR's settings page and `flask org set` both go through `change_settings`, so the rules are
+checked in this one place. (The policy text's local details are in organisations.py.)
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ RULES: dict[str, Rule] = {
     "renewal_window_days": Rule(0, 365),
     "renewal_basis": Rule(choices=("expiry", "completion")),
     "due_from": Rule(choices=("assignment", "start_date")),
+    "due_days": Rule(1, 3650),
     "retention_years": Rule(1, 100),
     "retention_years_childrens": Rule(1, 100),
 }
@@ -40,6 +41,7 @@ NAMES = {
     "renewal_window_days": "Days before expiry that renewal opens",
     "renewal_basis": "What a renewed period counts from",
     "due_from": "What the due date counts from",
+    "due_days": "Days from that date to the due date",
     "retention_years": "Years to keep a leaver's records",
     "retention_years_childrens": "Years to keep a leaver's records (children's workforce)",
 }

@@ -69,8 +69,9 @@ def test_opening_a_section_twice_counts_once(app: Flask, launched: Any) -> None:
         client.get(link)
     assert "1 of 9 sections read" in client.get("/").get_data(as_text=True)
     with app.app_context():
-        reads = db.session.scalar(select(func.count()).select_from(AuditEvent)
-                                  .where(AuditEvent.action == "section_read"))
+        reads = db.session.scalar(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "section_read")
+        )
     assert reads == 1  # found by the page benchmark: PostgreSQL once logged every view
 
 

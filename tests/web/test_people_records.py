@@ -288,6 +288,7 @@ GOOD_SETTINGS = {
     "renewal_window_days": "45",
     "renewal_basis": "completion",
     "due_from": "start_date",
+    "due_days": "21",
     "retention_years": "7",
     "retention_years_childrens": "30",
 }
@@ -302,23 +303,24 @@ def test_settings_page_shows_and_changes_the_rules_each_change_audited(
     assert re.search(r'id="validity_months"[^>]*value="12"', page)
     assert re.search(r"<legend[^>]*>\s*What the due date counts from\s*</legend>", page)
     response = hr.post("/hr/settings", data={"csrf_token": csrf(page), **GOOD_SETTINGS})
-    assert response.status_code == 302 and response.location == "/hr/settings?saved=6"
-    assert "Settings saved: 6 changes." in hr.get(response.location).get_data(as_text=True)
+    assert response.status_code == 302 and response.location == "/hr/settings?saved=7"
+    assert "Settings saved: 7 changes." in hr.get(response.location).get_data(as_text=True)
     with app.app_context():
         org = db.session.scalars(select(Organisation)).one()
         assert (org.validity_months, org.renewal_window_days) == (24, 45)
         assert (org.renewal_basis, org.due_from) == ("completion", "start_date")
         assert (org.retention_years, org.retention_years_childrens) == (7, 30)
+        assert org.due_days == 21
     changes = {e.details["setting"]: e.details for e in events(app, "config_change")}
     assert changes["retention_years_childrens"] == {
         "setting": "retention_years_childrens",
         "from": "25",
         "to": "30",
     }
-    assert len(changes) == 6
+    assert len(changes) == 7
     again = hr.post("/hr/settings", data={"csrf_token": csrf(page), **GOOD_SETTINGS})
     assert again.location == "/hr/settings?saved=0"
-    assert len(events(app, "config_change")) == 6
+    assert len(events(app, "config_change")) == 7
 
 
 @pytest.mark.parametrize(
