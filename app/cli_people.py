@@ -11,7 +11,9 @@ from app.db import db
 from app.services import organisations
 from app.services import people as people_service
 
-people_cli = AppGroup("people", help="People's records: retention and anonymisation (rules: `flask org show`).")
+people_cli = AppGroup(
+    "people", help="People's records: retention and anonymisation (rules: `flask org show`)."
+)
 
 
 @people_cli.command("anonymise")

@@ -317,7 +317,8 @@ def validate_launch(
             custom=custom,
             elected_member=_flag(custom.get("elected_member")),
             mentees=tuple(
-                str(m)[:255] for m in (body.get(CLAIM + "role_scope_mentor") or [])
+                str(m)[:255]
+                for m in (body.get(CLAIM + "role_scope_mentor") or [])
                 if isinstance(m, str)
             )[:5000],
         ),

@@ -38,7 +38,7 @@ from app.services.organisations import today_for
 from app.services.outbox import pending
 from app.services.policies import current_version
 from app.services.question_bank import current_bank
-from app.services.reports import Filters, Scope, people_frame, units
+from app.services.reports import Filters, Scope, count_people, people_frame, units
 from app.services.reports import dashboard as dashboard_figures
 from app.services.settings import SettingsInvalid, change_settings, settings_of
 from app.services.status import State, person_status
@@ -54,6 +54,8 @@ HR_PAGES: list[tuple[str, str, tuple[str, ...]]] = [
     ("hr.dashboard", "Dashboard", ()),
     ("hr.people", "People", ("hr.person", "hr.record_acceptance", "hr.legal_hold")),
     ("hr.roster_page", "Roster", ()),
+    ("hr.exports", "Exports", ()),
+    ("hr.api_tokens_page", "API tokens", ("hr.revoke_api_token_confirm",)),
     ("hr.verify", "Verify a certificate", ()),
     ("hr.quiz_statistics", "Quiz statistics", ()),
     ("hr.settings", "Settings", ()),
@@ -169,11 +171,10 @@ def people() -> Any:
         accepted_to=form.accepted_to.data,
         include_leavers=bool(form.leavers.data),
     )
-    frame = people_frame(session, scope, filters)
-    total = len(frame)
+    total = count_people(session, scope, filters)
     last = max(1, math.ceil(total / PAGE_SIZE))
     page = min(max(1, request.args.get("page", 1, type=int) or 1), last)
-    chosen = frame.iloc[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    chosen = people_frame(session, scope, filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     rows = chosen.astype(object).where(pd.notna(chosen), None).to_dict("records")
     args: dict[str, Any] = {
         k: v for k, v in request.args.to_dict(flat=False).items() if k != "page"
