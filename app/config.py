@@ -81,6 +81,10 @@ class Settings:
     SMTP_USERNAME: str
     SMTP_PASSWORD: str
     MAIL_FROM: str
+    # HR systems' API: requests allowed per token (Flask-Limiter syntax), and where they are
+    # counted ("memory://" counts in each process; a redis:// URL shares one count).
+    API_RATE_LIMIT: str
+    API_RATE_LIMIT_STORAGE_URI: str
     WTF_CSRF_TIME_LIMIT: int | None
     SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any]
 
@@ -114,6 +118,8 @@ class Settings:
             SMTP_USERNAME=env.get("SMTP_USERNAME") or "",
             SMTP_PASSWORD=env.get("SMTP_PASSWORD") or "",
             MAIL_FROM=env.get("MAIL_FROM") or "corporate-parenting@localhost",
+            API_RATE_LIMIT=env.get("API_RATE_LIMIT") or "60 per minute",
+            API_RATE_LIMIT_STORAGE_URI=env.get("API_RATE_LIMIT_STORAGE_URI") or "memory://",
             # The form's lifetime is the session's: a learner reading slowly must not lose work.
             WTF_CSRF_TIME_LIMIT=None,
             SQLALCHEMY_ENGINE_OPTIONS=engine_options(url),
