@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
@@ -151,6 +152,51 @@ def test_leavers_are_marked_inactive_never_deleted_and_can_come_back(
         args=["roster", "import", str(roster_file(tmp_path, GOOD, "third.csv")), "--org", ORG]
     )
     assert people(app)["E2"].active and people(app)["E2"].left_on is None
+
+
+def test_an_unchanged_file_writes_nothing_and_a_changed_row_is_written(
+    app: Flask, registered: DemoPlatform, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    runner.invoke(args=["roster", "import", str(roster_file(tmp_path, GOOD)), "--org", ORG])
+    with app.app_context():
+        # A mark outside the roster's columns: a row written again would lose it.
+        db.session.execute(sa.text("UPDATE person SET left_on = '2000-01-01'"))
+        db.session.commit()
+    again = runner.invoke(
+        args=["roster", "import", str(roster_file(tmp_path, GOOD, "again.csv")), "--org", ORG]
+    )
+    assert "unchanged: 3" in again.output, again.output
+    assert "0 new, 0 joined to LMS identities, 0 updated" in again.output
+    assert {str(p.left_on) for p in people(app).values()} == {"2000-01-01"}
+    # A row that did change is written, and its new manager linked; the others are not.
+    moved = GOOD.replace("Place,Housing,E3,04/01/2021", "Resources,Finance,E2,04/01/2021")
+    result = runner.invoke(
+        args=["roster", "import", str(roster_file(tmp_path, moved, "moved.csv")), "--org", ORG]
+    )
+    assert "1 updated" in result.output, result.output
+    found = people(app)
+    assert found["E1"].manager_id == found["E2"].id and found["E1"].department == "Finance"
+    assert found["E1"].left_on is None
+    assert str(found["E3"].left_on) == "2000-01-01"
+
+
+def test_people_who_manage_each_other_are_both_linked(
+    app: Flask, registered: DemoPlatform, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    circle = (
+        "E1,Aisha,Khan,aisha@demo-council.example,Place,Housing,E2,04/01/2021,Officer,\n"
+        "E2,Lee,Morgan,lee@demo-council.example,Place,Housing,aisha@demo-council.example,"
+        "04/01/2021,Officer,\n"
+        "E3,Tom,Price,tom@demo-council.example,Place,Housing,E1,01/03/2015,Officer,\n"
+    )
+    result = runner.invoke(
+        args=["roster", "import", str(roster_file(tmp_path, circle)), "--org", ORG]
+    )
+    assert result.exit_code == 0, result.output
+    found = people(app)
+    assert found["E1"].manager_id == found["E2"].id
+    assert found["E2"].manager_id == found["E1"].id
+    assert found["E3"].manager_id == found["E1"].id
 
 
 def test_xlsx_with_extra_columns_and_other_headings(
