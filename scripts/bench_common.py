@@ -306,8 +306,17 @@ def _flask(env: dict[str, str], *cli: str) -> None:
 
 
 @contextmanager
-def running_tool(database_url: str, schema: str, workers: int = 2) -> Iterator[Tool]:
-    """Schema, migrations, key, content, platform, gunicorn; all removed afterwards."""
+def running_tool(
+    database_url: str,
+    schema: str,
+    workers: int = 2,
+    content: Sequence[Path] = (),
+    keep: bool = False,
+) -> Iterator[Tool]:
+    """Schema, migrations, key, content, platform, gunicorn; all removed afterwards.
+
+    `content`: content folders to publish in order (several make several versions); by
+    default the shipped content/. `keep`: leave the schema for a look afterwards."""
     admin = sa.create_engine(database_url)
     with admin.begin() as conn:
         conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
@@ -328,7 +337,9 @@ def running_tool(database_url: str, schema: str, workers: int = 2) -> Iterator[T
         }
         _flask(env, "db", "upgrade")
         _flask(env, "lti", "ensure-key")
-        _flask(env, "content", "publish")
+        folders: list[Path | None] = [*content] or [None]
+        for folder in folders:
+            _flask(env, "content", "publish", *(["--path", str(folder)] if folder else []))
         _flask(
             env,
             "lti",
@@ -406,8 +417,9 @@ def running_tool(database_url: str, schema: str, workers: int = 2) -> Iterator[T
                 server.wait(timeout=5)
         platform.server.shutdown()
         platform.server.server_close()
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        if not keep:
+            with admin.begin() as conn:
+                conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
         admin.dispose()
         shutil.rmtree(logdir, ignore_errors=True)
 
