@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import utcnow
@@ -20,11 +20,15 @@ from app.models.policy import PolicyVersion
 class Acceptance(Base):
     __tablename__ = "acceptance"
     # One per person, policy version and validity period (cycle 1, then each renewal).
-    __table_args__ = (UniqueConstraint("person_id", "policy_version_id", "cycle"),)
+    __table_args__ = (
+        UniqueConstraint("person_id", "policy_version_id", "cycle"),
+        # HR's completions per week: an organisation's acceptances in a date range.
+        Index("ix_acceptance_organisation_accepted", "organisation_id", "accepted_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
-    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
     policy_version_id: Mapped[int] = mapped_column(ForeignKey("policy_version.id"))
     cycle: Mapped[int]
     content_hash: Mapped[str] = mapped_column(String(64))

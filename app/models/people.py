@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, ForeignKey, String, UniqueConstraint, false, true
+from sqlalchemy import JSON, Date, ForeignKey, Index, String, UniqueConstraint, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import utcnow
@@ -35,6 +35,8 @@ class Person(Base):
     __table_args__ = (
         UniqueConstraint("organisation_id", "issuer", "subject"),
         UniqueConstraint("organisation_id", "employee_id"),
+        # HR's filters list an organisation's directorates and departments from this alone.
+        Index("ix_person_units", "organisation_id", "directorate", "department"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -56,7 +58,7 @@ class Person(Base):
     employee_id: Mapped[str | None] = mapped_column(String(100))
     first_name: Mapped[str | None] = mapped_column(String(150))
     last_name: Mapped[str | None] = mapped_column(String(150))
-    directorate: Mapped[str | None] = mapped_column(String(200), index=True)
+    directorate: Mapped[str | None] = mapped_column(String(200))
     department: Mapped[str | None] = mapped_column(String(200))
     job_title: Mapped[str | None] = mapped_column(String(200))
     manager_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
