@@ -15,7 +15,7 @@ from app.clock import today, utcnow
 from app.db import db
 from app.manager.emails import lms_link, renderer, smtp_settings
 from app.models import Launch, Organisation, Person, Reminder, Role
-from app.services import reminders
+from app.services import audit, exports, reminders
 from app.services.mail import Mailer
 from app.services.organisations import today_for
 from app.services.policies import current_version
@@ -103,17 +103,35 @@ def team() -> str:
 
 @bp.get("/team.csv")
 def team_csv() -> Response:
-    from app.services.exports import to_csv
-
     whole_tree, states, overdue = _wanted()
     frame = _frame(whole_tree, states, overdue)
     buffer = io.StringIO()
-    to_csv(frame[COLUMNS], buffer)
-    name = f"team-{today().isoformat()}.csv"
+    exports.to_csv(frame[COLUMNS], buffer)
+    scope = _scope()
+    # Like HR's exports: a file of people's records leaving the tool is an audit event.
+    audit.record(
+        db.session(),
+        scope.organisation.id,
+        "export",
+        utcnow(),
+        actor_person_id=current_user.person_id,
+        details={
+            "format": "csv",
+            "team": "whole tree" if whole_tree else "direct reports",
+            "filters": {"status": list(states), "overdue_only": overdue},
+            "rows": len(frame),
+        },
+    )
+    db.session.commit()
+    org, day = exports.slug(scope.organisation.name), scope.when.today.isoformat()
+    name = f"corporate-parenting-team-{org}-{day}.csv"
     return Response(
         buffer.getvalue(),
         mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+        },
     )
 
 

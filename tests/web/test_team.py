@@ -15,7 +15,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
 
 from app.db import db
-from app.models import Person, Reminder
+from app.models import AuditEvent, Person, Reminder
 from scripts.demo_lms.platform import DemoPlatform
 from tests.learner_flow import answers, attempt_id, csrf, read_all, start_quiz, submit
 from tests.web.test_gunicorn import free_port
@@ -106,10 +106,19 @@ def test_a_manager_sees_direct_reports_or_the_whole_tree_and_nobody_else(
     assert {"Dan", "Rachel", "Zed"} <= names_on(hr)
 
 
-def test_the_team_csv_has_only_the_team(council: dict[str, Person], launched: Any) -> None:
-    csv = launched("u-tom").get("/team/team.csv?tree=1").get_data(as_text=True)
+def test_the_team_csv_has_only_the_team_and_is_audited(
+    app: Flask, council: dict[str, Person], launched: Any
+) -> None:
+    response = launched("u-tom").get("/team/team.csv?tree=1")
+    csv = response.get_data(as_text=True)
     assert "Employee ID" in csv.splitlines()[0]
     assert "Zed" in csv and "Aisha" in csv and "Dan" not in csv and "Rachel" not in csv
+    assert "corporate-parenting-team-" in response.headers["Content-Disposition"]
+    with app.app_context():
+        [event] = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "export")).all()
+        assert event.actor_person_id == council["E3"].id  # Tom
+        assert event.details["rows"] == len(csv.splitlines()) - 1
+        assert event.details["team"] == "whole tree"
 
 
 def test_reminders_reach_the_person_with_due_date_and_link_and_are_recorded(
