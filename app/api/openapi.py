@@ -121,7 +121,15 @@ _ERRORS = {
 }
 
 
-def document(server_url: str, rate_limit: str = DEFAULT_RATE_LIMIT) -> dict[str, Any]:
+def document(
+    server_url: str, rate_limit: str = DEFAULT_RATE_LIMIT, shared_count: bool = False
+) -> dict[str, Any]:
+    counted = (
+        "counted in one store that every application process shares"
+        if shared_count
+        else "counted in memory by each application process (so several processes each "
+        "allow that many)"
+    )
     parameters = [_ref("parameters", "org_id"), *(_ref("parameters", f) for f in FILTER_PARAMS)]
     paging = [_ref("parameters", "page"), _ref("parameters", "per_page")]
     return {
@@ -135,13 +143,13 @@ def document(server_url: str, rate_limit: str = DEFAULT_RATE_LIMIT) -> dict[str,
                 "exports.\n\n"
                 "Authentication: a token made by HR on the API tokens page, sent as "
                 "`Authorization: Bearer <token>`. A token reads its own organisation only.\n\n"
-                f"Rate limit: {rate_limit} per token, counted in memory by each application "
-                "process (so several processes each allow that many). Over the limit the "
+                f"Rate limit: {rate_limit} per token, {counted}. Over the limit the "
                 "answer is 429 with Retry-After (seconds). X-RateLimit-Limit, "
                 "X-RateLimit-Remaining and X-RateLimit-Reset (Unix time) come with each "
                 "answer.\n\n"
                 "CSV cells that a spreadsheet would run as a formula (starting with = + - @, "
-                "tab or carriage return) start with a ' added; JSON values are as recorded."
+                "tab, carriage return or line feed) start with a ' added; JSON values are as "
+                "recorded."
             ),
         },
         "servers": [{"url": server_url}],

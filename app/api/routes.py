@@ -171,23 +171,25 @@ def _query(org_id: int) -> tuple[Filters, int, int] | Response:
     return filters, numbers["page"], numbers["per_page"]
 
 
-def _scope(org_id: int) -> Scope | Response:
+def _asked(org_id: int) -> tuple[Scope, Filters, int, int] | Response:
+    """What a people endpoint was asked for: scope, filters and paging; or the error."""
+    query = _query(org_id)
+    if isinstance(query, Response):
+        return query
     try:
-        return exports.scope_for(db.session(), org_id, current_app.config["POLICY_KEY"], today())
+        scope = exports.scope_for(db.session(), org_id, current_app.config["POLICY_KEY"], today())
     except exports.NoPolicy:
         return _error(409, "Conflict", "No version of the policy is in force yet.")
+    return (scope, *query)
 
 
 # -- the endpoints ---------------------------------------------------------------------------
 @bp.get("/organisations/<int:org_id>/people")
 def people(org_id: int) -> Response:
-    query = _query(org_id)
-    if isinstance(query, Response):
-        return query
-    scope = _scope(org_id)
-    if isinstance(scope, Response):
-        return scope
-    filters, number, per_page = query
+    asked = _asked(org_id)
+    if isinstance(asked, Response):
+        return asked
+    scope, filters, number, per_page = asked
     result = exports.page(db.session(), scope, filters, number, per_page)
     following = None
     if number * per_page < result.total:
@@ -207,13 +209,10 @@ def people(org_id: int) -> Response:
 
 @bp.get("/organisations/<int:org_id>/people.csv")
 def people_csv(org_id: int) -> Response:
-    query = _query(org_id)
-    if isinstance(query, Response):
-        return query
-    scope = _scope(org_id)
-    if isinstance(scope, Response):
-        return scope
-    filters, number, per_page = query
+    asked = _asked(org_id)
+    if isinstance(asked, Response):
+        return asked
+    scope, filters, number, per_page = asked
     if any(name in request.args for name in PAGING):
         result = exports.page(db.session(), scope, filters, number, per_page)
         frame, total = result.frame, result.total
@@ -230,4 +229,5 @@ def people_csv(org_id: int) -> Response:
 @bp.get("/openapi.json")
 def openapi() -> Response:
     server = base_url() + url_for("api.openapi").removesuffix("/openapi.json")
-    return _json(document(server, _limit_value()))
+    storage = current_app.config.get("API_RATE_LIMIT_STORAGE_URI") or "memory://"
+    return _json(document(server, _limit_value(), shared_count=storage != "memory://"))

@@ -64,7 +64,7 @@ DATE_PARTS = ("day", "month", "year")
 STATES = [s.value for s in State]
 
 # OWASP, CSV injection: a cell starting with one of these may be run as a formula.
-_FORMULA_START = r"^[=+\-@\t\r]"
+_FORMULA_START = ["=", "+", "-", "@", "\t", "\r", "\n"]
 _TRUE = {"1", "true", "yes", "on", "y"}
 _FALSE = {"0", "false", "no", "off", "n", ""}
 # Excel counts days from 30 December 1899 (the 1900 leap-year bug folded in).
@@ -275,7 +275,7 @@ def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
         values = out[column]
         if values.empty:
             continue
-        risky = values.str.contains(_FORMULA_START, regex=True, na=False)
+        risky = values.str[:1].isin(_FORMULA_START)
         if risky.any():
             out[column] = values.where(~risky, "'" + values.where(risky, ""))
     return out

@@ -250,7 +250,7 @@ def shape(frame: pd.DataFrame, when: Today) -> pd.DataFrame:
         frame["manager_lti_name"].fillna("") != "", manager_roster.str.strip()
     )
     out["manager_email"] = frame["manager_email"]
-    out["status"] = frame["state"].map(lambda s: State(s).label)
+    out["status"] = frame["state"].map({s.value: s.label for s in State})
     out["state"] = frame["state"]
     basis = pd.to_datetime(frame["due_basis"], errors="coerce")
     due = basis + pd.Timedelta(days=when.due_days)

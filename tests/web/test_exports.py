@@ -435,7 +435,7 @@ def test_the_cli_refuses_bad_options_and_writes_nothing(
 
 
 @pytest.mark.parametrize(
-    "text", ["=1+1", "+1", "-2", "@SUM(A1)", "\t=1", "\r=1", "=cmd|' /C calc'!A0"]
+    "text", ["=1+1", "+1", "-2", "@SUM(A1)", "\t=1", "\r=1", "\n=1", "=cmd|' /C calc'!A0"]
 )
 def test_every_risky_start_is_neutralised_in_both_formats(text: str) -> None:
     frame = pd.DataFrame(
