@@ -1,5 +1,5 @@
-"""`flask --app app people ...`: retention and anonymisation, and the organisation's validity
-and retention settings. Thin wrappers over app.services.people and app.services.settings."""
+"""`flask --app app people ...`: retention and anonymisation (the rules themselves are set
+with `flask org set` or on HR's settings page). Thin wrappers over app.services.people."""
 
 from __future__ import annotations
 

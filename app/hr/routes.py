@@ -58,6 +58,7 @@ HR_PAGES: list[tuple[str, str, tuple[str, ...]]] = [
     ("hr.api_tokens_page", "API tokens", ("hr.revoke_api_token_confirm",)),
     ("hr.verify", "Verify a certificate", ()),
     ("hr.quiz_statistics", "Quiz statistics", ()),
+    ("hr.scores", "Scores for the portal", ()),
     ("hr.settings", "Settings", ()),
 ]
 

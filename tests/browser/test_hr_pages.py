@@ -71,6 +71,8 @@ def _open(chrome: WebDriver, live: LiveTool, path: str) -> None:
         ),
         pytest.param("/hr/people/{boss}/legal-hold", "Place a legal hold", id="legal-hold"),
         pytest.param("/hr/settings", "Settings", id="settings"),
+        pytest.param("/hr/roster", "Import the roster", id="roster"),
+        pytest.param("/hr/scores", "Scores waiting for the learning portal", id="scores"),
     ],
 )
 def test_hr_pages_are_accessible(
