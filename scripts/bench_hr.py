@@ -20,7 +20,7 @@ Then, against gunicorn (2 sync workers) with an HR person's session from a real 
 
     .venv/bin/python -m scripts.bench_hr [--people 100000] [--events 1000000]
 
-Targets (issue 5): dashboard under 300 ms server time; CSV of 100,000 rows under 3 s and
+Targets (issue 6): dashboard under 300 ms server time; CSV of 100,000 rows under 3 s and
 XLSX under 15 s, peak memory under 500 MB; roster import of 100,000 rows under 20 s.
 This prints figures; it asserts nothing.
 """
