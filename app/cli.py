@@ -127,7 +127,9 @@ def ensure_key_command() -> None:
     click.echo(f"{'Created' if created else 'Using'} signing key {key.kid}.")
 
 
-@lti_cli.command("retire-key")
+# A kid is a base64url thumbprint and may begin with "-": read it as the argument it is,
+# not as an unknown option.
+@lti_cli.command("retire-key", context_settings={"ignore_unknown_options": True})
 @click.argument("kid")
 def retire_key_command(kid: str) -> None:
     """Stop publishing an old key (once no platform can still be verifying with it)."""

@@ -6,6 +6,7 @@ import json
 
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import select
 
 from app.config import Settings, normalise_database_url
 
@@ -45,6 +46,26 @@ def test_jwks_publishes_the_signing_key_and_keeps_old_ones_until_retired(
     assert [k["kid"] for k in client.get("/lti/jwks").json["keys"]] == [kids[0]]
     listing = runner.invoke(args=["lti", "list-keys"]).output
     assert "signing" in listing and "retired" in listing
+
+
+def test_a_key_whose_kid_begins_with_a_dash_can_be_retired(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner
+) -> None:
+    """A kid is a base64url thumbprint: about one in 64 begins with "-"."""
+    from app.db import db
+    from app.models import ToolKey
+
+    runner.invoke(args=["lti", "ensure-key"])
+    runner.invoke(args=["lti", "rotate-key"])
+    with app.app_context():
+        old = db.session.scalars(select(ToolKey).where(ToolKey.active.is_(False))).one()
+        old.kid = "-" + old.kid[1:]
+        old.public_jwk = {**old.public_jwk, "kid": old.kid}
+        db.session.commit()
+        kid = old.kid
+    result = runner.invoke(args=["lti", "retire-key", kid])
+    assert result.exit_code == 0, result.output
+    assert kid not in [k["kid"] for k in client.get("/lti/jwks").json["keys"]]
 
 
 def test_config_page_gives_an_lms_administrator_every_value(client: FlaskClient) -> None:
