@@ -8,6 +8,7 @@ from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 
 from tests.browser.conftest import LiveTool, launch, wait_for_tool_page
+from tests.browser.journey import next_page
 from tests.browser.test_hr_pages import _people
 from tests.browser.test_pages import assert_accessible, assert_no_csp_refusals, h1_text
 
@@ -18,8 +19,8 @@ def _open(chrome: WebDriver, live: LiveTool, path: str) -> None:
 
 
 def _submit(chrome: WebDriver, live: LiveTool, selector: str) -> None:
-    chrome.find_element(By.CSS_SELECTOR, selector).click()
-    wait_for_tool_page(chrome, live.tool_url)
+    with next_page(chrome, live.tool_url):  # not the old page, still there after the click
+        chrome.find_element(By.CSS_SELECTOR, selector).click()
 
 
 @pytest.mark.parametrize(
@@ -59,8 +60,8 @@ def test_the_api_token_pages_are_accessible(chrome: WebDriver, live_tool: LiveTo
     _submit(chrome, live_tool, "form button.govuk-button")
     assert chrome.find_element(By.ID, "new-token").text.startswith("cpm_")
     assert_accessible(chrome)  # the token shown once, with its warning, and the table
-    chrome.find_element(By.PARTIAL_LINK_TEXT, "Revoke").click()
-    wait_for_tool_page(chrome, live_tool.tool_url)
+    with next_page(chrome, live_tool.tool_url):
+        chrome.find_element(By.PARTIAL_LINK_TEXT, "Revoke").click()
     assert h1_text(chrome) == "Revoke the token Payroll nightly import?"
     assert_accessible(chrome)
     _submit(chrome, live_tool, "form button.govuk-button--warning")

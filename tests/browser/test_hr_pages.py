@@ -14,6 +14,7 @@ from app.clock import today
 from app.db import db
 from app.models import Organisation, Person
 from tests.browser.conftest import LiveTool, launch, wait_for_tool_page
+from tests.browser.journey import next_page
 from tests.browser.test_pages import assert_accessible, assert_no_csp_refusals, h1_text
 from tests.conftest import ORG
 
@@ -90,8 +91,8 @@ def test_hr_forms_with_errors_are_accessible(chrome: WebDriver, live_tool: LiveT
     ids = _people(live_tool)
     launch(chrome, live_tool, "u-priya")
     _open(chrome, live_tool, f"/hr/people/{ids['late']}/record-acceptance")
-    chrome.find_element(By.CSS_SELECTOR, "form button.govuk-button").click()
-    wait_for_tool_page(chrome, live_tool.tool_url)
+    with next_page(chrome, live_tool.tool_url):
+        chrome.find_element(By.CSS_SELECTOR, "form button.govuk-button").click()
     assert chrome.title.startswith("Error:")
     assert chrome.find_element(By.CSS_SELECTOR, ".govuk-error-summary")
     assert_accessible(chrome)
@@ -99,8 +100,8 @@ def test_hr_forms_with_errors_are_accessible(chrome: WebDriver, live_tool: LiveT
     field = chrome.find_element(By.ID, "retention_years_childrens")
     field.clear()
     field.send_keys("2")
-    chrome.find_element(By.CSS_SELECTOR, "form button.govuk-button").click()
-    wait_for_tool_page(chrome, live_tool.tool_url)
+    with next_page(chrome, live_tool.tool_url):
+        chrome.find_element(By.CSS_SELECTOR, "form button.govuk-button").click()
     assert "at least as long" in chrome.find_element(By.CSS_SELECTOR, ".govuk-error-summary").text
     assert_accessible(chrome)
     assert_no_csp_refusals(chrome)
