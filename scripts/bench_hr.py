@@ -9,12 +9,13 @@ Builds, in its own PostgreSQL schema (dropped afterwards):
   paper declarations entered by HR, then acceptances in the tool of the later versions with
   their section reads, quiz attempts and submissions, people part way through, and about
   1,000,000 audit events carrying a real hash chain (so that `flask audit verify` holds:
-  it is run and timed at the end).
+  it is run and timed at the end), then VACUUM ANALYZE, as autovacuum would do.
 
 Then, against gunicorn (2 sync workers) with an HR person's session from a real LTI launch:
 - the dashboard (/hr/) and the people list, server time from gunicorn's access log;
-- the CSV and Excel exports of everyone through HR's download form: server time, rows,
-  and the worker's peak memory (its VmHWM, reset before each export);
+- the CSV and Excel exports of everyone through HR's download form, three times each
+  (`--export-runs`): server time, rows, and the worker's peak memory (its VmHWM, reset
+  before each export);
 - the same exports from the command line (`flask export`): wall time and peak memory;
 - a second roster import of the same file (HR's usual weekly refresh: nothing new).
 
@@ -32,7 +33,6 @@ import csv
 import hashlib
 import io
 import json
-import os
 import random
 import re
 import shutil
@@ -284,24 +284,37 @@ def write_roster(path: Path, people: int, rng: random.Random) -> list[Staff]:
     return staff
 
 
+# Runs the command and writes its peak memory (KB) to the file named in argv[1]. A process
+# started straight from this one would report this one's size instead: Linux carries the
+# parent's peak over fork and exec into the child's ru_maxrss, and this process holds the
+# generated council. The launcher is small, so what it reports is the command's own.
+_LAUNCHER = (
+    "import resource, subprocess, sys\n"
+    "code = subprocess.call(sys.argv[2:])\n"
+    "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+    "open(sys.argv[1], 'w').write(str(peak))\n"
+    "sys.exit(code)\n"
+)
+
+
 def run_measured(tool: Tool, *cli: str) -> tuple[float, float, str]:
     """Run `flask ...` as its own process: (wall seconds, peak memory MB, output)."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "app", *cli],
-        cwd=ROOT,
-        env=tool.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    assert proc.stdout is not None
-    output = proc.stdout.read().decode(errors="replace")
-    _, status, usage = os.wait4(proc.pid, 0)
-    took = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f"flask {' '.join(cli)} failed:\n{output}")
-    return took, usage.ru_maxrss / 1024, output
+    with tempfile.NamedTemporaryFile("r", suffix=".peak") as peak_file:
+        started = time.perf_counter()
+        flask = [sys.executable, "-m", "flask", "--app", "app", *cli]
+        proc = subprocess.run(
+            [sys.executable, "-c", _LAUNCHER, peak_file.name, *flask],
+            cwd=ROOT,
+            env=tool.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+        took = time.perf_counter() - started
+        output = proc.stdout.decode(errors="replace")
+        if proc.returncode != 0:
+            raise RuntimeError(f"flask {' '.join(cli)} failed:\n{output}")
+        return took, int(peak_file.read() or 0) / 1024, output
 
 
 # -- history ---------------------------------------------------------------------------------
@@ -468,7 +481,7 @@ def make_history(tool: Tool, staff: list[Staff], target_events: int, rng: random
         until = None
         if s.start < date(2025, 3, 1) and rng.random() < 0.6:
             until = on_paper(pid, name, "2024", random_day(rng, joined, date(2025, 3, 31)))
-        if s.start < date(2026, 3, 1) and rng.random() < 0.35:
+        if s.start < date(2026, 3, 1) and rng.random() < 0.25:
             until = journey(
                 pid,
                 name,
@@ -645,8 +658,12 @@ def make_history(tool: Tool, staff: list[Staff], target_events: int, rng: random
                 "WHERE organisation_id = %s AND start_date IS NOT NULL",
                 (org_id,),
             )
-            cur.execute("ANALYZE")
         pg.commit()
+        # What autovacuum does in a council's database over the days after such writes:
+        # statistics for the planner, and the visibility map that lets PostgreSQL answer from
+        # an index alone. Bulk-loaded tables have neither until it runs.
+        pg.autocommit = True
+        pg.execute("VACUUM ANALYZE")
     finally:
         raw.close()
         engine.dispose()
@@ -724,6 +741,7 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=100_000)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=20, help="page loads timed per page")
+    parser.add_argument("--export-runs", type=int, default=3, help="downloads timed per format")
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
     parser.add_argument(
         "--keep", action="store_true", help=f"leave the {SCHEMA} schema for a look afterwards"
@@ -767,9 +785,9 @@ def main() -> None:
             filtered = timed_pages(
                 tool, hr, "/hr/people?status=expired&directorate=Place&page=3", args.runs
             )
-            csv_server, csv_client, csv_peak, csv_body = web_export(tool, hr, "csv")
-            xlsx_server, xlsx_client, xlsx_peak, xlsx_body = web_export(tool, hr, "xlsx")
-            csv_count, xlsx_count = csv_rows(csv_body), xlsx_rows(xlsx_body)
+            csv_runs = [web_export(tool, hr, "csv") for _ in range(args.export_runs)]
+            xlsx_runs = [web_export(tool, hr, "xlsx") for _ in range(args.export_runs)]
+            csv_count, xlsx_count = csv_rows(csv_runs[0][3]), xlsx_rows(xlsx_runs[0][3])
             cli_csv = run_measured(
                 tool, "export", "--org", ORG, "--format", "csv", "--out", str(workdir / "all.csv")
             )
@@ -784,20 +802,24 @@ def main() -> None:
         line("Dashboard /hr/", summary(dashboard), "target < 300 ms")
         line("People list /hr/people (page 1)", summary(people))
         line("People list, filtered, page 3", summary(filtered))
-        line(
-            f"CSV export via HR's page ({csv_count:,} rows)",
-            f"{csv_server / 1000:.2f} s server",
-            "target < 3 s",
-        )
-        line("", f"{csv_client / 1000:.2f} s client, {len(csv_body) / 1e6:.1f} MB")
-        line("  worker peak memory (VmHWM)", f"{csv_peak:.0f} MB", "target < 500 MB")
-        line(
-            f"XLSX export via HR's page ({xlsx_count:,} rows)",
-            f"{xlsx_server / 1000:.2f} s server",
-            "target < 15 s",
-        )
-        line("", f"{xlsx_client / 1000:.2f} s client, {len(xlsx_body) / 1e6:.1f} MB")
-        line("  worker peak memory (VmHWM)", f"{xlsx_peak:.0f} MB", "target < 500 MB")
+        for fmt, runs, count, target in (
+            ("CSV", csv_runs, csv_count, "target < 3 s"),
+            ("XLSX", xlsx_runs, xlsx_count, "target < 15 s"),
+        ):
+            server = sorted(r[0] / 1000 for r in runs)
+            client = statistics.median(r[1] / 1000 for r in runs)
+            line(
+                f"{fmt} export via HR's page ({count:,} rows)",
+                f"median {statistics.median(server):.2f} s server "
+                f"(of {len(runs)}: {server[0]:.2f} to {server[-1]:.2f})",
+                target,
+            )
+            line("", f"{client:.2f} s client (median), {len(runs[0][3]) / 1e6:.1f} MB")
+            line(
+                "  worker peak memory (VmHWM, highest)",
+                f"{max(r[2] for r in runs):.0f} MB",
+                "target < 500 MB",
+            )
         line(
             "flask export --format csv (whole process)", f"{cli_csv[0]:.2f} s, {cli_csv[1]:.0f} MB"
         )
