@@ -10,9 +10,10 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.db import DIALECT_INSERT, dialect_name, table
@@ -57,6 +58,36 @@ def chain_hash(prev_hash: str, content: str) -> str:
     return hashlib.sha256((prev_hash + content).encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Appended:
+    id: int
+    seq: int
+    prev_hash: str
+    hash: str
+
+
+# Built once per dialect: an event is written on every launch, and building and cache-keying
+# these statements afresh cost more CPU than running them.
+@cache
+def _statements(dialect: str) -> tuple[Any, Any, Any]:
+    heads, events = table(AuditHead), table(AuditEvent)
+    # Creates the head if needed and locks it in one statement (ON CONFLICT DO UPDATE locks
+    # the row, as FOR UPDATE would): PostgreSQL queues appenders; SQLite has one writer.
+    stmt = DIALECT_INSERT[dialect](heads).values(
+        organisation_id=bindparam("org"), seq=0, hash=GENESIS
+    )
+    lock_head = stmt.on_conflict_do_update(
+        index_elements=[heads.c.organisation_id], set_={"seq": heads.c.seq}
+    ).returning(heads.c.seq, heads.c.hash)
+    append = insert(events).returning(events.c.id)
+    move_head = (
+        update(heads)
+        .where(heads.c.organisation_id == bindparam("org"))
+        .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+    )
+    return lock_head, append, move_head
+
+
 def record(
     session: Session,
     organisation_id: int,
@@ -67,21 +98,13 @@ def record(
     actor: str | None = None,
     subject_person_id: int | None = None,
     details: dict[str, Any] | None = None,
-) -> AuditEvent:
+) -> Appended:
     """Append one event. The caller's transaction commits it with the change it records."""
-    # Make sure the head exists, then lock it (FOR UPDATE: PostgreSQL queues appenders;
-    # SQLite has one writer at a time anyway).
-    session.execute(
-        DIALECT_INSERT[dialect_name(session)](table(AuditHead))
-        .values(organisation_id=organisation_id, seq=0, hash=GENESIS)
-        .on_conflict_do_nothing(index_elements=["organisation_id"])
-    )
-    head = session.execute(
-        select(AuditHead).where(AuditHead.organisation_id == organisation_id).with_for_update()
-    ).scalar_one()
+    lock_head, append, move_head = _statements(dialect_name(session))
+    seq, prev_hash = session.execute(lock_head, {"org": organisation_id}).one()
     event = {
         "organisation_id": organisation_id,
-        "seq": head.seq + 1,
+        "seq": seq + 1,
         "occurred_at": now,
         "action": action,
         "actor_person_id": actor_person_id,
@@ -89,13 +112,12 @@ def record(
         "subject_person_id": subject_person_id,
         "details": details or {},
     }
-    digest = chain_hash(head.hash, canonical(event))
-    row = AuditEvent(**event, prev_hash=head.hash, hash=digest)
-    session.add(row)
-    head.seq = row.seq
-    head.hash = digest
-    session.flush()
-    return row
+    digest = chain_hash(prev_hash, canonical(event))
+    event_id = session.execute(
+        append, {**event, "prev_hash": prev_hash, "hash": digest}
+    ).scalar_one()
+    session.execute(move_head, {"org": organisation_id, "new_seq": seq + 1, "new_hash": digest})
+    return Appended(event_id, seq + 1, prev_hash, digest)
 
 
 @dataclass(frozen=True)
