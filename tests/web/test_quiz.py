@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from app.db import db
 from app.models import QuizAttempt, QuizSubmission
+from app.services import attempts
 from tests.learner_flow import answers, attempt_id, csrf, read_all, start_quiz, submit
 
 ORG = "Test Borough Council"
@@ -178,7 +179,22 @@ def test_a_form_without_its_csrf_token_is_refused(app: Flask, ready: Any) -> Non
     assert count(app, QuizSubmission) == 0
 
 
-def test_multiple_choice_needs_exactly_the_right_set(app: Flask, ready: Any) -> None:
+def test_multiple_choice_needs_exactly_the_right_set(
+    app: Flask, ready: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Draws are random; this one must include a multiple-choice question for the test to
+    # mean anything, so the server's own draw is repeated until it does.
+    real_draw = attempts.draw
+
+    def draw_with_a_multiple(questions: list[Any], *args: Any) -> list[dict[str, Any]]:
+        types = {q.id: q.type for q in questions}
+        for _ in range(1000):
+            drawn = real_draw(questions, *args)
+            if any(types[item["id"]] == "multiple" for item in drawn):
+                return drawn
+        raise AssertionError("no draw had a multiple-choice question")
+
+    monkeypatch.setattr(attempts, "draw", draw_with_a_multiple)
     client = ready()
     action, page = start_quiz(client)
     data = answers(app, attempt_id(action))
@@ -189,8 +205,7 @@ def test_multiple_choice_needs_exactly_the_right_set(app: Flask, ready: Any) -> 
         multi = [
             n for n, item in enumerate(attempt.drawn, 1) if bank[item["id"]]["type"] == "multiple"
         ]
-    if not multi:
-        pytest.skip("this draw has no multiple-choice question")
+    assert multi
     data[f"q{multi[0]}"] = data[f"q{multi[0]}"][:1]  # only one of the right options
     submit(client, action, page, data)
     with app.app_context():
