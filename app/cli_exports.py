@@ -10,7 +10,7 @@ from flask.cli import with_appcontext
 
 from app.clock import utcnow
 from app.db import db
-from app.services import exports, organisations
+from app.services import exports, organisations, reports
 
 
 @click.command("export")
@@ -82,7 +82,7 @@ def export_command(
         raise click.ClickException(
             "; ".join(f"--{k.replace('_', '-')}: {v}" for k, v in exc.errors.items())
         ) from exc
-    except exports.NoPolicy as exc:
+    except reports.NoPolicy as exc:
         raise click.ClickException("No version of the policy is in force yet.") from exc
     target = out or Path(result.filename)
     try:

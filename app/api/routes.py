@@ -23,7 +23,7 @@ from flask_limiter import Limiter, RateLimitExceeded
 from app.api.openapi import DEFAULT_PER_PAGE, DEFAULT_RATE_LIMIT, MAX_PER_PAGE, document
 from app.clock import today, utcnow
 from app.db import db
-from app.services import api_tokens, exports
+from app.services import api_tokens, exports, reports
 from app.services.reports import Filters, Scope
 from lti.routes import base_url  # the tool's public address (TOOL_BASE_URL)
 
@@ -177,8 +177,8 @@ def _asked(org_id: int) -> tuple[Scope, Filters, int, int] | Response:
     if isinstance(query, Response):
         return query
     try:
-        scope = exports.scope_for(db.session(), org_id, current_app.config["POLICY_KEY"], today())
-    except exports.NoPolicy:
+        scope = reports.scope_for(db.session(), org_id, current_app.config["POLICY_KEY"], today())
+    except reports.NoPolicy:
         return _error(409, "Conflict", "No version of the policy is in force yet.")
     return (scope, *query)
 

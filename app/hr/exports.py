@@ -21,7 +21,7 @@ from wtforms.validators import InputRequired, Length
 from app.clock import today, utcnow
 from app.db import db
 from app.hr.routes import bp
-from app.services import api_tokens
+from app.services import api_tokens, reports
 from app.services import exports as export_service
 from app.services.reports import COLUMNS, HEADINGS, Filters
 from lti.routes import base_url  # the tool's public address (TOOL_BASE_URL)
@@ -80,12 +80,12 @@ def exports() -> Any:
     filters, errors = _filters(params)
     session = db.session()
     try:
-        scope = export_service.scope_for(
+        scope = reports.scope_for(
             session, current_user.organisation_id, current_app.config["POLICY_KEY"], today()
         )
-    except export_service.NoPolicy:
+    except reports.NoPolicy:
         scope = None
-    count = export_service.matching(session, scope, filters) if scope and not errors else None
+    count = reports.count_people(session, scope, filters) if scope and not errors else None
     return render_template(
         "hr/exports.html",
         params=params,
@@ -120,7 +120,7 @@ def export_download() -> Response:
             utcnow(),
             actor_person_id=current_user.person_id,
         )
-    except export_service.NoPolicy:
+    except reports.NoPolicy:
         abort(409, "No version of the policy is in force yet, so there is nothing to export.")
     db.session.commit()
     response = send_file(

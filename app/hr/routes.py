@@ -34,11 +34,18 @@ from app.models import Organisation, Person, PolicyVersion, Role
 from app.services import people as people_service
 from app.services.acceptance import AlreadyAccepted, by_code, declaration_text
 from app.services.attempts import question_statistics
-from app.services.organisations import today_for
 from app.services.outbox import pending
 from app.services.policies import current_version
 from app.services.question_bank import current_bank
-from app.services.reports import Filters, Scope, count_people, people_frame, units
+from app.services.reports import (
+    Filters,
+    NoPolicy,
+    Scope,
+    count_people,
+    people_frame,
+    scope_for,
+    units,
+)
 from app.services.reports import dashboard as dashboard_figures
 from app.services.settings import SettingsInvalid, change_settings, settings_of
 from app.services.status import State, person_status
@@ -86,11 +93,12 @@ def hr_navigation() -> dict[str, Any]:
 
 
 def _scope() -> Scope:
-    org = db.session.get(Organisation, current_user.organisation_id)
-    version = current_version(db.session(), current_app.config["POLICY_KEY"], today())
-    if org is None or version is None:
+    try:
+        return scope_for(
+            db.session(), current_user.organisation_id, current_app.config["POLICY_KEY"], today()
+        )
+    except (LookupError, NoPolicy):
         abort(503, "The policy has not been published yet. Please tell your administrator.")
-    return Scope(org, version, today_for(org, today()))
 
 
 def _person_or_404(person_id: int) -> Person:

@@ -14,12 +14,10 @@ from sqlalchemy import select
 from app.clock import today, utcnow
 from app.db import db
 from app.manager.emails import lms_link, renderer, smtp_settings
-from app.models import Launch, Organisation, Person, Reminder, Role
+from app.models import Launch, Person, Reminder, Role
 from app.services import audit, exports, reminders
 from app.services.mail import Mailer
-from app.services.organisations import today_for
-from app.services.policies import current_version
-from app.services.reports import COLUMNS, OPEN, Filters, Scope, people_frame
+from app.services.reports import COLUMNS, OPEN, Filters, NoPolicy, Scope, people_frame, scope_for
 from app.services.status import State
 from app.services.teams import manages_anyone, team_of
 
@@ -43,11 +41,12 @@ def require_team() -> None:
 
 
 def _scope() -> Scope:
-    org = db.session.get(Organisation, current_user.organisation_id)
-    version = current_version(db.session(), current_app.config["POLICY_KEY"], today())
-    if org is None or version is None:
+    try:
+        return scope_for(
+            db.session(), current_user.organisation_id, current_app.config["POLICY_KEY"], today()
+        )
+    except (LookupError, NoPolicy):
         abort(503, "The policy has not been published yet.")
-    return Scope(org, version, today_for(org, today()))
 
 
 def _team(whole_tree: bool) -> list[int] | None:

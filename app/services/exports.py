@@ -23,10 +23,9 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from app.clock import london_date
-from app.models import Organisation, Person
-from app.services import audit, organisations, reports
-from app.services.policies import current_version
-from app.services.reports import COLUMNS, HEADINGS, Filters, Scope
+from app.models import Person
+from app.services import audit, reports
+from app.services.reports import COLUMNS, HEADINGS, Filters, Scope, scope_for
 from app.services.status import State
 
 CONTENT_TYPES: dict[str, str] = {
@@ -80,10 +79,6 @@ class FilterError(Exception):
     def __init__(self, errors: dict[str, str]) -> None:
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
         self.errors = errors
-
-
-class NoPolicy(Exception):
-    """No version of the policy is in force yet, so nobody has a status."""
 
 
 # -- filters ---------------------------------------------------------------------------------
@@ -245,21 +240,6 @@ def managers(session: Session, organisation_id: int) -> list[tuple[str, str]]:
 
 
 # -- the table -------------------------------------------------------------------------------
-def scope_for(session: Session, organisation_id: int, policy_key: str, day: date) -> Scope:
-    organisation = session.get(Organisation, organisation_id)
-    if organisation is None:
-        raise LookupError(f"No organisation {organisation_id}")
-    version = current_version(session, policy_key, day)
-    if version is None:
-        raise NoPolicy(policy_key)
-    return Scope(organisation, version, organisations.today_for(organisation, day))
-
-
-def matching(session: Session, scope: Scope, filters: Filters) -> int:
-    """How many people the filters select (counted by the database)."""
-    return reports.count_people(session, scope, filters)
-
-
 def table(session: Session, scope: Scope, filters: Filters) -> pd.DataFrame:
     """The documented columns, in order, for everyone the filters select."""
     return reports.people_frame(session, scope, filters)[COLUMNS]

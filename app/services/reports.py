@@ -24,6 +24,8 @@ from app.models import (
     QuizSubmission,
     Reminder,
 )
+from app.services.organisations import today_for
+from app.services.policies import current_version
 from app.services.status import State, Today, counting_versions, status_params, status_query
 
 # The documented export columns, in order (README: "Exports").
@@ -101,6 +103,21 @@ class Scope:
     organisation: Organisation
     version: PolicyVersion
     when: Today
+
+
+class NoPolicy(Exception):
+    """No version of the policy is in force yet: there are no figures to give."""
+
+
+def scope_for(session: Session, organisation_id: int, policy_key: str, day: date) -> Scope:
+    """An organisation's figures on the version in force on `day`, by its own rules."""
+    organisation = session.get(Organisation, organisation_id)
+    if organisation is None:
+        raise LookupError(f"No organisation {organisation_id}")
+    version = current_version(session, policy_key, day)
+    if version is None:
+        raise NoPolicy(policy_key)
+    return Scope(organisation, version, today_for(organisation, day))
 
 
 def _params(session: Session, scope: Scope) -> dict[str, Any]:

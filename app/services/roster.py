@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
@@ -345,9 +346,8 @@ def apply(session: Session, organisation_id: int, planned: Plan, now: datetime) 
             updates.append({"id": current["id"], **values})
     links = {p["id"]: p["manager_id"] for p in people}
     if inserts:
-        known = {p["email"].lower(): p["id"] for p in people if p["email"]}
-        known |= {p["employee_id"]: p["id"] for p in people if p["employee_id"]}
-        links |= _insert_people(session, organisation_id, inserts, inserted_managers, known)
+        known = _key_map((p["employee_id"], p["email"], p["id"]) for p in people)
+        _insert_people(session, organisation_id, inserts, inserted_managers, known)
     if updates:
         session.execute(update(Person), updates)
     in_file = {r["employee_id"] for r in planned.rows} | planned.bad_employee_ids
@@ -358,7 +358,10 @@ def apply(session: Session, organisation_id: int, planned: Plan, now: datetime) 
     ]
     if leavers:
         session.execute(update(Person), leavers)
-    linked = _link_managers(session, organisation_id, planned.rows, links)
+    # Everyone's keys once, after every write: the new people's links, then the rest.
+    keys = _keys(session, organisation_id)
+    links |= {keys[v["employee_id"]]: v["manager_id"] for v in inserts}
+    linked = _link_managers(session, planned.rows, keys, links)
     return Applied(
         created=len(inserts),
         matched=matched,
@@ -376,12 +379,11 @@ def _insert_people(
     rows: list[dict[str, Any]],
     managers: list[str],
     known: dict[str, int],
-) -> dict[int, int | None]:
+) -> None:
     """Insert new people, managers before the people they manage, so that every row is
     written already linked: the first import of a 100,000-row file would otherwise need
     100,000 updates afterwards. `known`: employee ids and e-mails of stored people -> id.
-    Returns person id -> the manager id written."""
-    written: list[dict[str, Any]] = []
+    Sets each row's manager_id to the one written."""
     pending = list(zip(rows, managers, strict=True))
     while pending:
         waiting = {r["employee_id"] for r, _ in pending} | {r["email"] for r, _ in pending}
@@ -389,15 +391,13 @@ def _insert_people(
         # People who manage each other in a circle: written unlinked; _link_managers links
         # them afterwards.
         ready = ready or pending
-        values = [{**r, "manager_id": known.get(m) if m else None} for r, m in ready]
-        session.execute(insert(Person), values)  # executemany: the quickest bulk insert
-        written += values
+        for r, m in ready:
+            r["manager_id"] = known.get(m) if m else None
+        session.execute(insert(Person), [r for r, _ in ready])  # executemany: the quickest
         done = {r["employee_id"] for r, _ in ready}
         pending = [(r, m) for r, m in pending if r["employee_id"] not in done]
         if pending:
             known |= _keys(session, organisation_id)
-    known |= _keys(session, organisation_id)
-    return {known[v["employee_id"]]: v["manager_id"] for v in written}
 
 
 def _keys(session: Session, organisation_id: int) -> dict[str, int]:
@@ -407,8 +407,12 @@ def _keys(session: Session, organisation_id: int) -> dict[str, int]:
             Person.organisation_id == organisation_id
         )
     )
+    return _key_map(rows)
+
+
+def _key_map(people: Iterable[tuple[str | None, str | None, int]]) -> dict[str, int]:
     keys: dict[str, int] = {}
-    for employee_id, email, person_id in rows:
+    for employee_id, email, person_id in people:
         if email:
             keys[email.lower()] = person_id
         if employee_id:
@@ -418,12 +422,11 @@ def _keys(session: Session, organisation_id: int) -> dict[str, int]:
 
 def _link_managers(
     session: Session,
-    organisation_id: int,
     rows: list[dict[str, Any]],
+    keys: dict[str, int],
     linked_before: dict[int, int | None],
 ) -> int:
     """Point each row's person at their manager; writes only the links that changed."""
-    keys = _keys(session, organisation_id)
     changes = []
     linked = 0
     for row in rows:
