@@ -20,11 +20,11 @@ from xml.sax.saxutils import escape
 
 import pandas as pd
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from app.clock import london_date
 from app.models import Person
-from app.services import audit, reports
+from app.services import audit, people, reports
 from app.services.reports import COLUMNS, HEADINGS, Filters, Scope, scope_for
 from app.services.status import State
 
@@ -216,26 +216,13 @@ def choices(session: Session, organisation_id: int) -> Choices:
 
 def managers(session: Session, organisation_id: int) -> list[tuple[str, str]]:
     """Everyone who is someone's manager of record, as (e-mail or employee ID, label)."""
-    team = aliased(Person)
-    rows = session.execute(
-        select(Person.employee_id, Person.email, Person.name, Person.first_name, Person.last_name)
-        .where(
-            Person.organisation_id == organisation_id,
-            Person.id.in_(
-                select(team.manager_id).where(
-                    team.organisation_id == organisation_id, team.manager_id.isnot(None)
-                )
-            ),
-        )
-        .order_by(Person.last_name, Person.first_name, Person.name, Person.id)
-    ).all()
     out = []
-    for employee_id, email, name, first, last in rows:
-        key = employee_id or email
+    for boss in people.managers(session, organisation_id):
+        key = boss.employee_id or boss.email
         if not key:
             continue  # nothing HR or an HR system could name them by
-        label = name or " ".join(p for p in (first, last) if p) or key
-        out.append((key, f"{label} ({email or employee_id})"))
+        label = boss.name or " ".join(p for p in (boss.first_name, boss.last_name) if p) or key
+        out.append((key, f"{label} ({boss.email or boss.employee_id})"))
     return out
 
 
