@@ -373,7 +373,9 @@ def test_over_the_rate_limit_gets_429_with_retry_after(
         assert "Retry-After" not in response.headers
     response = api(limited, url, token)
     assert response.status_code == 429
-    assert 1 <= int(response.headers["Retry-After"]) <= 60
+    # The window is a minute; the limits library reckons its reset in whole seconds, so the
+    # wait said can be one more (61 was seen).
+    assert 1 <= int(response.headers["Retry-After"]) <= 61
     assert response.headers["X-RateLimit-Remaining"] == "0"
     assert response.get_json()["status"] == 429
     assert api(limited, url, other).status_code == 200  # counted per token
