@@ -232,6 +232,7 @@ def main() -> None:
         "--org",
         "Bench Council",
     )
+    (ROOT / "instance").mkdir(exist_ok=True)  # absent in a fresh clone
     log = open(ROOT / "instance" / "bench_launch.log", "w")  # noqa: SIM115
     server = subprocess.Popen(
         [
