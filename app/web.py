@@ -27,6 +27,7 @@ from werkzeug.exceptions import HTTPException
 
 from app.clock import long_date, long_datetime
 from app.db import db
+from app.govuk import init_govuk
 from app.services.platforms import frame_ancestors
 
 FRAME_ANCESTORS_TTL = 30.0
@@ -160,6 +161,7 @@ def _error(title: str, message: str, status: int) -> tuple[str, int]:
 def init_web(app: Flask) -> None:
     app.register_blueprint(assets)
     app.register_blueprint(ops)
+    init_govuk(app)
     app.before_request(_set_nonce)
     app.after_request(_security_headers)
 

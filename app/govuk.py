@@ -1,0 +1,84 @@
+"""GOV.UK Frontend components for every template, the pure ones memoised.
+
+A GOV.UK macro's HTML depends on its parameters alone, and rendering one costs far more than
+looking it up: each call re-imports its helper macros, and GOV.UK's page template renders the
+header block twice. The layout (header, navigation) and the journey's small components repeat
+with the same parameters on page after page, so the HTML is kept per parameters, in a bounded
+cache per process. Components that show people's records (tables, summary lists) are not
+registered here: templates import those as usual.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from jinja2 import Environment
+from markupsafe import Markup
+
+MEMOISED = {
+    "govukGenericHeader": "generic-header",
+    "govukServiceNavigation": "service-navigation",
+    "govukBackLink": "back-link",
+    "govukButton": "button",
+    "govukTag": "tag",
+    "govukTaskList": "task-list",
+}
+CACHE_SIZE = 512  # per component; full means cleared, not grown
+
+
+class _Uncacheable(Exception):
+    pass
+
+
+def _key(value: Any) -> Any:
+    """A hashable stand-in for a macro's parameters that keeps what changes the HTML:
+    Markup is kept apart from the same text as a plain string (one is escaped, one not),
+    and True apart from 1."""
+    if isinstance(value, Markup):
+        return ("markup", str(value))
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return ("dict", *((k, _key(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return ("list", *(_key(v) for v in value))
+    if value is None or isinstance(value, bool | int | float):
+        return (type(value).__name__, value)
+    raise _Uncacheable
+
+
+class Memoised:
+    """Calls a macro once per distinct parameters; anything unusual goes straight through."""
+
+    def __init__(self, macro: Any, size: int = CACHE_SIZE) -> None:
+        self.macro = macro
+        self.size = size
+        self.cache: dict[Any, Markup] = {}
+
+    def __call__(self, params: Any = None, *args: Any, **kwargs: Any) -> Markup:
+        if args or kwargs:
+            return self.macro(params, *args, **kwargs)
+        try:
+            key = _key(params)
+        except _Uncacheable:
+            return self.macro(params)
+        html = self.cache.get(key)
+        if html is None:
+            html = self.macro(params)
+            if len(self.cache) >= self.size:
+                self.cache.clear()
+            self.cache[key] = html
+        return html
+
+
+def component(env: Environment, name: str) -> Any:
+    folder = MEMOISED[name]
+    return getattr(
+        env.get_template(f"govuk_frontend_jinja/components/{folder}/macro.html").module, name
+    )
+
+
+def init_govuk(app: Flask) -> None:
+    for name in MEMOISED:
+        app.jinja_env.globals[name] = Memoised(component(app.jinja_env, name))
