@@ -10,6 +10,7 @@ registered here: templates import those as usual.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 from flask import Flask
@@ -19,6 +20,7 @@ from markupsafe import Markup
 MEMOISED = {
     "govukGenericHeader": "generic-header",
     "govukServiceNavigation": "service-navigation",
+    "govukSkipLink": "skip-link",
     "govukBackLink": "back-link",
     "govukButton": "button",
     "govukTag": "tag",
@@ -80,5 +82,8 @@ def component(env: Environment, name: str) -> Any:
 
 
 def init_govuk(app: Flask) -> None:
-    for name in MEMOISED:
-        app.jinja_env.globals[name] = Memoised(component(app.jinja_env, name))
+    memoised = {name: Memoised(component(app.jinja_env, name)) for name in MEMOISED}
+    app.jinja_env.globals.update(memoised)
+    # GOV.UK's page template imports its own skip link and menu, which hide the globals in
+    # the blocks the base layout fills: there it calls them as memoised.<name>.
+    app.jinja_env.globals["memoised"] = SimpleNamespace(**memoised)
