@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from flask import current_app, render_template
 from flask_login import LoginManager
 
@@ -9,6 +11,7 @@ from app.clock import utcnow
 from app.db import db
 from app.models import Role
 from app.services.launches import VisitInfo, visit_for_token
+from app.services.teams import mentees_of
 
 login_manager = LoginManager()
 # The tool has no sign-in page: people arrive from their LMS.
@@ -28,13 +31,23 @@ class Visit:
         self.token = token
         self.launch_id = info.launch_id
         self.person_id = info.person_id
-        self.organisation_id = info.organisation_id
-        self.organisation_name = info.organisation_name
+        self.organisation = info.organisation
+        self.organisation_id = info.organisation.id
+        self.organisation_name = info.organisation.name
         self.name = info.name
         self.role: Role = info.role
 
     def get_id(self) -> str:
         return self.token
+
+    @cached_property
+    def manages_anyone(self) -> bool:
+        """Someone reports to them in HR's roster, or they mentor someone known here."""
+        if self.info.has_reports:
+            return True
+        if not self.info.mentor_scope:
+            return False
+        return bool(mentees_of(db.session(), self.organisation_id, self.launch_id))
 
 
 class NewVisit:

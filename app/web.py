@@ -17,7 +17,6 @@ from flask import (
     render_template,
     request,
     send_from_directory,
-    session,
     url_for,
 )
 from flask_login import current_user
@@ -113,27 +112,14 @@ def _security_headers(response: Response) -> Response:
 
 def _navigation() -> list[dict[str, Any]]:
     """The service navigation: the module for everyone, the team for managers, HR's pages
-    for HR. Whether someone manages anyone is looked up once per visit."""
+    for HR."""
     if not current_user or not current_user.is_authenticated:
         return []
     from app.models import Role
-    from app.services.teams import manages_anyone
 
     items = [("Your module", url_for("learner.home"), request.blueprint == "learner")]
-    cached = session.get("team")
-    if not cached or cached[0] != current_user.launch_id:
-        cached = [
-            current_user.launch_id,
-            manages_anyone(
-                db.session(),
-                current_user.organisation_id,
-                current_user.person_id,
-                current_user.launch_id,
-            ),
-        ]
-        session["team"] = cached
     hr = current_user.role in (Role.HR, Role.ADMIN)
-    if cached[1] or hr:
+    if hr or current_user.manages_anyone:
         items.append(
             (
                 "Your team" if not hr else "Everyone's progress",

@@ -236,7 +236,7 @@ def record_acceptance(person_id: int) -> Any:
     if found.anonymised_at is not None:
         abort(404)
     scope = _scope()
-    status = person_status(db.session(), found.id, scope.version, scope.when)
+    status = person_status(db.session(), found.organisation_id, found.id, scope.version, scope.when)
     form = PaperAcceptanceForm()
 
     def page(code: int) -> tuple[str, int]:

@@ -35,7 +35,6 @@ from app.models import (
     Acceptance,
     Deployment,
     Launch,
-    Organisation,
     Person,
     PolicySection,
     QuizAttempt,
@@ -68,7 +67,7 @@ from app.services.attempts import (
 )
 from app.services.certificates import certificate_for
 from app.services.content_pack import personalise, placeholder_values
-from app.services.organisations import today_for, validity_rule
+from app.services.organisations import OrganisationView, today_for, validity_rule
 from app.services.outbox import enqueue, send_due
 from app.services.policies import VersionCache, VersionView, sections_for
 from app.services.progress import Progress, mark_read, progress
@@ -88,7 +87,7 @@ def require_visit() -> None:
 @dataclass(frozen=True)
 class Reading:
     visit: Visit
-    organisation: Organisation
+    organisation: OrganisationView
     version: VersionView
     status: PersonStatus
     progress: Progress
@@ -119,11 +118,13 @@ def _reading() -> Reading:
     if version is None:
         current_app.logger.error("no published version of %s", current_app.config["POLICY_KEY"])
         abort(503, "The policy has not been published yet. Please tell your administrator.")
-    org = db.session.get(Organisation, visit.organisation_id)
-    assert org is not None
-    status = person_status(db.session(), visit.person_id, version, today_for(org, today()))
+    org = visit.organisation
+    status = person_status(db.session(), org.id, visit.person_id, version, today_for(org, today()))
     sections = sections_for(version, visit.info.elected_member)
-    done = progress(db.session(), visit.person_id, version.id, status.cycle, sections)
+    if status.state is State.NOT_STARTED:  # by definition nothing is read in this journey
+        done = Progress(sections, frozenset())
+    else:
+        done = progress(db.session(), visit.person_id, version.id, status.cycle, sections)
     return Reading(visit, org, version, status, done)
 
 

@@ -19,7 +19,7 @@ from app.services import audit, exports, reminders
 from app.services.mail import Mailer
 from app.services.reports import COLUMNS, OPEN, Filters, NoPolicy, Scope, people_frame, scope_for
 from app.services.status import State
-from app.services.teams import manages_anyone, team_of
+from app.services.teams import team_of
 
 bp = Blueprint("manager", __name__, url_prefix="/team", template_folder="templates")
 PAGE_SIZE = 100
@@ -34,9 +34,7 @@ class RemindForm(FlaskForm):
 def require_team() -> None:
     if current_user.role in (Role.HR, Role.ADMIN):
         return
-    if not manages_anyone(
-        db.session(), current_user.organisation_id, current_user.person_id, current_user.launch_id
-    ):
+    if not current_user.manages_anyone:
         abort(403, "This page is for managers: nobody reports to you in HR's records.")
 
 

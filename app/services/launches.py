@@ -14,13 +14,14 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Boolean, bindparam, case, func, insert, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Boolean, bindparam, case, exists, func, insert, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from app.clock import london_date
 from app.db import DIALECT_INSERT, dialect_name, table
 from app.models import Launch, LmsContext, Organisation, Person, Role
 from app.services import audit
+from app.services.organisations import OrganisationView
 from lti.context import LaunchContext
 
 
@@ -79,7 +80,10 @@ def _context_upsert(dialect: str) -> Any:
 
 
 _LAUNCH_INSERT = insert(table(Launch)).returning(table(Launch).c.id)
-# Every page loads the visit: one joined row, no ORM objects.
+_report = aliased(Person)
+# Every page loads the visit: one joined row, no ORM objects, with what every page needs
+# (the organisation's settings, whether the menu offers a team) so that pages need not
+# query for them again.
 _VISIT_BY_TOKEN = (
     select(
         Launch.id,
@@ -89,15 +93,28 @@ _VISIT_BY_TOKEN = (
         Launch.return_url,
         Launch.expires_at,
         Launch.ended_at,
+        Launch.mentee_subs,
         Person.id.label("person_id"),
         Person.name,
         Person.email,
         Person.elected_member,
         Person.first_seen_at,
+        exists()
+        .where(
+            _report.organisation_id == Launch.organisation_id,
+            _report.manager_id == Launch.person_id,
+            _report.active.is_(True),
+        )
+        .label("has_reports"),
         Organisation.id.label("organisation_id"),
         Organisation.name.label("organisation_name"),
         Organisation.content_values,
+        Organisation.quiz_settings,
         Organisation.due_days,
+        Organisation.due_from,
+        Organisation.validity_months,
+        Organisation.renewal_window_days,
+        Organisation.renewal_basis,
     )
     .join(Person, Person.id == Launch.person_id)
     .join(Organisation, Organisation.id == Launch.organisation_id)
@@ -114,15 +131,16 @@ class VisitInfo:
     person_id: int
     name: str
     email: str | None
-    organisation_id: int
-    organisation_name: str
+    organisation: OrganisationView
     lms_context_id: int | None
     resource_link_id: str
     return_url: str | None
     elected_member: bool
     first_seen_at: datetime
-    content_values: dict[str, str]
-    due_days: int
+    # Someone reports to them in HR's roster; or the LMS named people they mentor (who
+    # may not all be known here yet: see teams.mentees_of).
+    has_reports: bool
+    mentor_scope: bool
 
 
 def upsert_person(session: Session, ctx: LaunchContext, now: datetime) -> int:
@@ -264,15 +282,24 @@ def visit_for_token(session: Session, token: str, now: datetime) -> VisitInfo | 
         person_id=row.person_id,
         name=row.name,
         email=row.email,
-        organisation_id=row.organisation_id,
-        organisation_name=row.organisation_name,
+        organisation=OrganisationView(
+            id=row.organisation_id,
+            name=row.organisation_name,
+            content_values=row.content_values or {},
+            quiz_settings=row.quiz_settings or {},
+            due_days=row.due_days,
+            due_from=row.due_from,
+            validity_months=row.validity_months,
+            renewal_window_days=row.renewal_window_days,
+            renewal_basis=row.renewal_basis,
+        ),
         lms_context_id=row.lms_context_id,
         resource_link_id=row.resource_link_id,
         return_url=row.return_url,
         elected_member=row.elected_member,
         first_seen_at=row.first_seen_at,
-        content_values=row.content_values or {},
-        due_days=row.due_days,
+        has_reports=bool(row.has_reports),
+        mentor_scope=bool(row.mentee_subs),
     )
 
 

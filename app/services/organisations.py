@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -48,17 +50,33 @@ def settings_of(org: Organisation) -> dict[str, str]:
     return shown
 
 
+@dataclass(frozen=True)
+class OrganisationView:
+    """An organisation's settings as a visit's pages need them: read with the visit, in the
+    same row, rather than loaded again on every page."""
+
+    id: int
+    name: str
+    content_values: dict[str, str]
+    quiz_settings: dict[str, Any]
+    due_days: int
+    due_from: str
+    validity_months: int
+    renewal_window_days: int
+    renewal_basis: str
+
+
 def due_date(assigned_on: date, due_days: int) -> date:
     """The date by which a person assigned on that day must complete the module."""
     return assigned_on + timedelta(days=due_days)
 
 
-def validity_rule(org: Organisation) -> Validity:
+def validity_rule(org: Organisation | OrganisationView) -> Validity:
     return Validity(
         months=org.validity_months, window_days=org.renewal_window_days, basis=org.renewal_basis
     )
 
 
-def today_for(org: Organisation, day: date) -> Today:
+def today_for(org: Organisation | OrganisationView, day: date) -> Today:
     """The dates an organisation's statuses are reckoned with on that day."""
     return Today(day, validity_rule(org), org.due_days, org.due_from)

@@ -160,7 +160,7 @@ def person_record(
     return PersonRecord(
         person=person,
         manager=session.get(Person, person.manager_id) if person.manager_id else None,
-        status=person_status(session, person.id, version, when),
+        status=person_status(session, person.organisation_id, person.id, version, when),
         retention_ends=retention_ends(person, org),
         launches=launches or 0,
         attempts=attempts,
@@ -232,7 +232,7 @@ def record_paper_acceptance(
         raise DeclarationInFuture("the declaration date is in the future")
     if declared_on < version.effective_date:
         raise DeclarationBeforeVersion("the declaration is older than the policy version")
-    status = person_status(session, person.id, version, when)
+    status = person_status(session, person.organisation_id, person.id, version, when)
     rule = validity_rule(org)
     previous = status.acceptance.valid_until if status.acceptance else None
     until = next_valid_until(declared_on, previous, rule)

@@ -264,18 +264,19 @@ class PersonStatus:
         return self.acceptance is None and self.due_date is not None and today > self.due_date
 
 
-def person_status(session: Session, person_id: int, current: Any, when: Today) -> PersonStatus:
-    person = session.get(Person, person_id)
-    assert person is not None
+def person_status(
+    session: Session, organisation_id: int, person_id: int, current: Any, when: Today
+) -> PersonStatus:
     params = status_params(
-        person.organisation_id, current.id, counting_versions(session, current), when, person_id
+        organisation_id, current.id, counting_versions(session, current), when, person_id
     )
     query = status_query(when.due_from, one_person=True, dialect=session.get_bind().dialect.name)
     row = session.execute(query, params).one()
     state = State(row.state)
     acceptance = session.get(Acceptance, row.acceptance_id) if row.acceptance_id else None
     passed = None
-    if state is not State.CERTIFIED:
+    # Not started, or reading: the statement found no pass in this journey, so don't look.
+    if state in (State.QUIZ_PASSED, State.DUE_FOR_RENEWAL, State.EXPIRED):
         passed = session.scalars(
             select(QuizSubmission)
             .join(QuizAttempt)

@@ -69,16 +69,3 @@ def team_of(
         if mentee not in team and mentee != person_id:
             team.append(mentee)
     return team
-
-
-def manages_anyone(session: Session, organisation_id: int, person_id: int, launch_id: int) -> bool:
-    direct = session.scalars(
-        select(Person.id)
-        .where(
-            Person.organisation_id == organisation_id,
-            Person.manager_id == person_id,
-            Person.active.is_(True),
-        )
-        .limit(1)
-    ).first()
-    return direct is not None or bool(mentees_of(session, organisation_id, launch_id))
