@@ -42,3 +42,6 @@ class AuditHead(Base):
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), primary_key=True)
     seq: Mapped[int]
     hash: Mapped[str] = mapped_column(String(64))
+    # The hash before the latest event: how one statement that moves the head hands the
+    # event its prev_hash (an upsert returns only the new row).
+    prev_hash: Mapped[str | None] = mapped_column(String(64))

@@ -2,6 +2,11 @@
 
 hash = SHA-256(previous hash + canonical JSON of the event). The chain's head row is locked
 while an event is appended, so concurrent events of one organisation queue in order.
+
+An event is written on every launch, so on PostgreSQL one statement appends it: it moves the
+head (which locks it), computes the hash there with sha256() from the previous hash and the
+canonical JSON this module builds, and inserts the event. SQLite, with one writer and no
+sha256(), takes three statements and hashes here. `verify` checks both the same way.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import String, bindparam, cast, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from app.db import DIALECT_INSERT, dialect_name, table
@@ -54,6 +59,20 @@ def canonical(event: AuditEvent | dict[str, Any]) -> str:
     )
 
 
+_SEQ_MARK = -918273645546372819  # stands in for the sequence number, which the database sets
+
+
+def canonical_around_seq(event: dict[str, Any]) -> tuple[str, str]:
+    """canonical(event) split where its sequence number goes: before + str(seq) + after.
+
+    The keys are sorted, so the top-level "seq" is the last one (only subject_person_id, a
+    number, follows it).
+    """
+    before, mark, after = canonical({**event, "seq": _SEQ_MARK}).rpartition(f'"seq":{_SEQ_MARK}')
+    assert mark, "canonical JSON without its seq"
+    return before + '"seq":', after
+
+
 def chain_hash(prev_hash: str, content: str) -> str:
     return hashlib.sha256((prev_hash + content).encode()).hexdigest()
 
@@ -72,7 +91,7 @@ class Appended:
 def _statements(dialect: str) -> tuple[Any, Any, Any]:
     heads, events = table(AuditHead), table(AuditEvent)
     # Creates the head if needed and locks it in one statement (ON CONFLICT DO UPDATE locks
-    # the row, as FOR UPDATE would): PostgreSQL queues appenders; SQLite has one writer.
+    # the row, as FOR UPDATE would): SQLite has one writer anyway.
     stmt = DIALECT_INSERT[dialect](heads).values(
         organisation_id=bindparam("org"), seq=0, hash=GENESIS
     )
@@ -83,9 +102,56 @@ def _statements(dialect: str) -> tuple[Any, Any, Any]:
     move_head = (
         update(heads)
         .where(heads.c.organisation_id == bindparam("org"))
-        .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+        .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"), prev_hash=bindparam("prev"))
     )
     return lock_head, append, move_head
+
+
+def _sql_chain_hash(prev_hash: Any, seq: Any) -> Any:
+    """chain_hash(prev_hash, before + str(seq) + after), computed by PostgreSQL."""
+    content = prev_hash + bindparam("before", type_=String) + cast(seq, String)
+    content = content + bindparam("after", type_=String)
+    return func.encode(func.sha256(func.convert_to(content, literal("UTF8"))), literal("hex"))
+
+
+@cache
+def _append_postgresql() -> Any:
+    """One statement: move (and so lock) the head, hash there, insert the event."""
+    heads, events = table(AuditHead), table(AuditEvent)
+    first = DIALECT_INSERT["postgresql"](heads).values(
+        organisation_id=bindparam("org"),
+        seq=1,
+        hash=_sql_chain_hash(literal(GENESIS, String), literal(1)),
+        prev_hash=GENESIS,
+    )
+    # SET reads the row as it was: the old hash becomes prev_hash, old seq + 1 the new seq.
+    head = (
+        first.on_conflict_do_update(
+            index_elements=[heads.c.organisation_id],
+            set_={
+                "seq": heads.c.seq + 1,
+                "prev_hash": heads.c.hash,
+                "hash": _sql_chain_hash(heads.c.hash, heads.c.seq + 1),
+            },
+        )
+        .returning(heads.c.seq, heads.c.hash, heads.c.prev_hash)
+        .cte("head")
+    )
+    columns = ("occurred_at", "action", "actor_person_id", "actor", "subject_person_id", "details")
+    return (
+        insert(events)
+        .from_select(
+            ["organisation_id", "seq", *columns, "prev_hash", "hash"],
+            select(
+                bindparam("org", type_=events.c.organisation_id.type),
+                head.c.seq,
+                *(bindparam(c, type_=events.c[c].type) for c in columns),
+                head.c.prev_hash,
+                head.c.hash,
+            ),
+        )
+        .returning(events.c.id, events.c.seq, events.c.prev_hash, events.c.hash)
+    )
 
 
 def record(
@@ -100,11 +166,8 @@ def record(
     details: dict[str, Any] | None = None,
 ) -> Appended:
     """Append one event. The caller's transaction commits it with the change it records."""
-    lock_head, append, move_head = _statements(dialect_name(session))
-    seq, prev_hash = session.execute(lock_head, {"org": organisation_id}).one()
     event = {
         "organisation_id": organisation_id,
-        "seq": seq + 1,
         "occurred_at": now,
         "action": action,
         "actor_person_id": actor_person_id,
@@ -112,11 +175,25 @@ def record(
         "subject_person_id": subject_person_id,
         "details": details or {},
     }
+    dialect = dialect_name(session)
+    if dialect == "postgresql":
+        before, after = canonical_around_seq(event)
+        row = session.execute(
+            _append_postgresql(),
+            {**event, "org": organisation_id, "before": before, "after": after},
+        ).one()
+        return Appended(row.id, row.seq, row.prev_hash, row.hash)
+    lock_head, append, move_head = _statements(dialect)
+    seq, prev_hash = session.execute(lock_head, {"org": organisation_id}).one()
+    event["seq"] = seq + 1
     digest = chain_hash(prev_hash, canonical(event))
     event_id = session.execute(
         append, {**event, "prev_hash": prev_hash, "hash": digest}
     ).scalar_one()
-    session.execute(move_head, {"org": organisation_id, "new_seq": seq + 1, "new_hash": digest})
+    session.execute(
+        move_head,
+        {"org": organisation_id, "new_seq": seq + 1, "new_hash": digest, "prev": prev_hash},
+    )
     return Appended(event_id, seq + 1, prev_hash, digest)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 
@@ -12,7 +13,7 @@ from flask.testing import FlaskCliRunner
 
 from app.clock import utcnow
 from app.db import db
-from app.models import Organisation
+from app.models import AuditEvent, AuditHead, Organisation
 from app.services import audit
 
 
@@ -122,3 +123,83 @@ def test_events_in_one_transaction_chain_in_order(app: Flask) -> None:
         db.session.commit()
         assert [r.seq for r in rows] == [1, 2, 3]  # type: ignore[attr-defined]
         assert rows[1].prev_hash == rows[0].hash  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "details",
+    [
+        {},
+        {"seq": -918273645546372819, "nested": {"seq": 7}},
+        {"name": 'Zoë "Jo" O\\Brien ✓ 👩‍👧', "lines": "one\ntwo\ttab\x00nul"},
+    ],
+)
+@pytest.mark.parametrize("subject", [None, 42])
+def test_the_canonical_text_splits_where_the_sequence_number_goes(
+    details: dict[str, object], subject: int | None
+) -> None:
+    event = {
+        "organisation_id": 3,
+        "occurred_at": utcnow(),
+        "action": "launch",
+        "actor_person_id": subject,
+        "actor": None,
+        "subject_person_id": subject,
+        "details": details,
+    }
+    before, after = audit.canonical_around_seq(event)
+    for seq in (1, 12345):
+        assert before + str(seq) + after == audit.canonical({**event, "seq": seq})
+
+
+def test_names_in_any_script_hash_alike_in_the_database_and_in_verify(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
+    """On PostgreSQL the hash is computed by the database: verify recomputes it in Python."""
+    with app.app_context():
+        org = Organisation(name="West Shire")
+        db.session.add(org)
+        db.session.flush()
+        for name in ('Zoë "Jo" O\\Brien', "Łukasz Żółć", "محمد", "李小龍 👩‍👧", "tab\tnew\nline"):
+            audit.record(db.session(), org.id, "launch", utcnow(), details={"name": name})
+        db.session.commit()
+    code, output = verify(runner)
+    assert code == 0, output
+    assert "OK organisation" in output
+
+
+def test_appends_racing_from_many_connections_form_one_unbroken_chain(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
+    with app.app_context():
+        org = Organisation(name="Racing Shire")
+        db.session.add(org)
+        db.session.commit()
+        org_id = org.id
+    errors: list[BaseException] = []
+
+    def append(worker: int) -> None:
+        try:
+            with app.app_context():
+                for n in range(10):
+                    audit.record(
+                        db.session(), org_id, "launch", utcnow(), details={"w": worker, "n": n}
+                    )
+                    db.session.commit()
+        except BaseException as exc:  # reported below: a thread's failure must fail the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=append, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    with app.app_context():
+        seqs = db.session.scalars(
+            sa.select(AuditEvent.seq).where(AuditEvent.organisation_id == org_id)
+        ).all()
+        head = db.session.get(AuditHead, org_id)
+    assert sorted(seqs) == list(range(1, 41))
+    assert head is not None and head.seq == 40
+    code, output = verify(runner)
+    assert code == 0, output
