@@ -164,14 +164,7 @@ def validate_launch(
 
     # -- the login this launch answers, used up at once: the caller rolls back on any error
     # below, so a refused launch leaves it unused, and two tabs racing get one winner.
-    login = session.execute(
-        update(LoginState)
-        .where(
-            LoginState.state == state, LoginState.used_at.is_(None), LoginState.expires_at >= now
-        )
-        .values(used_at=now)
-        .returning(LoginState.nonce, LoginState.registration_id)
-    ).first()
+    login = session.execute(_USE_STATE, {"the_state": state, "now": now}).first()
     if login is None:
         known = session.execute(select(LoginState.used_at).where(LoginState.state == state)).first()
         if known is None:

@@ -165,30 +165,44 @@ def upsert_person(session: Session, ctx: LaunchContext, now: datetime) -> int:
     return int(person_id)
 
 
+# HR's roster entry for someone launching for the first time: not yet tied to an LMS
+# account, and the same e-mail address or employee ID.
+_ROSTER_ENTRY = (
+    select(Person.id)
+    .where(
+        Person.organisation_id == bindparam("organisation_id"),
+        Person.issuer.is_(None),
+        or_(
+            func.lower(Person.email) == bindparam("email"),
+            Person.employee_id == bindparam("employee_id"),
+        ),
+    )
+    .order_by(Person.id)
+    .limit(1)
+)
+
+
 def claim_roster_entry(session: Session, new_id: int, ctx: LaunchContext) -> int | None:
     """Join a first launch to the roster entry for the same person (same e-mail, or the
     employee id the LMS sends as lis person_sourcedid or custom employee_id), so their
     progress and their HR details are one record. Returns the roster entry's id."""
     employee_id = ctx.custom.get("employee_id") or ctx.person_sourcedid
-    matches = []
-    if ctx.email:
-        matches.append(func.lower(Person.email) == ctx.email.lower())
-    if employee_id:
-        matches.append(Person.employee_id == employee_id)
-    if not matches:
+    if not ctx.email and not employee_id:
         return None
-    entry = session.scalars(
-        select(Person)
-        .where(
-            Person.organisation_id == ctx.organisation_id, Person.issuer.is_(None), or_(*matches)
-        )
-        .order_by(Person.id)
-        .limit(1)
-    ).first()
-    if entry is None:
+    # A NULL parameter matches nothing, so one statement serves either key alone.
+    entry_id = session.execute(
+        _ROSTER_ENTRY,
+        {
+            "organisation_id": ctx.organisation_id,
+            "email": ctx.email.lower() if ctx.email else None,
+            "employee_id": employee_id or None,
+        },
+    ).scalar()
+    if entry_id is None:
         return None
+    entry = session.get(Person, entry_id)
     new = session.get(Person, new_id)
-    assert new is not None
+    assert entry is not None and new is not None
     session.delete(new)
     session.flush()
     entry.issuer, entry.subject = ctx.issuer, ctx.subject
