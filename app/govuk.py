@@ -26,6 +26,9 @@ MEMOISED = {
     "govukTag": "tag",
     "govukTaskList": "task-list",
 }
+# Memoised only where a template asks for memoised.<name>: summary lists elsewhere show
+# people's records, which need not linger in a cache.
+ON_REQUEST = {"govukSummaryList": "summary-list"}
 CACHE_SIZE = 512  # per component; full means cleared, not grown
 
 
@@ -75,10 +78,9 @@ class Memoised:
 
 
 def component(env: Environment, name: str) -> Any:
-    folder = MEMOISED[name]
-    return getattr(
-        env.get_template(f"govuk_frontend_jinja/components/{folder}/macro.html").module, name
-    )
+    folder = {**MEMOISED, **ON_REQUEST}[name]
+    template = env.get_template(f"govuk_frontend_jinja/components/{folder}/macro.html")
+    return getattr(template.module, name)
 
 
 def init_govuk(app: Flask) -> None:
@@ -86,4 +88,5 @@ def init_govuk(app: Flask) -> None:
     app.jinja_env.globals.update(memoised)
     # GOV.UK's page template imports its own skip link and menu, which hide the globals in
     # the blocks the base layout fills: there it calls them as memoised.<name>.
-    app.jinja_env.globals["memoised"] = SimpleNamespace(**memoised)
+    on_request = {name: Memoised(component(app.jinja_env, name)) for name in ON_REQUEST}
+    app.jinja_env.globals["memoised"] = SimpleNamespace(**memoised, **on_request)
