@@ -63,6 +63,9 @@ def _bind_limiter(state: BlueprintSetupState) -> None:
         key_prefix="cpm-api",
     )
     limiter.limit(_limit_value)(bp)
+    # Flask-Limiter looks at every request of the app; the rest of the app is waved through
+    # at once (a launch's three requests each paid for the full check).
+    limiter.request_filter(lambda: request.blueprint != bp.name)
     limiter.init_app(app)
     app.extensions["cpm_api_limiter"] = limiter
 
