@@ -8,10 +8,15 @@ Each launch is a full round trip, as a browser and an LMS make it:
 Prints launches/s, p50/p95 latency, errors and the tool's CPU milliseconds per launch (from
 /proc, for the gunicorn processes: the steadiest figure on a shared machine).
 
-    .venv/bin/python -m scripts.bench_launch [--seconds 10] [--concurrency 1,10,50]
+    .venv/bin/python -m scripts.bench_launch [--seconds 10] [--concurrency 1,10,50] [--baseline]
 
 It works in its own PostgreSQL schema (dropped afterwards) and sends traffic only to
 127.0.0.1. This is a benchmark that prints figures; it asserts nothing.
+
+--baseline runs the same launches against scripts/bare_tool.py instead, a bare pylti1p3
+Flask tool that keeps its state in the browser's cookies and stores nothing (no PostgreSQL
+needed): the calibration figure to compare the project's own against, on this machine.
+Add --fetch-keys for pylti1p3's default of fetching the platform's key set on every launch.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import threading
 import time
 import urllib.parse
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jwt
 import sqlalchemy as sa
@@ -38,6 +43,21 @@ from scripts.bench_common import CLAIM, CLIENT_ID, DEPLOYMENT, ROOT, Platform, f
 SCHEMA = "bench_launch"
 
 
+class Cookies(NamedTuple):
+    """The cookies the generator follows, as the app under test names them."""
+
+    state_prefix: str  # the login's state cookie, sent back with the launch
+    session: str  # the session cookie the launch sets, sent with the first page
+    session_from_login: bool  # the login sets the session cookie too; send it with the launch
+
+
+# The project: state cookie lti_state_<state>; its session starts at the launch.
+PROJECT_COOKIES = Cookies("lti_state_", "cpm_session=", session_from_login=False)
+# pylti1p3: state cookie lti1p3-state-<uuid>; the nonce is kept in Flask's session cookie
+# from the login on, so a browser brings that cookie to the launch as well.
+BARE_COOKIES = Cookies("lti1p3-state-", "session=", session_from_login=True)
+
+
 def _cookie(headers: list[tuple[str, str]], prefix: str) -> str | None:
     for name, value in headers:
         if name.lower() == "set-cookie" and value.startswith(prefix):
@@ -45,7 +65,9 @@ def _cookie(headers: list[tuple[str, str]], prefix: str) -> str | None:
     return None
 
 
-def one_launch(host: str, port: int, issuer: str, key: Any, kid: str, n: str) -> float:
+def one_launch(
+    host: str, port: int, issuer: str, key: Any, kid: str, n: str, cookies: Cookies
+) -> float:
     started = time.perf_counter()
     sub = f"bench-{n}"
     name = f"Bench Person {n}"
@@ -63,10 +85,14 @@ def one_launch(host: str, port: int, issuer: str, key: Any, kid: str, n: str) ->
     conn.request("GET", "/lti/login?" + params)
     resp = conn.getresponse()
     resp.read()
-    if resp.status != 302:
+    auth_url = resp.getheader("Location")
+    if resp.status != 302 or auth_url is None:
         raise RuntimeError(f"login answered {resp.status}")
-    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(resp.getheader("Location")).query))
-    state_cookie = _cookie(resp.getheaders(), "lti_state_")
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(auth_url).query))
+    state_cookie = _cookie(resp.getheaders(), cookies.state_prefix)
+    login_session = (
+        _cookie(resp.getheaders(), cookies.session) if cookies.session_from_login else None
+    )
     conn.close()
 
     now = int(time.time())
@@ -103,14 +129,17 @@ def one_launch(host: str, port: int, issuer: str, key: Any, kid: str, n: str) ->
         "POST",
         "/lti/launch",
         body=body,
-        headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": state_cookie or ""},
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": "; ".join(c for c in (state_cookie, login_session) if c),
+        },
     )
     resp = conn.getresponse()
     resp.read()
-    if resp.status != 302:
-        raise RuntimeError(f"launch answered {resp.status}")
-    session_cookie = _cookie(resp.getheaders(), "cpm_session=")
     location = resp.getheader("Location")
+    if resp.status != 302 or location is None:
+        raise RuntimeError(f"launch answered {resp.status}")
+    session_cookie = _cookie(resp.getheaders(), cookies.session)
     conn.close()
 
     conn = http.client.HTTPConnection(host, port, timeout=30)
@@ -123,8 +152,10 @@ def one_launch(host: str, port: int, issuer: str, key: Any, kid: str, n: str) ->
     return time.perf_counter() - started
 
 
-def generator(args: tuple[str, int, str, bytes, str, int, float, int]) -> tuple[list[float], int]:
-    host, port, issuer, pem, kid, threads, seconds, _proc_no = args
+def generator(
+    args: tuple[str, int, str, bytes, str, int, float, int, Cookies],
+) -> tuple[list[float], int]:
+    host, port, issuer, pem, kid, threads, seconds, _proc_no, cookies = args
     key = serialization.load_pem_private_key(pem, password=None)
     latencies: list[float] = []
     errors = [0]
@@ -136,7 +167,7 @@ def generator(args: tuple[str, int, str, bytes, str, int, float, int]) -> tuple[
         while time.monotonic() < deadline:
             i += 1
             try:
-                took = one_launch(host, port, issuer, key, kid, f"{os.getpid()}-{t}-{i}")
+                took = one_launch(host, port, issuer, key, kid, f"{os.getpid()}-{t}-{i}", cookies)
                 with lock:
                     latencies.append(took)
             except Exception as exc:
@@ -182,7 +213,20 @@ def main() -> None:
     parser.add_argument("--concurrency", default="1,10,50")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--baseline",
+        action="store_true",
+        help="launch scripts/bare_tool.py (bare pylti1p3, no database) instead of the project",
+    )
+    parser.add_argument(
+        "--fetch-keys",
+        action="store_true",
+        help="with --baseline: pylti1p3 fetches the platform's key set on every launch",
+    )
     args = parser.parse_args()
+    if args.baseline:
+        baseline(args)
+        return
 
     admin = sa.create_engine(args.database_url)
     with admin.begin() as conn:
@@ -232,8 +276,36 @@ def main() -> None:
         "--org",
         "Bench Council",
     )
+    try:
+        serve_and_measure(
+            args,
+            port,
+            env,
+            platform,
+            "app:create_app()",
+            PROJECT_COOKIES,
+            "PostgreSQL",
+            "bench_launch.log",
+        )
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+        admin.dispose()
+
+
+def serve_and_measure(
+    args: argparse.Namespace,
+    port: int,
+    env: dict[str, str],
+    platform: Platform,
+    app_spec: str,
+    cookies: Cookies,
+    what: str,
+    logname: str,
+) -> None:
+    """Start gunicorn on `app_spec`, warm it up, print the table; stop gunicorn and `platform`."""
     (ROOT / "instance").mkdir(exist_ok=True)  # absent in a fresh clone
-    log = open(ROOT / "instance" / "bench_launch.log", "w")  # noqa: SIM115
+    log = open(ROOT / "instance" / logname, "w")  # noqa: SIM115
     server = subprocess.Popen(
         [
             sys.executable,
@@ -245,7 +317,7 @@ def main() -> None:
             f"127.0.0.1:{port}",
             "--backlog",
             "2048",
-            "app:create_app()",
+            app_spec,
         ],
         cwd=ROOT,
         env=env,
@@ -264,10 +336,10 @@ def main() -> None:
         pids = gunicorn_pids(server.pid)
         pem = platform.pem()
         # Warm up: every worker loads its key, fills its JWKS cache, compiles templates.
-        generator(("127.0.0.1", port, platform.issuer, pem, platform.kid, 4, 2.0, 0))
+        generator(("127.0.0.1", port, platform.issuer, pem, platform.kid, 4, 2.0, 0, cookies))
 
         print(
-            f"gunicorn {args.workers} sync workers, PostgreSQL, generator on the same machine "
+            f"gunicorn {args.workers} sync workers, {what}, generator on the same machine "
             f"({os.cpu_count()} cores), {args.seconds:.0f}s per level"
         )
         print(
@@ -283,7 +355,17 @@ def main() -> None:
                 results = pool.map(
                     generator,
                     [
-                        ("127.0.0.1", port, platform.issuer, pem, platform.kid, n, args.seconds, i)
+                        (
+                            "127.0.0.1",
+                            port,
+                            platform.issuer,
+                            pem,
+                            platform.kid,
+                            n,
+                            args.seconds,
+                            i,
+                            cookies,
+                        )
                         for i, n in enumerate(per)
                     ],
                 )
@@ -306,9 +388,31 @@ def main() -> None:
         server.wait(timeout=10)
         log.close()
         platform.server.shutdown()
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        admin.dispose()
+
+
+def baseline(args: argparse.Namespace) -> None:
+    """The same launches against scripts/bare_tool.py: no database, nothing to set up."""
+    platform = Platform()
+    env = {
+        **os.environ,
+        "BARE_ISSUER": platform.issuer,
+        "BARE_CLIENT_ID": CLIENT_ID,
+        "BARE_DEPLOYMENT_ID": DEPLOYMENT,
+        "BARE_JWKS_URL": platform.issuer + "/jwks",
+        "BARE_FETCH_KEYS": "1" if args.fetch_keys else "0",
+        "SECRET_KEY": "bench-secret",
+    }
+    serve_and_measure(
+        args,
+        free_port(),
+        env,
+        platform,
+        "scripts.bare_tool:create_app()",
+        BARE_COOKIES,
+        "bare pylti1p3 baseline (scripts/bare_tool.py: state in cookies, no database, key set "
+        + ("fetched on every launch)" if args.fetch_keys else "read once at start)"),
+        "bench_launch_baseline.log",
+    )
 
 
 if __name__ == "__main__":
