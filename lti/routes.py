@@ -111,7 +111,11 @@ def login() -> Any:
     now = utcnow()
     try:
         result = start_login(
-            db.session(), registry(), request.values, launch_url=tool_urls()["launch"], now=now
+            db.session(),
+            registry(),
+            request.values,
+            launch_url=base_url() + url_for("lti.launch"),
+            now=now,
         )
         if time.monotonic() - _last_purge > PURGE_EVERY_SECONDS:
             _last_purge = time.monotonic()

@@ -15,7 +15,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import Boolean, bindparam, case, exists, func, insert, or_, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from app.clock import london_date
 from app.db import DIALECT_INSERT, dialect_name, table
@@ -80,45 +80,46 @@ def _context_upsert(dialect: str) -> Any:
 
 
 _LAUNCH_INSERT = insert(table(Launch)).returning(table(Launch).c.id)
-_report = aliased(Person)
-# Every page loads the visit: one joined row, no ORM objects, with what every page needs
-# (the organisation's settings, whether the menu offers a team) so that pages need not
-# query for them again.
+_launches, _people, _orgs = table(Launch), table(Person), table(Organisation)
+_report = _people.alias("report")
+# Every page loads the visit: one joined row of Core columns (no ORM work), with what every
+# page needs (the organisation's settings, whether the menu offers a team) so that pages
+# need not query for them again.
 _VISIT_BY_TOKEN = (
     select(
-        Launch.id,
-        Launch.role,
-        Launch.lms_context_id,
-        Launch.resource_link_id,
-        Launch.return_url,
-        Launch.expires_at,
-        Launch.ended_at,
-        Launch.mentee_subs,
-        Person.id.label("person_id"),
-        Person.name,
-        Person.email,
-        Person.elected_member,
-        Person.first_seen_at,
+        _launches.c.id,
+        _launches.c.role,
+        _launches.c.lms_context_id,
+        _launches.c.resource_link_id,
+        _launches.c.return_url,
+        _launches.c.expires_at,
+        _launches.c.ended_at,
+        _launches.c.mentee_subs,
+        _people.c.id.label("person_id"),
+        _people.c.name,
+        _people.c.email,
+        _people.c.elected_member,
+        _people.c.first_seen_at,
         exists()
         .where(
-            _report.organisation_id == Launch.organisation_id,
-            _report.manager_id == Launch.person_id,
-            _report.active.is_(True),
+            _report.c.organisation_id == _launches.c.organisation_id,
+            _report.c.manager_id == _launches.c.person_id,
+            _report.c.active.is_(True),
         )
         .label("has_reports"),
-        Organisation.id.label("organisation_id"),
-        Organisation.name.label("organisation_name"),
-        Organisation.content_values,
-        Organisation.quiz_settings,
-        Organisation.due_days,
-        Organisation.due_from,
-        Organisation.validity_months,
-        Organisation.renewal_window_days,
-        Organisation.renewal_basis,
+        _orgs.c.id.label("organisation_id"),
+        _orgs.c.name.label("organisation_name"),
+        _orgs.c.content_values,
+        _orgs.c.quiz_settings,
+        _orgs.c.due_days,
+        _orgs.c.due_from,
+        _orgs.c.validity_months,
+        _orgs.c.renewal_window_days,
+        _orgs.c.renewal_basis,
     )
-    .join(Person, Person.id == Launch.person_id)
-    .join(Organisation, Organisation.id == Launch.organisation_id)
-    .where(Launch.session_token_hash == bindparam("token_hash"))
+    .join(_people, _people.c.id == _launches.c.person_id)
+    .join(_orgs, _orgs.c.id == _launches.c.organisation_id)
+    .where(_launches.c.session_token_hash == bindparam("token_hash"))
 )
 
 
