@@ -271,7 +271,10 @@ def person_status(
         organisation_id, current.id, counting_versions(session, current), when, person_id
     )
     query = status_query(when.due_from, one_person=True, dialect=session.get_bind().dialect.name)
-    row = session.execute(query, params).one()
+    # Run as Core on the session's connection: the ORM's handling of this column-only select
+    # cost a third of its time. Flushed first, as the ORM would have done.
+    session.flush()
+    row = session.connection().execute(query, params).one()
     state = State(row.state)
     acceptance = session.get(Acceptance, row.acceptance_id) if row.acceptance_id else None
     passed = None
