@@ -5,7 +5,18 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, String, UniqueConstraint, false, true
+from sqlalchemy import (
+    JSON,
+    Date,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+    false,
+    func,
+    text,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import utcnow
@@ -37,6 +48,9 @@ class Person(Base):
         UniqueConstraint("organisation_id", "employee_id"),
         # HR's filters list an organisation's directorates and departments from this alone.
         Index("ix_person_units", "organisation_id", "directorate", "department"),
+        # A first launch looks for its roster entry by e-mail, in any case: without this, a
+        # scan of the organisation's people on every first launch.
+        Index("ix_person_email_lower", "organisation_id", func.lower(text("email"))),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
