@@ -5,7 +5,8 @@ looking it up: each call re-imports its helper macros, and GOV.UK's page templat
 header block twice. The layout (header, navigation) and the journey's small components repeat
 with the same parameters on page after page, so the HTML is kept per parameters, in a bounded
 cache per process. Components that show people's records (tables, summary lists) are not
-registered here: templates import those as usual.
+memoised: templates import those as usual, and a template whose summary list names nobody
+may ask for memoised.govukSummaryList.
 """
 
 from __future__ import annotations
