@@ -250,6 +250,12 @@ def cpu_ticks(pids: list[int]) -> int:
     return total
 
 
+def gunicorn_pids(master: int) -> list[int]:
+    """gunicorn's master and its workers: whose CPU time a benchmark counts."""
+    children = Path(f"/proc/{master}/task/{master}/children").read_text()
+    return [master, *map(int, children.split())]
+
+
 def ticks_to_ms(ticks: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK") * 1000
 
@@ -269,8 +275,7 @@ class Tool:
 
     @property
     def pids(self) -> list[int]:
-        children = Path(f"/proc/{self.server.pid}/task/{self.server.pid}/children").read_text()
-        return [self.server.pid, *map(int, children.split())]
+        return gunicorn_pids(self.server.pid)
 
     def browser(self) -> Browser:
         return Browser(self.port)
@@ -312,11 +317,13 @@ def running_tool(
     workers: int = 2,
     content: Sequence[Path] = (),
     keep: bool = False,
+    access_log: bool = True,
 ) -> Iterator[Tool]:
     """Schema, migrations, key, content, platform, gunicorn; all removed afterwards.
 
     `content`: content folders to publish in order (several make several versions); by
-    default the shipped content/. `keep`: leave the schema for a look afterwards."""
+    default the shipped content/. `keep`: leave the schema for a look afterwards.
+    `access_log`: gunicorn's per-request times (writing them costs the tool some CPU)."""
     admin = sa.create_engine(database_url)
     with admin.begin() as conn:
         conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
@@ -359,7 +366,10 @@ def running_tool(
             "--org",
             "Bench Council",
         )
-        access_log = logdir / "access.log"
+        access = logdir / "access.log"
+        # %(D)s: gunicorn's own time for the request, in microseconds, from the parsed
+        # request to the last byte written: server time without the client.
+        logging = ["--access-logfile", str(access), "--access-logformat", "%(m)s %(U)s %(s)s %(D)s"]
         error_log = open(logdir / "error.log", "w")  # noqa: SIM115
         server = subprocess.Popen(
             [
@@ -372,12 +382,7 @@ def running_tool(
                 f"{HOST}:{port}",
                 "--backlog",
                 "2048",
-                # %(D)s: gunicorn's own time for the request, in microseconds, from the
-                # parsed request to the last byte written: server time without the client.
-                "--access-logfile",
-                str(access_log),
-                "--access-logformat",
-                "%(m)s %(U)s %(s)s %(D)s",
+                *(logging if access_log else []),
                 "app:create_app()",
             ],
             cwd=ROOT,
@@ -401,7 +406,7 @@ def running_tool(
                 raise RuntimeError(f"gunicorn did not become healthy; its log ends:\n{tail}")
             time.sleep(0.2)
         # Both workers up (the master forks them before the first answer, but be sure).
-        tool = Tool(port, env, server, platform, url, admin, logdir, access_log)
+        tool = Tool(port, env, server, platform, url, admin, logdir, access)
         for _ in range(50):
             if len(tool.pids) >= workers + 1:
                 break

@@ -31,14 +31,23 @@ import sys
 import threading
 import time
 import urllib.parse
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import jwt
-import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 
-from scripts.bench_common import CLAIM, CLIENT_ID, DEPLOYMENT, ROOT, Platform, free_port
+from scripts.bench_common import (
+    CLAIM,
+    CLIENT_ID,
+    DEPLOYMENT,
+    ROOT,
+    Platform,
+    cpu_ticks,
+    free_port,
+    gunicorn_pids,
+    running_tool,
+    ticks_to_ms,
+)
 
 SCHEMA = "bench_launch"
 
@@ -184,22 +193,6 @@ def generator(
     return latencies, errors[0]
 
 
-def cpu_ticks(pids: list[int]) -> int:
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime + stime
-    return total
-
-
-def gunicorn_pids(master: int) -> list[int]:
-    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-    return [master, *map(int, children)]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -228,101 +221,86 @@ def main() -> None:
         baseline(args)
         return
 
-    admin = sa.create_engine(args.database_url)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        conn.execute(sa.text(f"CREATE SCHEMA {SCHEMA}"))
-    sep = "&" if "?" in args.database_url else "?"
-    url = args.database_url + sep + "options=" + urllib.parse.quote(f"-csearch_path={SCHEMA}")
-    port = free_port()
-    tool = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "TOOL_BASE_URL": tool,
-        "COOKIE_SECURE": "0",
-        "SECRET_KEY": "bench-secret",
-    }
-    platform = Platform()
-
-    def flask(*cli: str) -> None:
-        subprocess.run(
-            [sys.executable, "-m", "flask", "--app", "app", *cli],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-    flask("db", "upgrade")
-    flask("lti", "ensure-key")
-    flask("content", "publish")
-    flask(
-        "lti",
-        "add-platform",
-        "--issuer",
-        platform.issuer,
-        "--client-id",
-        CLIENT_ID,
-        "--deployment-id",
-        DEPLOYMENT,
-        "--auth-login-url",
-        platform.issuer + "/auth",
-        "--auth-token-url",
-        platform.issuer + "/token",
-        "--jwks-url",
-        platform.issuer + "/jwks",
-        "--org",
-        "Bench Council",
-    )
-    try:
-        serve_and_measure(
-            args,
-            port,
-            env,
-            platform,
-            "app:create_app()",
-            PROJECT_COOKIES,
-            "PostgreSQL",
-            "bench_launch.log",
-        )
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        admin.dispose()
+    with running_tool(args.database_url, SCHEMA, args.workers, access_log=False) as tool:
+        measure(args, tool.port, tool.platform, tool.pids, PROJECT_COOKIES, "PostgreSQL")
 
 
-def serve_and_measure(
+def measure(
     args: argparse.Namespace,
     port: int,
-    env: dict[str, str],
     platform: Platform,
-    app_spec: str,
+    pids: list[int],
     cookies: Cookies,
     what: str,
-    logname: str,
 ) -> None:
-    """Start gunicorn on `app_spec`, warm it up, print the table; stop gunicorn and `platform`."""
-    (ROOT / "instance").mkdir(exist_ok=True)  # absent in a fresh clone
-    log = open(ROOT / "instance" / logname, "w")  # noqa: SIM115
+    """Warm the tool up, then print the table: one row per concurrency level."""
+    pem, host = platform.pem(), "127.0.0.1"
+    # Warm up: every worker loads its key, fills its JWKS cache, compiles templates.
+    generator((host, port, platform.issuer, pem, platform.kid, 4, 2.0, 0, cookies))
+    print(
+        f"gunicorn {args.workers} sync workers, {what}, generator on the same machine "
+        f"({os.cpu_count()} cores), {args.seconds:.0f}s per level"
+    )
+    print(
+        f"{'concurrency':>11} {'launches':>9} {'launches/s':>11} {'p50 ms':>8} "
+        f"{'p95 ms':>8} {'errors':>7} {'tool CPU ms/launch':>19}"
+    )
+    for level in (int(x) for x in args.concurrency.split(",")):
+        procs = min(level, 4)
+        per = [level // procs + (1 if i < level % procs else 0) for i in range(procs)]
+        before = cpu_ticks(pids)
+        with mp.get_context("spawn").Pool(procs) as pool:
+            results = pool.map(
+                generator,
+                [
+                    (
+                        "127.0.0.1",
+                        port,
+                        platform.issuer,
+                        pem,
+                        platform.kid,
+                        n,
+                        args.seconds,
+                        i,
+                        cookies,
+                    )
+                    for i, n in enumerate(per)
+                ],
+            )
+        ticks = cpu_ticks(pids) - before
+        latencies = sorted(x for r in results for x in r[0])
+        errors = sum(r[1] for r in results)
+        n = len(latencies)
+        p50 = statistics.median(latencies) * 1000 if n else float("nan")
+        p95 = latencies[int(0.95 * (n - 1))] * 1000 if n else float("nan")
+        cpu_ms = ticks_to_ms(ticks) / n if n else float("nan")
+        print(
+            f"{level:>11} {n:>9} {n / args.seconds:>11.1f} {p50:>8.1f} {p95:>8.1f} "
+            f"{errors:>7} {cpu_ms:>19.2f}",
+            flush=True,
+        )
+
+
+def baseline(args: argparse.Namespace) -> None:
+    """The same launches against scripts/bare_tool.py: no database, nothing to set up."""
+    platform = Platform()
+    port = free_port()
+    env = {
+        **os.environ,
+        "BARE_ISSUER": platform.issuer,
+        "BARE_CLIENT_ID": CLIENT_ID,
+        "BARE_DEPLOYMENT_ID": DEPLOYMENT,
+        "BARE_JWKS_URL": platform.issuer + "/jwks",
+        "BARE_FETCH_KEYS": "1" if args.fetch_keys else "0",
+        "SECRET_KEY": "bench-secret",
+    }
+    bind = ["--workers", str(args.workers), "--bind", f"127.0.0.1:{port}", "--backlog", "2048"]
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--workers",
-            str(args.workers),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--backlog",
-            "2048",
-            app_spec,
-        ],
+        [sys.executable, "-m", "gunicorn", *bind, "scripts.bare_tool:create_app()"],
         cwd=ROOT,
         env=env,
-        stdout=log,
-        stderr=log,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         for _ in range(100):
@@ -333,86 +311,13 @@ def serve_and_measure(
                     break
             except OSError:
                 time.sleep(0.2)
-        pids = gunicorn_pids(server.pid)
-        pem = platform.pem()
-        # Warm up: every worker loads its key, fills its JWKS cache, compiles templates.
-        generator(("127.0.0.1", port, platform.issuer, pem, platform.kid, 4, 2.0, 0, cookies))
-
-        print(
-            f"gunicorn {args.workers} sync workers, {what}, generator on the same machine "
-            f"({os.cpu_count()} cores), {args.seconds:.0f}s per level"
-        )
-        print(
-            f"{'concurrency':>11} {'launches':>9} {'launches/s':>11} {'p50 ms':>8} "
-            f"{'p95 ms':>8} {'errors':>7} {'tool CPU ms/launch':>19}"
-        )
-        for level in (int(x) for x in args.concurrency.split(",")):
-            procs = min(level, 4)
-            per = [level // procs + (1 if i < level % procs else 0) for i in range(procs)]
-            before = cpu_ticks(pids)
-            started = time.perf_counter()
-            with mp.get_context("spawn").Pool(procs) as pool:
-                results = pool.map(
-                    generator,
-                    [
-                        (
-                            "127.0.0.1",
-                            port,
-                            platform.issuer,
-                            pem,
-                            platform.kid,
-                            n,
-                            args.seconds,
-                            i,
-                            cookies,
-                        )
-                        for i, n in enumerate(per)
-                    ],
-                )
-            elapsed = time.perf_counter() - started
-            ticks = cpu_ticks(pids) - before
-            latencies = sorted(x for r in results for x in r[0])
-            errors = sum(r[1] for r in results)
-            n = len(latencies)
-            p50 = statistics.median(latencies) * 1000 if n else float("nan")
-            p95 = latencies[int(0.95 * (n - 1))] * 1000 if n else float("nan")
-            cpu_ms = ticks / os.sysconf("SC_CLK_TCK") * 1000 / n if n else float("nan")
-            print(
-                f"{level:>11} {n:>9} {n / args.seconds:>11.1f} {p50:>8.1f} {p95:>8.1f} "
-                f"{errors:>7} {cpu_ms:>19.2f}",
-                flush=True,
-            )
-            del elapsed
+        keys = "fetched on every launch" if args.fetch_keys else "read once at start"
+        what = f"bare pylti1p3 baseline (scripts/bare_tool.py: no database, key set {keys})"
+        measure(args, port, platform, gunicorn_pids(server.pid), BARE_COOKIES, what)
     finally:
         server.terminate()
         server.wait(timeout=10)
-        log.close()
         platform.server.shutdown()
-
-
-def baseline(args: argparse.Namespace) -> None:
-    """The same launches against scripts/bare_tool.py: no database, nothing to set up."""
-    platform = Platform()
-    env = {
-        **os.environ,
-        "BARE_ISSUER": platform.issuer,
-        "BARE_CLIENT_ID": CLIENT_ID,
-        "BARE_DEPLOYMENT_ID": DEPLOYMENT,
-        "BARE_JWKS_URL": platform.issuer + "/jwks",
-        "BARE_FETCH_KEYS": "1" if args.fetch_keys else "0",
-        "SECRET_KEY": "bench-secret",
-    }
-    serve_and_measure(
-        args,
-        free_port(),
-        env,
-        platform,
-        "scripts.bare_tool:create_app()",
-        BARE_COOKIES,
-        "bare pylti1p3 baseline (scripts/bare_tool.py: state in cookies, no database, key set "
-        + ("fetched on every launch)" if args.fetch_keys else "read once at start)"),
-        "bench_launch_baseline.log",
-    )
 
 
 if __name__ == "__main__":
