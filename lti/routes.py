@@ -64,12 +64,16 @@ def base_url() -> str:
     return current_app.config["TOOL_BASE_URL"] or request.url_root.rstrip("/")
 
 
+def launch_url() -> str:
+    return base_url() + url_for("lti.launch")
+
+
 def tool_urls() -> dict[str, str]:
     root = base_url()
     return {
         "base": root,
         "login": root + url_for("lti.login"),
-        "launch": root + url_for("lti.launch"),
+        "launch": launch_url(),
         "jwks": root + url_for("lti.jwks"),
         "config": root + url_for("lti.config_page"),
     }
@@ -114,7 +118,7 @@ def login() -> Any:
             db.session(),
             registry(),
             request.values,
-            launch_url=base_url() + url_for("lti.launch"),
+            launch_url=launch_url(),
             now=now,
         )
         if time.monotonic() - _last_purge > PURGE_EVERY_SECONDS:
