@@ -528,38 +528,26 @@ def make_history(tool: Tool, staff: list[Staff], target_events: int, rng: random
         )
     events.sort(key=lambda e: e[0])
 
-    from app.services.audit import canonical, chain_hash  # the tool's own chain rule
+    from app.services.audit import FIELDS, canonical, chain_hash  # the tool's own chain rule
 
     def chained() -> Iterator[tuple[Any, ...]]:
         nonlocal head_seq, head_hash
         for at, action, pid, details, *operator in events:
             actor = operator[0] if operator else None
             head_seq += 1
-            content = canonical(
-                {
-                    "organisation_id": org_id,
-                    "seq": head_seq,
-                    "occurred_at": at,
-                    "action": action,
-                    "actor_person_id": None if actor else pid,
-                    "actor": actor,
-                    "subject_person_id": pid,
-                    "details": details,
-                }
-            )
-            head_hash_new = chain_hash(head_hash, content)
-            yield (
-                org_id,
-                head_seq,
-                at,
-                action,
-                None if actor else pid,
-                actor,
-                pid,
-                json.dumps(details),
-                head_hash,
-                head_hash_new,
-            )
+            event = {
+                "organisation_id": org_id,
+                "seq": head_seq,
+                "occurred_at": at,
+                "action": action,
+                "actor_person_id": None if actor else pid,
+                "actor": actor,
+                "subject_person_id": pid,
+                "details": details,
+            }
+            head_hash_new = chain_hash(head_hash, canonical(event))
+            columns = (json.dumps(event[k]) if k == "details" else event[k] for k in FIELDS)
+            yield (*columns, head_hash, head_hash_new)
             head_hash = head_hash_new
 
     raw = engine.raw_connection()
@@ -627,18 +615,7 @@ def make_history(tool: Tool, staff: list[Staff], target_events: int, rng: random
         copied = copy_rows(
             pg,
             "audit_event",
-            [
-                "organisation_id",
-                "seq",
-                "occurred_at",
-                "action",
-                "actor_person_id",
-                "actor",
-                "subject_person_id",
-                "details",
-                "prev_hash",
-                "hash",
-            ],
+            [*FIELDS, "prev_hash", "hash"],
             chained(),
         )
         with pg.cursor() as cur:

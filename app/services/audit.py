@@ -25,7 +25,8 @@ from app.db import DIALECT_INSERT, dialect_name, table
 from app.models import AuditEvent, AuditHead
 
 GENESIS = "0" * 64
-_FIELDS = (
+# What an event says, in the order its columns are written; its canonical JSON holds these.
+FIELDS = (
     "organisation_id",
     "seq",
     "occurred_at",
@@ -38,7 +39,7 @@ _FIELDS = (
 
 
 def canonical(event: AuditEvent | dict[str, Any]) -> str:
-    data = event if isinstance(event, dict) else {k: getattr(event, k) for k in _FIELDS}
+    data = event if isinstance(event, dict) else {k: getattr(event, k) for k in FIELDS}
     get = data.get
     occurred: datetime = data["occurred_at"]
     return json.dumps(
