@@ -544,8 +544,11 @@ def reminders_run_command(organisation: str | None) -> None:
 
 
 def register_cli(app: Flask) -> None:
+    from app.cli_dbroles import register as register_db_roles  # `db grant-runtime`
     from app.cli_exports import export_command  # HR's export: app/cli_exports.py
     from app.cli_people import people_cli  # retention and settings: app/cli_people.py
+
+    register_db_roles()
 
     app.cli.add_command(people_cli)
     app.cli.add_command(export_command)

@@ -45,7 +45,15 @@ def anonymise_command(organisation: str, dry_run: bool) -> None:
         db.session.rollback()
         return
     now = utcnow()
+    done = 0
     for person in due:
-        people_service.anonymise(db.session(), person, now, actor="cli")
+        person_id = person.id
+        try:
+            people_service.anonymise(db.session(), person, now, actor="cli")
+        except (people_service.OnLegalHold, people_service.NotDue) as exc:
+            # On PostgreSQL the database checks again, by its own date: it has the last word.
+            click.echo(f"person {person_id} not anonymised: {exc}", err=True)
+            continue
+        done += 1
     db.session.commit()
-    click.echo(f"Anonymised {len(due)}.")
+    click.echo(f"Anonymised {done}.")

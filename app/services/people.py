@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.clock import LONDON, london_date
@@ -506,6 +507,21 @@ class OnLegalHold(Exception):
     pass
 
 
+class NotDue(Exception):
+    """The database refused: not a leaver, or their retention has not ended."""
+
+
+# SQLSTATEs raised by anonymise_leaver() (migration 0010) when it refuses.
+_REFUSALS = {
+    "CPM01": NotDue,
+    "CPM02": OnLegalHold,
+    "CPM03": NotDue,
+    "CPM04": NotDue,
+    "CPM05": NotDue,
+}
+_ANONYMISE_LEAVER = text("SELECT anonymise_leaver(:person, :actor, :actor_person)")
+
+
 def anonymise(
     session: Session,
     person: Person,
@@ -519,16 +535,40 @@ def anonymise(
     Kept: the organisation unit, dates and flags the figures count by (directorate,
     department, start/assignment/leaving dates, children's workforce, elected member),
     section reads and quiz results, and every audit event (untouched, so the chain still
-    verifies). On PostgreSQL the append-only acceptance table accepts the change only inside
-    this function: the setting that lets it is switched on for that one statement.
+    verifies). On PostgreSQL the database does it, in anonymise_leaver() (migration 0010):
+    the only way past the append-only acceptance table, it checks for itself that the
+    person's retention has ended by the database's date, and writes the audit event (at the
+    database's time, not `now`). SQLite, the single-user demo database, does it here.
     """
     if person.legal_hold:
         raise OnLegalHold(f"person {person.id} is on legal hold")
     if person.anonymised_at is not None:
         return
     org_id, person_id = person.organisation_id, person.id
+    if dialect_name(session) == "postgresql":
+        session.flush()
+        try:
+            # A savepoint, so that a refusal leaves the caller's transaction usable.
+            with session.begin_nested():
+                session.execute(
+                    _ANONYMISE_LEAVER,
+                    {"person": person_id, "actor": actor, "actor_person": actor_person_id},
+                )
+        except DBAPIError as exc:
+            refusal = _REFUSALS.get(getattr(exc.orig, "sqlstate", None) or "")
+            if refusal is None:
+                raise
+            message = getattr(getattr(exc.orig, "diag", None), "message_primary", None)
+            raise refusal(message or str(exc.orig)) from exc
+        session.expire_all()
+        return
     org = session.get(Organisation, org_id)
-    years = retention_years(person, org) if org is not None else None
+    assert org is not None
+    years = retention_years(person, org)
+    ends = retention_ends(person, org)
+    if ends is None or ends > london_date(now):
+        # The same rule anonymise_leaver() applies on PostgreSQL.
+        raise NotDue(f"person {person_id}: retention ends on {ends or 'a date not yet known'}")
     for field in (
         "given_name",
         "family_name",
@@ -547,18 +587,12 @@ def anonymise(
     person.anonymised_at = now
     session.flush()
 
-    postgres = dialect_name(session) == "postgresql"
-    if postgres:
-        session.execute(text("SELECT set_config('cpm.anonymising', 'on', true)"))
     session.execute(
         update(Acceptance)
         .where(Acceptance.person_id == person_id)
         .values(typed_name="", ip_address=None, user_agent=None, recorded_note=None)
         .execution_options(synchronize_session=False)
     )
-    if postgres:
-        session.execute(text("SELECT set_config('cpm.anonymising', 'off', true)"))
-
     session.execute(
         update(Launch)
         .where(Launch.person_id == person_id)
