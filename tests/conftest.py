@@ -53,9 +53,34 @@ def _app_config(url: str) -> dict[str, Any]:
     }
 
 
+# On PostgreSQL the tests play production's two roles (README, "Database roles"): the owner
+# runs the migrations and `db grant-runtime`; the app connects as the runtime role, so the
+# whole suite shows its grants are enough. Roles are cluster-wide and shared by every run.
+OWNER_ROLE = "cpm_test_owner"
+RUNTIME_ROLE = "cpm_test_runtime"
+
+
+def as_role(url: str, role: str) -> str:
+    """The same database (and schema) as another role."""
+    return sa.make_url(url).set(username=role).render_as_string(hide_password=False)
+
+
+def _ensure_roles(admin: sa.Engine) -> None:
+    with admin.begin() as conn:
+        # Two xdist workers may start at once: one creates, the other waits and finds them.
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('cpm test roles'))"))
+        for role in (OWNER_ROLE, RUNTIME_ROLE):
+            exists = conn.execute(
+                sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}
+            ).first()
+            if not exists:
+                conn.execute(sa.text(f"CREATE ROLE {role} LOGIN NOSUPERUSER"))
+
+
 @pytest.fixture(scope="session")
 def schema_source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A migrated database to copy (SQLite) or to empty between tests (PostgreSQL)."""
+    """A migrated database to copy (SQLite) or to empty between tests (PostgreSQL): on
+    PostgreSQL, the owner role's URL of a schema it owns."""
     pg = _postgres_url()
     if pg is None:
         path = tmp_path_factory.mktemp("schema") / "template.sqlite3"
@@ -68,13 +93,16 @@ def schema_source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     schema = f"test_{re.sub(r'[^a-z0-9]', '', worker)}_{secrets.token_hex(4)}"
     admin = sa.create_engine(pg)
+    _ensure_roles(admin)
     with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}" AUTHORIZATION {OWNER_ROLE}'))
     sep = "&" if "?" in pg else "?"
-    url = f"{pg}{sep}options={quote('-csearch_path=' + schema)}"
+    url = as_role(f"{pg}{sep}options={quote('-csearch_path=' + schema)}", OWNER_ROLE)
     app = create_app(_app_config(url))
     with app.app_context():
         upgrade()
+        result = app.test_cli_runner().invoke(args=["db", "grant-runtime", RUNTIME_ROLE])
+        assert result.exit_code == 0, result.output
         db.engine.dispose()
     try:
         yield url
@@ -84,12 +112,22 @@ def schema_source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         admin.dispose()
 
 
+def superuser_url(owner_url: str) -> str:
+    """The test schema as the superuser of TEST_DATABASE_URL (to empty it between tests)."""
+    pg = _postgres_url()
+    assert pg is not None
+    return as_role(owner_url, sa.make_url(pg).username or "postgres")
+
+
 @pytest.fixture
 def database_url(schema_source: str, tmp_path: Path) -> str:
+    """The test's database, as its owner (tests that tamper behind the app's back use it)."""
     if schema_source.startswith("postgresql"):
-        engine = sa.create_engine(schema_source)
+        engine = sa.create_engine(superuser_url(schema_source))
         tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
         with engine.begin() as conn:
+            # History refuses TRUNCATE by trigger; replication mode skips triggers.
+            conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
             conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         engine.dispose()
         return schema_source
@@ -98,13 +136,20 @@ def database_url(schema_source: str, tmp_path: Path) -> str:
     return f"sqlite:///{path}"
 
 
+def app_url(database_url: str) -> str:
+    """The URL the app connects with: the runtime role's on PostgreSQL."""
+    if database_url.startswith("postgresql"):
+        return as_role(database_url, RUNTIME_ROLE)
+    return database_url
+
+
 @pytest.fixture
 def make_app(database_url: str) -> Iterator[Any]:
     """Build app instances on the test's database (several, to play several processes)."""
     apps: list[Flask] = []
 
     def build(**overrides: Any) -> Flask:
-        app = create_app({**_app_config(database_url), **overrides})
+        app = create_app({**_app_config(app_url(database_url)), **overrides})
         apps.append(app)
         return app
 
@@ -229,3 +274,33 @@ def launched(app: Flask, registered: DemoPlatform, http: requests.Session) -> An
         return client
 
     return launch
+
+
+HISTORY_TABLES = (
+    "acceptance",
+    "quiz_attempt",
+    "quiz_submission",
+    "quiz_extension",
+    "audit_event",
+    "audit_head",
+)
+
+
+def tamper_as_owner(database_url: str, *statements: str) -> None:
+    """Change history behind the app's back, as someone with the owner's login could: on
+    PostgreSQL past the append-only triggers, which the owner (never the runtime role) may
+    disable. They are enabled again before the transaction commits."""
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            postgres = engine.dialect.name == "postgresql"
+            if postgres:
+                for name in HISTORY_TABLES:
+                    conn.execute(sa.text(f"ALTER TABLE {name} DISABLE TRIGGER USER"))
+            for statement in statements:
+                conn.execute(sa.text(statement))
+            if postgres:
+                for name in HISTORY_TABLES:
+                    conn.execute(sa.text(f"ALTER TABLE {name} ENABLE TRIGGER USER"))
+    finally:
+        engine.dispose()

@@ -15,6 +15,7 @@ from app.clock import utcnow
 from app.db import db
 from app.models import AuditEvent, AuditHead, Organisation
 from app.services import audit
+from tests.conftest import tamper_as_owner
 
 
 @pytest.fixture
@@ -40,14 +41,10 @@ def chain(app: Flask) -> Iterator[int]:
         yield org.id
 
 
-def tamper(app: Flask, *statements: str) -> None:
-    """Change rows behind the application's back (on PostgreSQL, past its triggers)."""
-    with app.app_context():
-        if db.engine.dialect.name == "postgresql":
-            db.session.execute(sa.text("SET LOCAL session_replication_role = replica"))
-        for statement in statements:
-            db.session.execute(sa.text(statement))
-        db.session.commit()
+def tamper(database_url: str, *statements: str) -> None:
+    """Change rows behind the application's back (on PostgreSQL, as the owner, past its
+    triggers: the app's runtime role could not)."""
+    tamper_as_owner(database_url, *statements)
 
 
 def verify(runner: FlaskCliRunner) -> tuple[int, str]:
@@ -102,9 +99,9 @@ def test_an_untouched_chain_verifies(chain: int, runner: FlaskCliRunner) -> None
     ],
 )
 def test_tampering_is_detected_at_the_first_broken_event(
-    app: Flask, chain: int, runner: FlaskCliRunner, statements: list[str], finding: str
+    database_url: str, chain: int, runner: FlaskCliRunner, statements: list[str], finding: str
 ) -> None:
-    tamper(app, *(s.replace("{org}", str(chain)) for s in statements))
+    tamper(database_url, *(s.replace("{org}", str(chain)) for s in statements))
     code, output = verify(runner)
     assert code != 0
     assert f"BROKEN organisation {chain}" in output

@@ -137,10 +137,17 @@ def test_dashboard_totals_with_leavers_are_unchanged_by_anonymisation(
 # -- anonymising, end to end -----------------------------------------------------------------
 
 
+def six_years_ago() -> date:
+    """A leaving date whose six-year retention ends today (by the database's own date too:
+    on PostgreSQL the database decides, and the tests cannot move its clock)."""
+    return add_months(today(), -72)
+
+
 @pytest.fixture
 def aisha_left(app: Flask, launched: Any) -> dict[str, Any]:
-    """Aisha completed through the real journey, was reminded, then left today; with her,
-    leavers that must be kept: children's workforce, and on legal hold."""
+    """Aisha completed through the real journey and was reminded; her record says she left
+    six years ago, so her retention ends today. With her, leavers who left on the same day and
+    must be kept: children's workforce, and on legal hold."""
     client = launched("u-aisha")
     passed(app, client)
     assert accept(client, "Aisha Khan").status_code == 302
@@ -148,7 +155,7 @@ def aisha_left(app: Flask, launched: Any) -> dict[str, Any]:
         org = _org(app)
         aisha = db.session.scalars(select(Person).where(Person.email == AISHA)).one()
         aisha.active = False
-        aisha.left_on = today()
+        aisha.left_on = six_years_ago()
         aisha.employee_id = "E001"
         aisha.first_name, aisha.last_name = "Aisha", "Khan"
         aisha.job_title = "Housing officer"
@@ -166,8 +173,10 @@ def aisha_left(app: Flask, launched: Any) -> dict[str, Any]:
             )
         )
         kept = {
-            "childrens": leaver(org, today(), email="cw@example.com", childrens_workforce=True).id,
-            "held": leaver(org, today(), email="held@example.com", legal_hold=True).id,
+            "childrens": leaver(
+                org, six_years_ago(), email="cw@example.com", childrens_workforce=True
+            ).id,
+            "held": leaver(org, six_years_ago(), email="held@example.com", legal_hold=True).id,
         }
         db.session.commit()
         return {"aisha": aisha.id, "org": org.id, **kept}
@@ -192,11 +201,10 @@ def _snapshot(app: Flask) -> dict[str, Any]:
 
 
 def test_a_leaver_past_retention_is_anonymised_and_the_figures_and_chain_survive(
-    app: Flask, runner: FlaskCliRunner, launched: Any, travel: Any, aisha_left: dict[str, Any]
+    app: Flask, runner: FlaskCliRunner, launched: Any, aisha_left: dict[str, Any]
 ) -> None:
     ids = aisha_left
     before = _snapshot(app)
-    travel(days=(add_months(today(), 72) - today()).days)
 
     listed = runner.invoke(args=["people", "anonymise", "--org", ORG, "--dry-run"])
     assert listed.exit_code == 0, listed.output
@@ -299,45 +307,78 @@ def test_postgresql_lets_only_anonymisation_change_an_acceptance(
 ) -> None:
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         pytest.skip("the append-only trigger is PostgreSQL's; the suite runs there in CI too")
+    refused = "append-only|permission denied"  # the runtime role has no UPDATE either
     with app.app_context():
-        with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+        with pytest.raises(sa.exc.DBAPIError, match=refused):
             db.session.execute(sa.text("UPDATE acceptance SET typed_name = ''"))
         db.session.rollback()
 
         person = db.session.get(Person, aisha_left["aisha"])
         assert person is not None
         people.anonymise(db.session(), person, utcnow())
-        # Switched off again at once: the rest of the same transaction is still refused.
-        setting = db.session.scalar(sa.text("SELECT current_setting('cpm.anonymising', true)"))
-        assert setting == "off"
-        with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+        # Nothing stays open after it: the rest of the same transaction is still refused.
+        with pytest.raises(sa.exc.DBAPIError, match=refused):
             db.session.execute(sa.text("UPDATE acceptance SET quiz_score = 1"))
         db.session.rollback()
 
         people.anonymise(db.session(), db.session.get(Person, aisha_left["aisha"]), utcnow())
         db.session.commit()
         # And in any later transaction.
-        with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+        with pytest.raises(sa.exc.DBAPIError, match=refused):
             db.session.execute(sa.text("UPDATE acceptance SET typed_name = 'x'"))
         db.session.rollback()
-        with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+        with pytest.raises(sa.exc.DBAPIError, match=refused):
             db.session.execute(sa.text("DELETE FROM acceptance"))
         db.session.rollback()
         assert db.session.scalar(select(Acceptance.typed_name)) == ""
 
 
 def test_legal_hold_stops_the_command_too(
-    app: Flask, runner: FlaskCliRunner, travel: Any, aisha_left: dict[str, Any]
+    app: Flask, runner: FlaskCliRunner, aisha_left: dict[str, Any]
 ) -> None:
     with app.app_context():
         person = db.session.get(Person, aisha_left["aisha"])
         assert person is not None
         people.set_legal_hold(db.session(), person, True, "Claim 42", utcnow(), actor="test")
         db.session.commit()
-    travel(days=(add_months(today(), 12 * 30) - today()).days)
     result = runner.invoke(args=["people", "anonymise", "--org", ORG])
     assert result.exit_code == 0, result.output
-    assert f"person {aisha_left['aisha']} " not in result.output  # others are, 30 years on
+    assert f"person {aisha_left['aisha']} " not in result.output
     with app.app_context():
         person = db.session.get(Person, aisha_left["aisha"])
         assert person is not None and person.email == AISHA and person.anonymised_at is None
+        with pytest.raises(people.OnLegalHold):
+            people.anonymise(db.session(), person, utcnow())
+
+
+@pytest.mark.parametrize(
+    ("ends", "anonymised"),
+    [(-1, True), (0, True), (1, False)],
+    ids=["ended yesterday", "ends today", "ends tomorrow"],
+)
+def test_retention_ends_on_its_last_day_exactly_for_the_command_and_the_service(
+    app: Flask, runner: FlaskCliRunner, ends: int, anonymised: bool
+) -> None:
+    """The day the retention ends, a leaver is anonymised; the day before, not: by the
+    command's list and, on PostgreSQL, by the database's own date in anonymise_leaver()."""
+    from datetime import timedelta
+
+    with app.app_context():
+        org = _org(app)
+        # Leaving dates whose end is exact: six years back from a day early in the month.
+        left = add_months(today() + timedelta(days=ends), -72)
+        assert people.retention_ends(leaver(org, left), org) == today() + timedelta(days=ends)
+        person = db.session.scalars(select(Person)).one()
+        person_id = person.id
+        if not anonymised:
+            with pytest.raises(people.NotDue):
+                people.anonymise(db.session(), person, utcnow())
+        db.session.commit()
+    result = runner.invoke(args=["people", "anonymise", "--org", ORG])
+    assert result.exit_code == 0, result.output
+    assert ("Anonymised 1." in result.output) is anonymised, result.output
+    with app.app_context():
+        person = db.session.get(Person, person_id)
+        assert person is not None
+        assert (person.anonymised_at is not None) is anonymised
+        assert (person.last_name is None) is anonymised

@@ -16,7 +16,7 @@ from flask.testing import FlaskCliRunner
 
 from scripts.demo_lms.platform import DemoPlatform
 from scripts.demo_lms.server import create_platform_app
-from tests.conftest import ORG, LiveServer
+from tests.conftest import ORG, LiveServer, app_url
 from tests.lti_flow import parse_form
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,7 +41,7 @@ def gunicorn(database_url: str, runner: FlaskCliRunner) -> Iterator[tuple[str, D
     assert runner.invoke(args=["content", "publish"]).exit_code == 0
     env = {
         **os.environ,
-        "DATABASE_URL": database_url,
+        "DATABASE_URL": app_url(database_url),
         "TOOL_BASE_URL": tool_url,
         "COOKIE_SECURE": "0",
         "SECRET_KEY": "gunicorn-test-secret",
