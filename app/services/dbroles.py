@@ -84,10 +84,10 @@ def grant_runtime(session: Session, role: str) -> list[str]:
     if facts is None:
         raise RoleError(f"There is no role {role!r}: create it first (CREATE ROLE ... LOGIN).")
     superuser, bypass_rls, schema, member_of_owner, is_owner = facts
-    if is_owner or member_of_owner:
-        raise RoleError(f"{role!r} is (or acts as) the owner role: use a separate runtime role.")
     if superuser or bypass_rls:
         raise RoleError(f"{role!r} is a superuser: a runtime role must not be one.")
+    if is_owner or member_of_owner:
+        raise RoleError(f"{role!r} is (or acts as) the owner role: use a separate runtime role.")
     owned = session.execute(
         text(
             "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
