@@ -158,12 +158,15 @@ def test_one_acceptance_per_period_is_also_a_database_rule(app: Flask, launched:
         db.session.flush()
 
 
-def test_postgresql_refuses_to_change_or_delete_records(app: Flask, launched: Any) -> None:
+def test_postgresql_refuses_to_change_or_delete_records(
+    app: Flask, launched: Any, database_url: str
+) -> None:
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         pytest.skip("the append-only trigger is PostgreSQL's; the suite runs there in CI too")
     client = launched("u-aisha")
     passed(app, client)
     accept(client, "Aisha Khan")
+    owner = sa.create_engine(database_url)  # the owner's own statements meet the triggers
     for statement in (
         "UPDATE acceptance SET quiz_score = 100",
         "DELETE FROM acceptance",
@@ -171,10 +174,13 @@ def test_postgresql_refuses_to_change_or_delete_records(app: Flask, launched: An
         "DELETE FROM quiz_attempt",
         "UPDATE audit_event SET action = 'x'",
     ):
-        with app.app_context():
-            with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+        with app.app_context():  # the app's runtime role has no such privilege at all
+            with pytest.raises(sa.exc.DBAPIError, match="permission denied"):
                 db.session.execute(sa.text(statement))
             db.session.rollback()
+        with owner.connect() as conn, pytest.raises(sa.exc.DBAPIError, match="append-only"):
+            conn.execute(sa.text(statement))
+    owner.dispose()
 
 
 def test_certificate_is_a_pdf_with_the_record(app: Flask, launched: Any) -> None:
