@@ -9,7 +9,7 @@ SQLite is the single-user demo database: none of this applies there.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -24,7 +24,7 @@ from app.models import Acceptance, AuditEvent, Organisation, Person
 from app.services import dbroles, people
 from app.services.status import add_months
 from scripts.demo_lms.platform import DemoPlatform
-from tests.conftest import HISTORY_TABLES, ORG, OWNER_ROLE, RUNTIME_ROLE
+from tests.conftest import HISTORY_TABLES, ORG, OWNER_ROLE, RUNTIME_ROLE, app_url
 from tests.web.test_acceptance import accept, passed
 
 pytestmark = pytest.mark.skipif(
@@ -521,3 +521,42 @@ def test_scheduled_jobs_and_anonymisation_run_through_the_cli_as_the_runtime_rol
             )
             == 2
         )
+
+
+def test_the_function_reads_the_real_tables_not_the_callers_temporary_ones(
+    leavers: dict[str, int], app: Flask, database_url: str, owner: sa.Engine
+) -> None:
+    """Temporary tables come first in a search path unless it puts them last: a caller's
+    temporary `person`, saying Aisha left long ago and is not on hold, must not decide."""
+    with app.app_context():
+        person = db.session.get(Person, leavers["aisha"])
+        assert person is not None
+        person.legal_hold = True
+        db.session.commit()
+    before = _snapshot(owner)
+    caller = sa.create_engine(app_url(database_url), poolclass=sa.pool.NullPool)
+    with caller.connect() as conn:
+        real = conn.execute(sa.text("SELECT current_schema()")).scalar_one()
+        conn.execute(sa.text(f'CREATE TEMP TABLE person AS SELECT * FROM "{real}".person'))
+        conn.execute(sa.text("UPDATE pg_temp.person SET legal_hold = false"))
+        conn.execute(sa.text("GRANT ALL ON pg_temp.person TO PUBLIC"))  # the owner may read it
+        with pytest.raises(sa.exc.DBAPIError, match="is on legal hold"):
+            conn.execute(
+                sa.text("SELECT anonymise_leaver(:p, 'test', NULL)"), {"p": leavers["aisha"]}
+            )
+    caller.dispose()
+    assert _snapshot(owner) == before
+
+
+@pytest.mark.parametrize(
+    "left_on",
+    ["2020-02-29", "2019-01-31", "2019-03-31", "2019-08-31", "2019-12-31", "2019-06-15"],
+)
+@pytest.mark.parametrize("years", [1, 6, 25])
+def test_the_database_reckons_retention_as_the_tool_does(
+    runtime: sa.Engine, left_on: str, years: int
+) -> None:
+    day = date.fromisoformat(left_on)
+    with runtime.connect() as conn:
+        ends = conn.scalar(sa.text("SELECT retention_ends(:d, :y)"), {"d": day, "y": years})
+    assert ends == add_months(day, 12 * years)

@@ -47,8 +47,8 @@ ACCEPTANCE_GUARD = """
         -- Only with the table owner's privileges (the runtime role gets them inside
         -- anonymise_leaver() and nowhere else), and only to blank the personal columns.
         IF TG_OP = 'UPDATE'
-           AND (SELECT oid FROM pg_roles WHERE rolname = current_user)
-               = (SELECT relowner FROM pg_class WHERE oid = TG_RELID)
+           AND (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user)
+               = (SELECT relowner FROM pg_catalog.pg_class WHERE oid = TG_RELID)
            AND NEW.typed_name = '' AND NEW.ip_address IS NULL AND NEW.user_agent IS NULL
            AND NEW.recorded_note IS NULL
            AND to_jsonb(NEW) - blanked = to_jsonb(OLD) - blanked THEN
@@ -77,10 +77,21 @@ AUDIT_HEAD_FORWARD = f"""
 # The canonical JSON of the event is built as app/services/audit.py canonical() builds it
 # (json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False)): keys in code-point
 # order; to_json() escapes strings as json.dumps does, and occurred_at is isoformat() in UTC.
+# add_months(left_on, 12 * years) of app/services/status.py: the same day, or the month's last
+# day (PostgreSQL's month arithmetic clamps as it does).
+RETENTION_ENDS = """
+    CREATE FUNCTION retention_ends(left_on date, years integer) RETURNS date
+    LANGUAGE sql IMMUTABLE STRICT AS $$
+        SELECT (left_on + make_interval(months => 12 * years))::date
+    $$
+"""
+
+# search_path: the schema the migration runs in, then pg_temp, last and explicitly (otherwise
+# the caller's temporary tables would be searched first and could stand in for real ones).
 ANONYMISE_LEAVER = f"""
     CREATE FUNCTION anonymise_leaver(p_person_id bigint, p_actor text,
                                      p_actor_person_id bigint) RETURNS bigint
-    LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = {{schema}}, pg_temp AS $$
     DECLARE
         p person%ROWTYPE;
         o organisation%ROWTYPE;
@@ -111,8 +122,7 @@ ANONYMISE_LEAVER = f"""
         SELECT * INTO o FROM organisation WHERE id = p.organisation_id;
         years := CASE WHEN p.childrens_workforce THEN o.retention_years_childrens
                       ELSE o.retention_years END;
-        -- As add_months(left_on, 12 * years): the same day, or the month's last day.
-        ends := (p.left_on + make_interval(months => 12 * years))::date;
+        ends := retention_ends(p.left_on, years);
         IF ends > today THEN
             RAISE EXCEPTION 'person %: retention ends on %', p_person_id, ends
                 USING ERRCODE = 'CPM05';
@@ -176,7 +186,9 @@ def upgrade():
     for table in HISTORY:
         op.execute(f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
                    "FOR EACH STATEMENT EXECUTE FUNCTION refuse_change()")
-    op.execute(ANONYMISE_LEAVER)
+    op.execute(RETENTION_ENDS)
+    schema = op.get_bind().execute(sa.text("SELECT quote_ident(current_schema())")).scalar_one()
+    op.execute(ANONYMISE_LEAVER.replace("{schema}", schema))
     # Functions are executable by everyone unless revoked; `db grant-runtime` grants it back
     # to the runtime role alone.
     op.execute("REVOKE EXECUTE ON FUNCTION anonymise_leaver(bigint, text, bigint) FROM PUBLIC")
@@ -186,6 +198,7 @@ def downgrade():
     if op.get_bind().dialect.name != "postgresql":
         return
     op.execute("DROP FUNCTION anonymise_leaver(bigint, text, bigint)")
+    op.execute("DROP FUNCTION retention_ends(date, integer)")
     for table in HISTORY:
         op.execute(f"DROP TRIGGER {table}_no_truncate ON {table}")
     op.execute("DROP TRIGGER audit_head_forward ON audit_head")
