@@ -75,7 +75,7 @@ def grant_runtime(session: Session, role: str) -> list[str]:
         )
     facts = session.execute(
         text(
-            "SELECT r.rolsuper, r.rolbypassrls, current_schema(), "
+            "SELECT r.rolsuper OR r.rolbypassrls OR r.rolcreaterole, current_schema(), "
             "pg_has_role(:role, current_user, 'MEMBER'), r.rolname = current_user "
             "FROM pg_roles r WHERE r.rolname = :role"
         ),
@@ -83,11 +83,28 @@ def grant_runtime(session: Session, role: str) -> list[str]:
     ).first()
     if facts is None:
         raise RoleError(f"There is no role {role!r}: create it first (CREATE ROLE ... LOGIN).")
-    superuser, bypass_rls, schema, member_of_owner, is_owner = facts
-    if superuser or bypass_rls:
-        raise RoleError(f"{role!r} is a superuser: a runtime role must not be one.")
+    powerful, schema, member_of_owner, is_owner = facts
+    if powerful:
+        # CREATEROLE could grant itself the owner role.
+        raise RoleError(
+            f"{role!r} is a superuser or may create roles: a runtime role must be neither."
+        )
     if is_owner or member_of_owner:
         raise RoleError(f"{role!r} is (or acts as) the owner role: use a separate runtime role.")
+    groups = session.execute(
+        text(
+            "SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid "
+            "WHERE m.member = (SELECT oid FROM pg_roles WHERE rolname = :role) ORDER BY 1"
+        ),
+        {"role": role},
+    ).scalars()
+    group_names = list(groups)
+    if group_names:
+        # Privileges held through a group (pg_write_all_data, say) would not be revoked here.
+        raise RoleError(
+            f"{role!r} is a member of {', '.join(group_names)}: a runtime role must belong "
+            "to no other role."
+        )
     owned = session.execute(
         text(
             "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -132,6 +149,19 @@ def grant_runtime(session: Session, role: str) -> list[str]:
     ]
     for statement in statements:
         session.execute(text(statement))
+    # What the role can really do, PUBLIC's grants included.
+    for name in HISTORY:
+        for privilege in ("UPDATE", "DELETE", "TRUNCATE"):
+            if privilege in RUNTIME_WRITES[name]:
+                continue
+            held = session.execute(
+                text("SELECT has_table_privilege(:role, :table, :privilege)"),
+                {"role": role, "table": f"{s}.{_quote(session, name)}", "privilege": privilege},
+            ).scalar_one()
+            if held:
+                raise RoleError(
+                    f"{role!r} still has {privilege} on {name} (granted to PUBLIC?): revoke it."
+                )
     can_create = session.execute(
         text("SELECT has_schema_privilege(:role, :schema, 'CREATE')"),
         {"role": role, "schema": schema},

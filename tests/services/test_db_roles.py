@@ -24,7 +24,14 @@ from app.models import Acceptance, AuditEvent, Organisation, Person
 from app.services import dbroles, people
 from app.services.status import add_months
 from scripts.demo_lms.platform import DemoPlatform
-from tests.conftest import HISTORY_TABLES, ORG, OWNER_ROLE, RUNTIME_ROLE, app_url
+from tests.conftest import (
+    HISTORY_TABLES,
+    ORG,
+    OWNER_ROLE,
+    RUNTIME_ROLE,
+    app_url,
+    superuser_url,
+)
 from tests.web.test_acceptance import accept, passed
 
 pytestmark = pytest.mark.skipif(
@@ -220,12 +227,24 @@ def test_grant_runtime_is_idempotent_and_revokes_what_was_added_by_hand(
     [
         ("nobody_at_all", "There is no role 'nobody_at_all'"),
         (OWNER_ROLE, "is (or acts as) the owner role"),
-        ("postgres", "is a superuser"),
+        ("postgres", "is a superuser or may create roles"),
+        ("cpm_test_creator", "is a superuser or may create roles"),
+        ("cpm_test_member", "is a member of pg_write_all_data"),
     ],
 )
 def test_grant_runtime_refuses_a_role_that_could_alter_history(
     database_url: str, make_app: Any, role: str, message: str
 ) -> None:
+    admin = sa.create_engine(superuser_url(database_url))
+    with admin.begin() as conn:
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('cpm test roles'))"))
+        for name, options in (("cpm_test_creator", "CREATEROLE"), ("cpm_test_member", "")):
+            if not conn.execute(
+                sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": name}
+            ).first():
+                conn.execute(sa.text(f"CREATE ROLE {name} NOLOGIN {options}"))
+        conn.execute(sa.text("GRANT pg_write_all_data TO cpm_test_member"))
+    admin.dispose()
     owner_app = make_app(SQLALCHEMY_DATABASE_URI=database_url)
     result = owner_app.test_cli_runner().invoke(args=["db", "grant-runtime", role])
     assert result.exit_code != 0 and message in result.output, result.output
@@ -560,3 +579,18 @@ def test_the_database_reckons_retention_as_the_tool_does(
     with runtime.connect() as conn:
         ends = conn.scalar(sa.text("SELECT retention_ends(:d, :y)"), {"d": day, "y": years})
     assert ends == add_months(day, 12 * years)
+
+
+def test_the_databases_date_has_the_last_word_over_the_tools_clock(
+    leavers: dict[str, int], app: Flask, runner: FlaskCliRunner, travel: Any
+) -> None:
+    """With the tool's clock a day fast, the command lists the leaver whose retention ends
+    tomorrow; the database, by its own date, refuses, and the command says so and goes on."""
+    travel(days=1)
+    result = runner.invoke(args=["people", "anonymise", "--org", ORG])
+    assert result.exit_code == 0, result.output
+    assert f"person {leavers['ends tomorrow']} not anonymised" in result.output
+    assert "retention ends on" in result.output and "Anonymised 2." in result.output
+    with app.app_context():
+        person = db.session.get(Person, leavers["ends tomorrow"])
+        assert person is not None and person.anonymised_at is None and person.last_name == "Ver"
