@@ -8,6 +8,7 @@ SQLite is the single-user demo database: none of this applies there.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
@@ -34,10 +35,15 @@ from tests.conftest import (
 )
 from tests.web.test_acceptance import accept, passed
 
-pytestmark = pytest.mark.skipif(
-    not __import__("os").environ.get("TEST_DATABASE_URL"),
-    reason="database roles are PostgreSQL's; SQLite is the single-user demo database",
-)
+
+@pytest.fixture(autouse=True)
+def _postgresql_only(request: pytest.FixtureRequest) -> None:
+    # All but the test that grant-runtime refuses SQLite.
+    if not os.environ.get("TEST_DATABASE_URL") and request.function is not (
+        test_grant_runtime_refuses_sqlite
+    ):
+        pytest.skip("database roles are PostgreSQL's; SQLite is the single-user demo database")
+
 
 # What the runtime role may do on each table, written out here (not read from the code under
 # test) so that a change to the grants has to change this table too.
