@@ -374,6 +374,14 @@ def anchor_status(session: Session, organisation_id: int) -> AnchorStatus:
 # -- an acceptance's audit reference, as printed on its certificate --------------------------
 
 
+def looks_like_hash_prefix(text: str) -> bool:
+    """What a person may type for the printed hash: hex, at least MIN_PRINTED_HASH_LENGTH."""
+    cleaned = text.strip().lower()
+    return MIN_PRINTED_HASH_LENGTH <= len(cleaned) <= 64 and all(
+        c in "0123456789abcdef" for c in cleaned
+    )
+
+
 def printed_reference(acceptance: Acceptance) -> tuple[int, str] | None:
     """(seq, hash prefix) as the certificate and confirmation page print them."""
     if acceptance.audit_seq is None or acceptance.audit_hash is None:
