@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import false, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.clock import london_date, long_date
-from app.db import dialect_name
+from app.db import dialect_name, table
 from app.models import Acceptance, Person, PolicyVersion, QuizSubmission
 from app.services import audit
 from app.services.policies import VersionView
@@ -248,10 +248,11 @@ def _new_id(session: Session) -> int:
     if dialect_name(session) == "postgresql":
         query = text("SELECT nextval(pg_get_serial_sequence('acceptance', 'id'))")
         return int(session.execute(query).scalar_one())
-    # SQLite: read inside the savepoint's transaction; in WAL mode a writer that committed
-    # another row since makes the audit write that follows fail (SQLITE_BUSY_SNAPSHOT), so
-    # the id is never handed out twice.
-    return int(session.scalar(select(func.max(Acceptance.id))) or 0) + 1
+    # SQLite has one writer: take the write lock first (a write of no rows takes it, waiting
+    # for a concurrent writer to commit), so the highest id read next stays the highest.
+    rows = table(Acceptance)
+    session.execute(update(rows).where(false()).values(id=rows.c.id))
+    return int(session.scalar(select(func.max(rows.c.id))) or 0) + 1
 
 
 def by_code(session: Session, organisation_id: int, code: str) -> Acceptance | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 from datetime import timedelta
 from html import unescape
 from pathlib import Path
@@ -21,7 +22,7 @@ from sqlalchemy import select
 
 from app.clock import today, utcnow
 from app.db import db
-from app.models import Acceptance, AuditEvent
+from app.models import Acceptance, AuditEvent, Organisation, Person
 from app.services import audit
 from app.services.acceptance import AlreadyAccepted, Where, record_acceptance
 from app.services.organisations import today_for, validity_rule
@@ -117,8 +118,6 @@ def test_a_refused_second_acceptance_leaves_no_audit_event(app: Flask, launched:
     passed(app, client)
     with app.app_context():
         session = db.session()
-        from app.models import Organisation, Person
-
         person = session.scalars(select(Person).where(Person.subject == "u-aisha")).one()
         org = session.get(Organisation, person.organisation_id)
         assert org is not None
@@ -146,6 +145,57 @@ def test_a_refused_second_acceptance_leaves_no_audit_event(app: Flask, launched:
         ).all()
         assert actions == ["acceptance"]
         assert all(r.ok for r in audit.verify(session))
+
+
+def test_acceptances_of_two_people_at_once_each_get_their_own_id_and_audit_event(
+    app: Flask, launched: Any
+) -> None:
+    """The row's id is taken before its audit event names it: two sessions racing must not
+    take the same one (SQLite: a write lock first; PostgreSQL: the id sequence)."""
+    for user in ("u-aisha", "u-lee"):
+        passed(app, launched(user))
+    barrier = threading.Barrier(2)
+    problems: list[BaseException] = []
+
+    def accept_as(subject: str) -> None:
+        try:
+            with app.app_context():
+                session = db.session()
+                person = session.scalars(select(Person).where(Person.subject == subject)).one()
+                org = session.get(Organisation, person.organisation_id)
+                assert org is not None
+                version = current_version(session, app.config["POLICY_KEY"], today())
+                when = today_for(org, today())
+                status = person_status(session, org.id, person.id, version, when)
+                session.commit()  # end the reads: each starts afresh, as a request would
+                barrier.wait()
+                record_acceptance(
+                    session,
+                    person,
+                    version,
+                    status,
+                    person.name,
+                    validity_rule(org),
+                    utcnow(),
+                    Where(),
+                )
+                session.commit()
+        except BaseException as exc:  # reported below, from the test's thread
+            problems.append(exc)
+
+    threads = [threading.Thread(target=accept_as, args=(s,)) for s in ("u-aisha", "u-lee")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert problems == []
+    rows = acceptances(app)
+    assert len({r.id for r in rows}) == 2
+    for row in rows:
+        assert row.audit_seq is not None
+        assert event_at(app, row.organisation_id, row.audit_seq).details["acceptance"] == row.id
+    with app.app_context():
+        assert all(r.ok for r in audit.verify(db.session()))
 
 
 # -- HR's Verify a certificate ---------------------------------------------------------------
