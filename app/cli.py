@@ -339,27 +339,6 @@ def org_set_command(organisation: str, key: str, value: str) -> None:
     click.echo(f"{organisation}: {key} = {value}" if changed else f"{organisation}: unchanged")
 
 
-audit_cli = AppGroup("audit", help="The tamper-evident audit trail.")
-
-
-@audit_cli.command("verify")
-def audit_verify_command() -> None:
-    """Check every organisation's hash chain: OK with the count, or where it breaks."""
-    reports = audit.verify(db.session())
-    if not reports:
-        click.echo("OK: no audit events yet.")
-        return
-    broken = False
-    for report in reports:
-        if report.ok:
-            click.echo(f"OK organisation {report.organisation_id}: {report.events} events")
-        else:
-            broken = True
-            click.echo(f"BROKEN organisation {report.organisation_id}: {report.problem}", err=True)
-    if broken:
-        raise click.ClickException("The audit trail has been altered.")
-
-
 outbox_cli = AppGroup("outbox", help="Scores waiting to be sent to the LMS.")
 
 
@@ -544,6 +523,7 @@ def reminders_run_command(organisation: str | None) -> None:
 
 
 def register_cli(app: Flask) -> None:
+    from app.cli_audit import audit_cli  # verify and checkpoints: app/cli_audit.py
     from app.cli_dbroles import register as register_db_roles  # `db grant-runtime`
     from app.cli_exports import export_command  # HR's export: app/cli_exports.py
     from app.cli_people import people_cli  # retention and settings: app/cli_people.py

@@ -85,6 +85,14 @@ class Settings:
     # counted ("memory://" counts in each process; a redis:// URL shares one count).
     API_RATE_LIMIT: str
     API_RATE_LIMIT_STORAGE_URI: str
+    # The audit chain's anchors outside the database (app/services/anchoring.py): the HMAC
+    # key of checkpoints, from the environment only and never the same as SECRET_KEY (someone
+    # with the database and the app's settings must still not be able to forge one); the
+    # directory they are written to (storage with a retention lock); and a records address
+    # each is e-mailed to (optional).
+    AUDIT_ANCHOR_KEY: str
+    AUDIT_CHECKPOINT_DIR: str
+    AUDIT_CHECKPOINT_EMAIL: str
     WTF_CSRF_TIME_LIMIT: int | None
     SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any]
 
@@ -120,6 +128,9 @@ class Settings:
             MAIL_FROM=env.get("MAIL_FROM") or "corporate-parenting@localhost",
             API_RATE_LIMIT=env.get("API_RATE_LIMIT") or "60 per minute",
             API_RATE_LIMIT_STORAGE_URI=env.get("API_RATE_LIMIT_STORAGE_URI") or "memory://",
+            AUDIT_ANCHOR_KEY=env.get("AUDIT_ANCHOR_KEY") or "",
+            AUDIT_CHECKPOINT_DIR=env.get("AUDIT_CHECKPOINT_DIR") or "",
+            AUDIT_CHECKPOINT_EMAIL=env.get("AUDIT_CHECKPOINT_EMAIL") or "",
             # The form's lifetime is the session's: a learner reading slowly must not lose work.
             WTF_CSRF_TIME_LIMIT=None,
             SQLALCHEMY_ENGINE_OPTIONS=engine_options(url),

@@ -31,6 +31,7 @@ from app.hr.forms import (
     UnitFilterForm,
 )
 from app.models import Organisation, Person, PolicyVersion, Role
+from app.services import anchoring
 from app.services import people as people_service
 from app.services.acceptance import AlreadyAccepted, by_code, declaration_text
 from app.services.attempts import question_statistics
@@ -64,6 +65,7 @@ HR_PAGES: list[tuple[str, str, tuple[str, ...]]] = [
     ("hr.exports", "Exports", ()),
     ("hr.api_tokens_page", "API tokens", ("hr.revoke_api_token_confirm",)),
     ("hr.verify", "Verify a certificate", ()),
+    ("hr.audit_trail", "Audit trail", ()),
     ("hr.quiz_statistics", "Quiz statistics", ()),
     ("hr.scores", "Scores for the portal", ()),
     ("hr.settings", "Settings", ()),
@@ -376,16 +378,52 @@ def quiz_statistics() -> str:
 
 @bp.get("/verify")
 def verify() -> Any:
+    """A certificate's code, and the audit record printed on it: do the acceptance, its audit
+    event and that event's recomputed hash agree with each other and with the copy?"""
     code = request.args.get("code", "").strip()
+    seq_text = request.args.get("seq", "").strip()
+    hash_text = request.args.get("hash", "").strip()
     acceptance = by_code(db.session(), current_user.organisation_id, code) if code else None
-    person = version = None
+    person = version = check = None
+    bad_seq = bool(seq_text) and not seq_text.isdigit()
+    bad_hash = bool(hash_text) and not anchoring.looks_like_hash_prefix(hash_text)
     if acceptance is not None:
         person = db.session.get(Person, acceptance.person_id)
         version = db.session.get(PolicyVersion, acceptance.policy_version_id)
-    status = 404 if code and acceptance is None else 200
+        if not (bad_seq or bad_hash):
+            check = anchoring.check_certificate(
+                db.session(), acceptance, int(seq_text) if seq_text else None, hash_text or None
+            )
+    status = 200
+    if code and acceptance is None:
+        status = 404
+    elif bad_seq or bad_hash:
+        status = 400
+    elif check is not None and not check.ok:
+        status = 409
     return render_template(
-        "hr/verify.html", code=code, acceptance=acceptance, person=person, version=version
+        "hr/verify.html",
+        code=code,
+        seq=seq_text,
+        hash=hash_text,
+        bad_seq=bad_seq,
+        bad_hash=bad_hash,
+        acceptance=acceptance,
+        check=check,
+        person=person,
+        version=version,
+        prefix=anchoring.PRINTED_HASH_LENGTH,
     ), status
+
+
+@bp.get("/audit-trail")
+def audit_trail() -> str:
+    """The latest checkpoint of this organisation's audit chain, and the last verify."""
+    return render_template(
+        "hr/audit_trail.html",
+        anchors=anchoring.anchor_status(db.session(), current_user.organisation_id),
+        prefix=anchoring.PRINTED_HASH_LENGTH,
+    )
 
 
 @bp.get("/scores")

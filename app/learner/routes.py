@@ -50,6 +50,7 @@ from app.services.acceptance import (
     names_match,
     record_acceptance,
 )
+from app.services.anchoring import printed_reference
 from app.services.attempts import (
     AlreadySubmitted,
     AttemptError,
@@ -68,7 +69,7 @@ from app.services.attempts import (
 from app.services.certificates import certificate_for
 from app.services.content_pack import personalise, placeholder_values
 from app.services.organisations import OrganisationView, today_for, validity_rule
-from app.services.outbox import enqueue, send_due
+from app.services.outbox import enqueue, send_due, takes_scores
 from app.services.policies import VersionCache, VersionView, sections_for
 from app.services.progress import Progress, mark_read, progress
 from app.services.question_bank import current_bank
@@ -474,6 +475,8 @@ def confirm_declaration() -> Any:
     launch = db.session.get(Launch, reading.visit.launch_id)
     assert person is not None
     now = utcnow()
+    deployment = db.session.get(Deployment, launch.deployment_id) if launch else None
+    registration_id = deployment.registration_id if deployment else None
     try:
         acceptance = record_acceptance(
             db.session(),
@@ -490,6 +493,7 @@ def confirm_declaration() -> Any:
                 lms_context_id=launch.lms_context_id if launch else None,
                 resource_link_id=launch.resource_link_id if launch else None,
             ),
+            details={"score_queued": takes_scores(launch, person.subject, registration_id)},
         )
     except AlreadyAccepted as exc:
         db.session.rollback()
@@ -500,20 +504,7 @@ def confirm_declaration() -> Any:
     except NameMismatch:
         db.session.rollback()
         return redirect(url_for("learner.declaration"))
-    deployment = db.session.get(Deployment, launch.deployment_id) if launch else None
-    registration_id = deployment.registration_id if deployment else None
     item = enqueue(db.session(), acceptance, launch, person.subject, registration_id, now)
-    _audit(
-        reading,
-        "acceptance",
-        acceptance=acceptance.id,
-        version=reading.version.version,
-        content_hash=acceptance.content_hash,
-        declaration_hash=acceptance.declaration_hash,
-        quiz_score=acceptance.quiz_score,
-        valid_until=acceptance.valid_until.isoformat(),
-        score_queued=item is not None,
-    )
     db.session.commit()
     current_app.logger.info("acceptance %s recorded for person %s", acceptance.id, person.id)
     if item is not None:
@@ -533,7 +524,10 @@ def _own_acceptance(acceptance_id: int) -> Acceptance:
 def accepted(acceptance_id: int) -> str:
     acceptance = _own_acceptance(acceptance_id)
     return render_template(
-        "learner/accepted.html", acceptance=acceptance, version=acceptance.policy_version
+        "learner/accepted.html",
+        acceptance=acceptance,
+        version=acceptance.policy_version,
+        reference=printed_reference(acceptance),
     )
 
 

@@ -1,7 +1,7 @@
 """Typed models, one module per concept. Importing this package registers every table."""
 
 from app.models.acceptance import Acceptance
-from app.models.audit import AuditEvent, AuditHead
+from app.models.audit import AuditCheckpoint, AuditEvent, AuditHead, AuditVerification
 from app.models.hr import ApiToken, Reminder
 from app.models.keys import ToolKey
 from app.models.lms import Launch, LmsContext, LoginState
@@ -16,8 +16,10 @@ __all__ = [
     "Acceptance",
     "ApiToken",
     "Audience",
+    "AuditCheckpoint",
     "AuditEvent",
     "AuditHead",
+    "AuditVerification",
     "Deployment",
     "Launch",
     "LmsContext",

@@ -49,6 +49,11 @@ class Acceptance(Base):
     # Set when HR records a paper (or otherwise offline) acceptance on someone's behalf.
     recorded_by_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
     recorded_note: Mapped[str | None] = mapped_column(Text)
+    # The audit event that recorded this acceptance (the organisation's chain at this seq), and
+    # its hash: written first, so this append-only row can point to it. The certificate prints
+    # both, so each copy a person keeps anchors the chain. None on acceptances recorded before.
+    audit_seq: Mapped[int | None]
+    audit_hash: Mapped[str | None] = mapped_column(String(64))
 
     person: Mapped[Person] = relationship(foreign_keys=[person_id])
     policy_version: Mapped[PolicyVersion] = relationship()

@@ -13,13 +13,16 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import false, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.clock import london_date, long_date
+from app.db import dialect_name, table
 from app.models import Acceptance, Person, PolicyVersion, QuizSubmission
+from app.services import audit
 from app.services.policies import VersionView
 from app.services.status import PersonStatus, State, Validity, next_valid_until
 
@@ -95,7 +98,10 @@ def record_acceptance(
     rule: Validity,
     now: datetime,
     where: Where,
+    *,
+    details: dict[str, Any] | None = None,
 ) -> Acceptance:
+    """Record it, and its audit event ("acceptance", with `details` added to the event's)."""
     if status.state is State.CERTIFIED:
         assert status.acceptance is not None
         raise AlreadyAccepted(status.acceptance)
@@ -113,6 +119,7 @@ def record_acceptance(
         now,
         where,
         submission=status.passed,
+        event=("acceptance", now, person.id, details or {}),
     )
 
 
@@ -125,8 +132,12 @@ def record_on_behalf(
     note: str,
     accepted_on: datetime,
     rule: Validity,
+    *,
+    recorded_at: datetime | None = None,
+    details: dict[str, Any] | None = None,
 ) -> Acceptance:
-    """HR records an acceptance made outside the tool (a signed paper declaration)."""
+    """HR records an acceptance made outside the tool (a signed paper declaration), audited
+    as "acceptance_recorded_by_hr" at `recorded_at` (default: accepted_on)."""
     if not note.strip():
         raise AcceptanceError("a note saying how the acceptance was made is required")
     if status.state is State.CERTIFIED:
@@ -144,6 +155,12 @@ def record_on_behalf(
         submission=None,
         recorded_by=recorded_by,
         note=note.strip(),
+        event=(
+            "acceptance_recorded_by_hr",
+            recorded_at or accepted_on,
+            recorded_by.id,
+            details or {},
+        ),
     )
     return row
 
@@ -159,6 +176,7 @@ def _insert(
     where: Where,
     *,
     submission: QuizSubmission | None,
+    event: tuple[str, datetime, int, dict[str, Any]],
     recorded_by: Person | None = None,
     note: str | None = None,
 ) -> Acceptance:
@@ -186,8 +204,31 @@ def _insert(
         recorded_by_person_id=recorded_by.id if recorded_by else None,
         recorded_note=note,
     )
+    action, occurred_at, actor_id, extra = event
     try:
+        # The audit event first, so the row (append-only: never updated) can carry its seq
+        # and hash; the event names the row by the id taken for it. Both or neither: a
+        # refused insert rolls the event back with it.
         with session.begin_nested():
+            row.id = _new_id(session)
+            appended = audit.record(
+                session,
+                person.organisation_id,
+                action,
+                occurred_at,
+                actor_person_id=actor_id,
+                subject_person_id=person.id,
+                details={
+                    "acceptance": row.id,
+                    "version": version.version,
+                    "content_hash": row.content_hash,
+                    "declaration_hash": row.declaration_hash,
+                    "quiz_score": row.quiz_score,
+                    "valid_until": row.valid_until.isoformat(),
+                    **extra,
+                },
+            )
+            row.audit_seq, row.audit_hash = appended.seq, appended.hash
             session.add(row)
     except IntegrityError as exc:
         existing = session.scalars(
@@ -201,6 +242,17 @@ def _insert(
             raise
         raise AlreadyAccepted(existing) from exc
     return row
+
+
+def _new_id(session: Session) -> int:
+    if dialect_name(session) == "postgresql":
+        query = text("SELECT nextval(pg_get_serial_sequence('acceptance', 'id'))")
+        return int(session.execute(query).scalar_one())
+    # SQLite has one writer: take the write lock first (a write of no rows takes it, waiting
+    # for a concurrent writer to commit), so the highest id read next stays the highest.
+    rows = table(Acceptance)
+    session.execute(update(rows).where(false()).values(id=rows.c.id))
+    return int(session.scalar(select(func.max(rows.c.id))) or 0) + 1
 
 
 def by_code(session: Session, organisation_id: int, code: str) -> Acceptance | None:

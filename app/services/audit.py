@@ -239,11 +239,29 @@ def verify(session: Session) -> list[ChainReport]:
             prev = event.hash
             expected_seq += 1
         rows.close()  # a server-side cursor on PostgreSQL: do not leave it open
-        head = heads.get(org)
-        if problem is None and head is not None and (head.seq != count or head.hash != prev):
-            problem = (
-                f"the chain ends at seq {count} but its head says {head.seq}: "
-                "the latest events were removed"
-            )
+        if problem is None:
+            problem = _head_problem(heads.get(org), count, prev)
         reports.append(ChainReport(org, count, problem is None, problem))
     return reports
+
+
+def _head_problem(head: AuditHead | None, end_seq: int, end_hash: str) -> str | None:
+    """The head must be exactly the chain's end: its seq and its hash (either alone can be
+    forged back to an earlier event, or left behind by a rewritten last event)."""
+    if head is None:
+        return f"the chain ends at seq {end_seq} but has no head: the head was deleted"
+    if head.seq > end_seq:
+        return (
+            f"the chain ends at seq {end_seq} but its head says {head.seq}: "
+            "the latest events were removed"
+        )
+    if head.seq < end_seq:
+        return (
+            f"the chain ends at seq {end_seq} but its head says {head.seq}: the head was moved back"
+        )
+    if head.hash != end_hash:
+        return (
+            f"the head's hash differs from the event at seq {end_seq}: "
+            "the last event or the head was rewritten"
+        )
+    return None

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.clock import long_date, long_datetime
 from app.models import Acceptance, Organisation, Person, PolicyVersion
+from app.services.anchoring import printed_reference
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 
@@ -32,6 +33,8 @@ class CertificateData:
     quiz_score: int | None
     verification_code: str
     recorded_by: str | None = None
+    # The acceptance's audit event (seq, hash prefix): each copy kept anchors the audit chain.
+    audit_reference: tuple[int, str] | None = None
 
 
 def render_certificate(data: CertificateData, font_dir: Path = FONT_DIR) -> bytes:
@@ -74,8 +77,12 @@ def render_certificate(data: CertificateData, font_dir: Path = FONT_DIR) -> byte
     line(f"Valid until {long_date(data.valid_until)}", 13, "B", 12)
     code = f"{data.verification_code[:5]}-{data.verification_code[5:]}"
     line(f"Verification code: {code}", 12, "", 2)
+    if data.audit_reference:
+        seq, prefix = data.audit_reference
+        line(f"Audit record: seq {seq}, hash {prefix}", 10, "", 2)
     line(
-        "HR can confirm this certificate with the code in the Corporate Parenting module.",
+        "HR can confirm this certificate with the code (and audit record) in the Corporate "
+        "Parenting module.",
         10,
         "",
         0,
@@ -105,5 +112,6 @@ def certificate_for(session: Session, acceptance: Acceptance) -> bytes:
             quiz_score=acceptance.quiz_score,
             verification_code=acceptance.verification_code,
             recorded_by=recorder.name if recorder else None,
+            audit_reference=printed_reference(acceptance),
         )
     )

@@ -26,6 +26,13 @@ class Failed(Exception):
     pass
 
 
+def takes_scores(launch: Launch | None, user_id: str | None, registration_id: int | None) -> bool:
+    """Whether an acceptance made through this launch has a score to send to the LMS."""
+    if launch is None or not launch.ags_endpoint or registration_id is None or not user_id:
+        return False
+    return bool(launch.ags_endpoint.get("lineitem") or launch.ags_endpoint.get("lineitems"))
+
+
 def enqueue(
     session: Session,
     acceptance: Acceptance,
@@ -35,10 +42,9 @@ def enqueue(
     now: datetime,
 ) -> ScoreOutbox | None:
     """Queue the score, if the acceptance came through a launch that offers AGS."""
-    if launch is None or not launch.ags_endpoint or registration_id is None or not user_id:
+    if launch is None or not takes_scores(launch, user_id, registration_id):
         return None
-    if not launch.ags_endpoint.get("lineitem") and not launch.ags_endpoint.get("lineitems"):
-        return None
+    assert launch.ags_endpoint is not None and registration_id is not None and user_id
     item = ScoreOutbox(
         organisation_id=acceptance.organisation_id,
         acceptance_id=acceptance.id,

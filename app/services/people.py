@@ -239,24 +239,18 @@ def record_paper_acceptance(
     until = next_valid_until(declared_on, previous, rule)
     if until < london_date(now):
         raise DeclarationExpired(until)
-    row = record_on_behalf(
-        session, person, version, status, recorded_by, note, _moment(declared_on, now), rule
-    )
-    audit.record(
+    return record_on_behalf(
         session,
-        org.id,
-        "acceptance_recorded_by_hr",
-        now,
-        actor_person_id=recorded_by.id,
-        subject_person_id=person.id,
-        details={
-            "acceptance": row.id,
-            "version": version.version,
-            "declared_on": declared_on.isoformat(),
-            "valid_until": row.valid_until.isoformat(),
-        },
+        person,
+        version,
+        status,
+        recorded_by,
+        note,
+        _moment(declared_on, now),
+        rule,
+        recorded_at=now,
+        details={"declared_on": declared_on.isoformat()},
     )
-    return row
 
 
 # -- legal hold ------------------------------------------------------------------------------

@@ -74,6 +74,10 @@ def _open(chrome: WebDriver, live: LiveTool, path: str) -> None:
         pytest.param("/hr/settings", "Settings", id="settings"),
         pytest.param("/hr/roster", "Import the roster", id="roster"),
         pytest.param("/hr/scores", "Scores waiting for the learning portal", id="scores"),
+        pytest.param("/hr/audit-trail", "Audit trail", id="audit-trail"),
+        pytest.param(
+            "/hr/verify?code=AAAAA-BBBBB&seq=x&hash=z", "Verify a certificate", id="verify-errors"
+        ),
     ],
 )
 def test_hr_pages_are_accessible(
