@@ -283,6 +283,8 @@ HISTORY_TABLES = (
     "quiz_extension",
     "audit_event",
     "audit_head",
+    "audit_checkpoint",
+    "audit_verification",
 )
 
 

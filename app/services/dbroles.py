@@ -31,6 +31,9 @@ RUNTIME_WRITES: dict[str, tuple[str, ...]] = {
     "quiz_extension": ("INSERT",),
     "audit_event": ("INSERT",),
     "audit_head": ("INSERT", "UPDATE"),
+    # what the audit chain's checkpoints and verify runs found, for HR's pages
+    "audit_checkpoint": ("INSERT",),
+    "audit_verification": ("INSERT",),
     # migrations' own bookkeeping: read only
     "alembic_version": (),
     # content, published once per version

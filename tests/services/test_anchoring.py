@@ -12,6 +12,7 @@ import email
 import email.policy
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from app.clock import utcnow
 from app.db import db
 from app.models import AuditCheckpoint, AuditEvent, AuditHead, AuditVerification, Organisation
 from app.services import anchoring, audit
+from tests.conftest import HISTORY_TABLES
 from tests.web.test_gunicorn import free_port
 
 KEY = "anchor-key-for-tests-0123456789abcdef"
@@ -89,22 +91,30 @@ class Owner:
         self.engine = sa.create_engine(url)
 
     def __call__(self, *statements: str, **params: Any) -> None:
-        with self.engine.begin() as conn:
-            self._past_triggers(conn)
+        with self._past_triggers() as conn:
             for statement in statements:
                 conn.execute(sa.text(statement), params)
 
-    def _past_triggers(self, conn: sa.Connection) -> None:
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
+    @contextmanager
+    def _past_triggers(self) -> Iterator[sa.Connection]:
+        """A transaction with history's append-only triggers disabled, as the owner (never
+        the runtime role) may; enabled again before it commits."""
+        with self.engine.begin() as conn:
+            postgres = conn.dialect.name == "postgresql"
+            if postgres:
+                for name in HISTORY_TABLES:
+                    conn.execute(sa.text(f"ALTER TABLE {name} DISABLE TRIGGER USER"))
+            yield conn
+            if postgres:
+                for name in HISTORY_TABLES:
+                    conn.execute(sa.text(f"ALTER TABLE {name} ENABLE TRIGGER USER"))
 
     def rewrite(self, org: int, change: Any, *, keep: int | None = None) -> None:
         """Change events with `change(rows)` (a list of dicts, in seq order), renumber them,
         recompute every hash from the genesis, and move the head to the new end: what someone
         with the owner's login and this module's source can do."""
         events, heads = AuditEvent.__table__, AuditHead.__table__
-        with self.engine.begin() as conn:
-            self._past_triggers(conn)
+        with self._past_triggers() as conn:
             rows = [
                 dict(r._mapping)
                 for r in conn.execute(

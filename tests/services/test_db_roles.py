@@ -51,8 +51,10 @@ EXPECTED_GRANTS = {
     "acceptance": "INSERT SELECT",
     "alembic_version": "SELECT",
     "api_token": "INSERT SELECT UPDATE",
+    "audit_checkpoint": "INSERT SELECT",
     "audit_event": "INSERT SELECT",
     "audit_head": "INSERT SELECT UPDATE",
+    "audit_verification": "INSERT SELECT",
     "deployment": "INSERT SELECT UPDATE",
     "launch": "INSERT SELECT UPDATE",
     "lms_context": "INSERT SELECT UPDATE",
@@ -99,6 +101,11 @@ CHANGES = {
     ],
     "audit_event": ["UPDATE audit_event SET action = 'x'", "DELETE FROM audit_event"],
     "audit_head": ["UPDATE audit_head SET seq = seq - 1", "DELETE FROM audit_head"],
+    "audit_checkpoint": ["UPDATE audit_checkpoint SET seq = 1", "DELETE FROM audit_checkpoint"],
+    "audit_verification": [
+        "UPDATE audit_verification SET ok = true",
+        "DELETE FROM audit_verification",
+    ],
 }
 
 
@@ -118,9 +125,12 @@ def runtime(app: Flask) -> Iterator[sa.Engine]:
 
 
 @pytest.fixture
-def history(app: Flask, launched: Any, owner: sa.Engine) -> int:
-    """A row in every history table, through the real journey (and one quiz extension);
-    returns Aisha's acceptance id."""
+def history(
+    app: Flask, launched: Any, owner: sa.Engine, runner: FlaskCliRunner, tmp_path: Any
+) -> int:
+    """A row in every history table, through the real journey (one quiz extension, an audit
+    checkpoint and a verify run); returns Aisha's acceptance id."""
+    app.config.update(AUDIT_ANCHOR_KEY="k" * 40, AUDIT_CHECKPOINT_DIR=str(tmp_path))
     client = launched("u-aisha")
     passed(app, client)
     assert accept(client, "Aisha Khan").status_code == 302
@@ -135,6 +145,10 @@ def history(app: Flask, launched: Any, owner: sa.Engine) -> int:
             {"a": attempt},
         )
         db.session.commit()
+    for job in (["audit", "checkpoint"], ["audit", "verify"]):
+        result = runner.invoke(args=job)
+        assert result.exit_code == 0, result.output
+    with app.app_context():
         return row.id
 
 

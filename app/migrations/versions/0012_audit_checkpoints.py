@@ -17,7 +17,7 @@ depends_on = None
 
 
 # Rows of these tables are only ever added: the same trigger as the other append-only tables
-# (refuse_change(), migrations 0004/0005) refuses UPDATE and DELETE on PostgreSQL.
+# (refuse_change(), migrations 0004/0010) refuses UPDATE, DELETE and TRUNCATE on PostgreSQL.
 APPEND_ONLY = ["audit_checkpoint", "audit_verification"]
 
 
@@ -57,11 +57,14 @@ def upgrade():
         for table in APPEND_ONLY:
             op.execute(f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
                        "FOR EACH ROW EXECUTE FUNCTION refuse_change()")
+            op.execute(f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+                       "FOR EACH STATEMENT EXECUTE FUNCTION refuse_change()")
 
 
 def downgrade():
     if op.get_bind().dialect.name == "postgresql":
         for table in APPEND_ONLY:
+            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
             op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
     with op.batch_alter_table('acceptance', schema=None) as batch_op:
         batch_op.drop_column('audit_hash')
