@@ -436,3 +436,17 @@ def test_the_settings_page_changes_the_join_rule(app: Flask, council: None, laun
     [change] = events(app, "config_change")
     assert change.details == {"setting": "roster_join", "from": "sourcedid", "to": "email"}
     assert change.actor_person_id is not None
+
+
+def test_the_demo_roster_and_lms_join_under_the_default_rule(
+    app: Flask, registered: DemoPlatform, runner: FlaskCliRunner, launched: Any
+) -> None:
+    """scripts/demo imports this roster and launches the demo LMS's people: nothing to do
+    first, Tom sees his team (their ID numbers are their employee IDs)."""
+    roster = Path(__file__).parents[2] / "scripts" / "demo_roster.csv"
+    result = runner.invoke(args=["roster", "import", str(roster), "--org", ORG])
+    assert result.exit_code == 0, result.output
+    assert sees_team(launched("u-tom"))
+    for user in ("u-aisha", "u-lee", "u-priya", "u-jo"):
+        launched(user)
+        assert person_where(app, Person.subject == user).employee_id is not None
