@@ -159,6 +159,7 @@ def test_the_issue_reproduction_an_email_join_sees_no_team_until_hr_confirms(
     assert joined.details == {"person": record.id, "by": "email", "confirmed": False}
 
     hr = launched("u-priya")
+    assert 'href="/hr/identities"' in hr.get("/hr/").get_data(as_text=True)  # HR's menu
     page = hr.get("/hr/identities").get_data(as_text=True)
     assert "Tom Price" in page and "Mallory Evans" in page and "E-mail address" in page
     assert hr.post(f"/hr/identities/{record.id}/confirm").status_code == 400  # no CSRF token
