@@ -198,6 +198,18 @@ class SettingsForm(FlaskForm):
         "For the children's workforce, commonly 25. At least as long as for everyone else.",
         "Enter how many years to keep the records of the children's workforce",
     )
+    roster_join = RadioField(
+        "How a first launch is joined to the roster",
+        widget=GovRadioInput(),
+        choices=[
+            SelectChoice("sourcedid", "By the learning portal's ID number (recommended)"),
+            SelectChoice("email", "By e-mail address, confirmed by HR"),
+            SelectChoice("employee_id", "By a custom parameter employee_id, confirmed by HR"),
+            SelectChoice("never", "Never: HR links people by importing the roster"),
+        ],
+        validators=[InputRequired("Select how a first launch is joined to the roster")],
+        validate_choice=False,
+    )
     submit = SubmitField("Save settings", widget=GovSubmitInput())
 
     NUMBERS = (
@@ -207,4 +219,4 @@ class SettingsForm(FlaskForm):
         "retention_years",
         "retention_years_childrens",
     )
-    CHOICES = ("renewal_basis", "due_from")
+    CHOICES = ("renewal_basis", "due_from", "roster_join")

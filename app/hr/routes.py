@@ -62,6 +62,7 @@ HR_PAGES: list[tuple[str, str, tuple[str, ...]]] = [
     ("hr.dashboard", "Dashboard", ()),
     ("hr.people", "People", ("hr.person", "hr.record_acceptance", "hr.legal_hold")),
     ("hr.roster_page", "Roster", ()),
+    ("hr.identities_page", "Identities to review", ()),
     ("hr.exports", "Exports", ()),
     ("hr.api_tokens_page", "API tokens", ("hr.revoke_api_token_confirm",)),
     ("hr.verify", "Verify a certificate", ()),

@@ -42,6 +42,12 @@ class Organisation(Base):
     # workforce (safeguarding). Legal holds stop it.
     retention_years: Mapped[int] = mapped_column(default=6, server_default="6")
     retention_years_childrens: Mapped[int] = mapped_column(default=25, server_default="25")
+    # How a first launch is joined to HR's roster entry: "sourcedid" (the LMS's
+    # lis_person_sourcedid, Moodle's ID number, set by administrators only), "email",
+    # "employee_id" (a custom parameter) or "never" (HR links by hand). See identities.py.
+    roster_join: Mapped[str] = mapped_column(
+        String(20), default="sourcedid", server_default="sourcedid"
+    )
     # Reminders: wording, how often, and whether managers are copied in (see reminders).
     reminder_settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 

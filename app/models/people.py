@@ -89,6 +89,24 @@ class Person(Base):
     legal_hold: Mapped[bool] = mapped_column(default=False, server_default=false())
     anonymised_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
+    # -- how an LMS identity came to be joined to this roster entry ---------------------------
+    # "sourcedid", "email" or "employee_id": the organisation's join rule at the first
+    # launch (see services/identities.py). Empty if never joined by a launch.
+    joined_by: Mapped[str | None] = mapped_column(String(20))
+    joined_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Rights that come from the roster (a manager's team) wait for this: set by HR on the
+    # identities page, or at once for an identifier only the LMS's administrators set.
+    join_confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # A first launch whose key matched this roster entry, already linked to another LMS
+    # identity: the newcomer stays separate and HR reviews it. Cleared when HR has.
+    clash_with_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+
+    @property
+    def roster_managed(self) -> bool:
+        """HR's roster is the record of this person's name, e-mail and manager: the LMS's
+        word does not overwrite them (an employee id comes only from the roster)."""
+        return self.employee_id is not None
+
     @property
     def display_name(self) -> str:
         roster = " ".join(p for p in (self.first_name, self.last_name) if p)

@@ -14,13 +14,24 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Boolean, bindparam, case, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    Boolean,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
-from app.clock import london_date
+from app.clock import london_date, utcnow
 from app.db import DIALECT_INSERT, dialect_name, table
 from app.models import Launch, LmsContext, Organisation, Person, Role
-from app.services import audit
+from app.services import audit, identities
 from app.services.organisations import OrganisationView
 from lti.context import LaunchContext
 
@@ -44,15 +55,25 @@ def _person_upsert(dialect: str) -> Any:
     person = table(Person)
     stmt = DIALECT_INSERT[dialect](person)
     new = stmt.excluded
-    # The LMS is the source of truth for names: people marry, correct typos, change e-mail.
-    # An LMS that withholds a claim (privacy settings) does not blank what we already know.
+    # For people HR's roster manages (they have an employee id), the roster is the record of
+    # name and e-mail: a user can change both in the LMS. For everyone else the LMS is the
+    # source of truth: people marry, correct typos, change e-mail. An LMS that withholds a
+    # claim (privacy settings) does not blank what we already know. (given_name and
+    # family_name are the LMS's own words, kept for HR's review of joins.)
+    roster_managed = person.c.employee_id.isnot(None)
     return stmt.on_conflict_do_update(
         index_elements=[person.c.organisation_id, person.c.issuer, person.c.subject],
         set_={
-            "name": func.coalesce(func.nullif(new.name, ""), person.c.name),
+            "name": case(
+                (roster_managed, person.c.name),
+                else_=func.coalesce(func.nullif(new.name, ""), person.c.name),
+            ),
             "given_name": func.coalesce(new.given_name, person.c.given_name),
             "family_name": func.coalesce(new.family_name, person.c.family_name),
-            "email": func.coalesce(new.email, person.c.email),
+            "email": case(
+                (roster_managed, person.c.email),
+                else_=func.coalesce(new.email, person.c.email),
+            ),
             "last_lti_roles": new.last_lti_roles,
             "last_launch_at": new.last_launch_at,
             # Only an LMS that says so changes it; otherwise the roster's word stands.
@@ -105,6 +126,8 @@ _VISIT_BY_TOKEN = (
             _report.c.organisation_id == _launches.c.organisation_id,
             _report.c.manager_id == _launches.c.person_id,
             _report.c.active.is_(True),
+            # A join HR has not confirmed carries none of the roster's rights.
+            or_(_people.c.joined_by.is_(None), _people.c.join_confirmed_at.isnot(None)),
         )
         .label("has_reports"),
         _orgs.c.id.label("organisation_id"),
@@ -162,59 +185,105 @@ def upsert_person(session: Session, ctx: LaunchContext, now: datetime) -> int:
     }
     person_id, first_seen = session.execute(_person_upsert(dialect_name(session)), params).one()
     if first_seen == now:  # a first launch: perhaps HR's roster already knows them
-        return claim_roster_entry(session, int(person_id), ctx) or int(person_id)
+        return claim_roster_entry(session, int(person_id), ctx, now) or int(person_id)
     return int(person_id)
 
 
-# HR's roster entry for someone launching for the first time: not yet tied to an LMS
-# account, and the same e-mail address or employee ID.
-_ROSTER_ENTRY = (
-    select(Person.id)
+# HR's roster entries (they have an employee id) that a first launch's keys match: at most
+# one per key, as employee ids are unique and the roster's e-mails are. The organisation's
+# join rule comes with them, so a first launch costs one statement to find its entry; which
+# key counts is decided below (an OR of the indexed keys lets both databases use indexes).
+_ROSTER_ENTRIES = (
+    select(
+        Person.id,
+        Person.issuer,
+        func.lower(Person.email).label("email"),
+        Person.employee_id,
+        select(Organisation.roster_join)
+        .where(Organisation.id == bindparam("organisation_id"))
+        .scalar_subquery()
+        .label("rule"),
+    )
     .where(
         Person.organisation_id == bindparam("organisation_id"),
-        Person.issuer.is_(None),
+        Person.employee_id.isnot(None),
+        Person.id != bindparam("new_id"),
         or_(
             func.lower(Person.email) == bindparam("email"),
-            Person.employee_id == bindparam("employee_id"),
+            Person.employee_id == bindparam("sourcedid"),
+            Person.employee_id == bindparam("custom_employee_id"),
         ),
     )
     .order_by(Person.id)
-    .limit(1)
+    # Of two first launches racing for one entry, the second waits here and then sees it
+    # linked: a clash, not a second link. (SQLite has one writer at a time anyway.)
+    .with_for_update(of=Person)
 )
 
 
-def claim_roster_entry(session: Session, new_id: int, ctx: LaunchContext) -> int | None:
-    """Join a first launch to the roster entry for the same person (same e-mail, or the
-    employee id the LMS sends as lis person_sourcedid or custom employee_id), so their
-    progress and their HR details are one record. Returns the roster entry's id."""
-    employee_id = ctx.custom.get("employee_id") or ctx.person_sourcedid
-    if not ctx.email and not employee_id:
+def claim_roster_entry(
+    session: Session, new_id: int, ctx: LaunchContext, now: datetime | None = None
+) -> int | None:
+    """Join a first launch to HR's roster entry for the same person, by the organisation's
+    rule (identities.JOIN_RULES), so their progress and HR's details are one record.
+
+    Returns the roster entry's id, or None when the newcomer stays a person of their own:
+    no entry matched, the rule is "never", or the entry is already linked to another LMS
+    identity (a clash, audited, for HR to review). An entry is never re-linked.
+    """
+    keys = {
+        "email": ctx.email.lower() if ctx.email else None,
+        "sourcedid": ctx.person_sourcedid or None,
+        "custom_employee_id": ctx.custom.get("employee_id") or None,
+    }
+    if not any(keys.values()):
         return None
-    # A NULL parameter matches nothing, so one statement serves either key alone.
-    entry_id = session.execute(
-        _ROSTER_ENTRY,
-        {
-            "organisation_id": ctx.organisation_id,
-            "email": ctx.email.lower() if ctx.email else None,
-            "employee_id": employee_id or None,
-        },
-    ).scalar()
-    if entry_id is None:
+    # A NULL parameter matches nothing, so one statement serves any keys.
+    rows = session.execute(
+        _ROSTER_ENTRIES, {"organisation_id": ctx.organisation_id, "new_id": new_id, **keys}
+    ).all()
+    if not rows:
         return None
-    entry = session.get(Person, entry_id)
-    new = session.get(Person, new_id)
-    assert entry is not None and new is not None
-    session.delete(new)
-    session.flush()
-    entry.issuer, entry.subject = ctx.issuer, ctx.subject
-    entry.name = new.name or entry.display_name
-    entry.given_name, entry.family_name = new.given_name, new.family_name
-    entry.email = new.email or entry.email
-    entry.last_lti_roles, entry.last_launch_at = new.last_lti_roles, new.last_launch_at
+    rule = rows[0].rule
+    matched = [r for r in rows if identities.key_matches(rule, r, keys)]
+    if not matched:
+        return None
+    now = now or utcnow()
+    free = next((r for r in matched if r.issuer is None), None)
+    if free is None:
+        identities.record_clash(session, ctx.organisation_id, new_id, matched[0].id, rule, now)
+        return None
+    trusted = rule in identities.TRUSTED_AT_ONCE
+    session.execute(delete(Person).where(Person.id == new_id))
+    values: dict[str, Any] = {
+        "issuer": ctx.issuer,
+        "subject": ctx.subject,
+        "given_name": ctx.given_name,
+        "family_name": ctx.family_name,
+        "last_lti_roles": list(ctx.lti_roles),
+        "last_launch_at": now,
+        "joined_by": rule,
+        "joined_at": now,
+        "join_confirmed_at": now if trusted else None,
+    }
     if ctx.elected_member is not None:
-        entry.elected_member = ctx.elected_member
-    session.flush()
-    return entry.id
+        values["elected_member"] = ctx.elected_member
+    # issuer IS NULL again here: of two first launches racing for one entry, one wins.
+    won = session.execute(
+        update(Person).where(Person.id == free.id, Person.issuer.is_(None)).values(values)
+    )
+    if won.rowcount != 1:  # type: ignore[attr-defined]
+        raise identities.JoinRaced(free.id)
+    audit.record(
+        session,
+        ctx.organisation_id,
+        "identity_join",
+        now,
+        actor_person_id=free.id,
+        subject_person_id=free.id,
+        details={"person": free.id, "by": rule, "confirmed": trusted},
+    )
+    return int(free.id)
 
 
 def upsert_context(session: Session, ctx: LaunchContext, now: datetime) -> int | None:

@@ -22,7 +22,8 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from app.clock import london_date
-from app.models import Person
+from app.models import Organisation, Person
+from app.services.identities import TRUSTED_AT_ONCE
 
 # Column -> the headings HR systems use for it (matched ignoring case, spaces, _ and -).
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -324,13 +325,14 @@ def apply(session: Session, organisation_id: int, planned: Plan, now: datetime) 
         values = {f: row[f] for f in FIELDS if f in row}
         values["employee_id"] = row["employee_id"]
         values["active"], values["left_on"] = True, None
+        # The roster is the record of its people's names: launches no longer overwrite them.
+        values["name"] = f"{row['first_name']} {row['last_name']}"
         current = by_id.get(row["employee_id"]) or by_email.get(row["email"])
         if current is None:
             inserts.append(
                 {
                     **values,
                     "organisation_id": organisation_id,
-                    "name": f"{row['first_name']} {row['last_name']}",
                     "last_lti_roles": [],
                     "assigned_on": today,
                     "first_seen_at": now,
@@ -343,6 +345,10 @@ def apply(session: Session, organisation_id: int, planned: Plan, now: datetime) 
             # Only real changes are written: a weekly re-import of an unchanged file
             # touches nothing.
             matched += current["employee_id"] is None
+            if current["employee_id"] is None:
+                # An LMS identity found by its e-mail, which its user may have set: the
+                # roster's rights wait for HR's confirmation (see identities.py).
+                values |= {"joined_by": "email", "joined_at": now, "join_confirmed_at": None}
             updates.append({"id": current["id"], **values})
     links = {p["id"]: p["manager_id"] for p in people}
     if inserts:
@@ -458,8 +464,13 @@ def sync_members(
 ) -> Synced:
     """People enrolled in the LMS course (Names and Role Provisioning), so that those who
     never launched the module still count as not started. Matched to the roster by e-mail
-    or employee id (lis_person_sourcedid); members gone from the course are flagged."""
+    or employee id (lis_person_sourcedid) as the organisation's join rule says (see
+    identities.py; a join by e-mail waits for HR's confirmation); members gone from the
+    course are flagged. The roster's names and e-mails are not overwritten."""
     today = london_date(now)
+    rule = session.execute(
+        select(Organisation.roster_join).where(Organisation.id == organisation_id)
+    ).scalar_one()
     people = session.scalars(select(Person).where(Person.organisation_id == organisation_id))
     by_sub = {p.subject: p for p in people if p.issuer == issuer and p.subject}
     roster = session.scalars(
@@ -476,11 +487,16 @@ def sync_members(
         email = (member.get("email") or "").strip().lower() or None
         person = by_sub.get(sub)
         if person is None:
-            person = by_email.get(email or "") or by_employee.get(
-                member.get("lis_person_sourcedid") or ""
-            )
+            if rule == "email":
+                person = by_email.get(email or "")
+            elif rule == "sourcedid":
+                person = by_employee.get(member.get("lis_person_sourcedid") or "")
+            if person is not None and person.issuer is not None:
+                person = None  # claimed by another member above: never re-linked
             if person is not None:
                 person.issuer, person.subject = issuer, sub
+                person.joined_by, person.joined_at = rule, now
+                person.join_confirmed_at = now if rule in TRUSTED_AT_ONCE else None
                 matched += 1
             else:
                 person = Person(
@@ -498,10 +514,11 @@ def sync_members(
         name = member.get("name") or " ".join(
             p for p in (member.get("given_name"), member.get("family_name")) if p
         )
-        person.name = name or person.name or ""
+        if not person.roster_managed:
+            person.name = name or person.name or ""
+            person.email = email or person.email
         person.given_name = member.get("given_name") or person.given_name
         person.family_name = member.get("family_name") or person.family_name
-        person.email = email or person.email
         person.in_lms = True
         person.assigned_on = person.assigned_on or today
         session.flush()

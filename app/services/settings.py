@@ -1,5 +1,6 @@
-"""An organisation's rules for validity, renewal, due dates and retention: what they may be,
-and changing them, each change recorded in the audit trail ("config_change").
+"""An organisation's rules for validity, renewal, due dates, retention and how a first launch
+joins the roster: what they may be, and changing them, each change recorded in the audit
+trail ("config_change").
 
 HR's settings page and `flask org set` both go through `change_settings`, so the rules are
 checked in this one place. (The policy text's local details are in organisations.py.)
@@ -34,6 +35,8 @@ RULES: dict[str, Rule] = {
     "due_days": Rule(1, 3650),
     "retention_years": Rule(1, 100),
     "retention_years_childrens": Rule(1, 100),
+    # The first value is the default: see identities.py for each one's risk.
+    "roster_join": Rule(choices=("sourcedid", "email", "employee_id", "never")),
 }
 # Shown in messages (the CLI) and used to name the setting in an error.
 NAMES = {
@@ -44,6 +47,7 @@ NAMES = {
     "due_days": "Days from that date to the due date",
     "retention_years": "Years to keep a leaver's records",
     "retention_years_childrens": "Years to keep a leaver's records (children's workforce)",
+    "roster_join": "How a first launch is joined to the roster",
 }
 
 

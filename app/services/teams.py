@@ -1,5 +1,6 @@
-"""A manager's team: their direct reports, or their whole reporting tree, from the roster;
-or, for an LMS Mentor, the people the LMS says they mentor. Nobody else, ever."""
+"""A manager's team: their direct reports, or their whole reporting tree, from the roster
+(once their join to it is trusted: see identities.py); or, for an LMS Mentor, the people the
+LMS says they mentor. Nobody else, ever."""
 
 from __future__ import annotations
 
@@ -61,10 +62,23 @@ def mentees_of(session: Session, organisation_id: int, launch_id: int) -> list[i
     )
 
 
+def roster_rights(session: Session, person_id: int) -> bool:
+    """Whether the roster's rights (their reports) are theirs: not while their LMS identity
+    was joined to the roster entry by a key a user can set and HR has not confirmed it."""
+    joined_by, confirmed = session.execute(
+        select(Person.joined_by, Person.join_confirmed_at).where(Person.id == person_id)
+    ).one()
+    return joined_by is None or confirmed is not None
+
+
 def team_of(
     session: Session, organisation_id: int, person_id: int, launch_id: int, whole_tree: bool
 ) -> list[int]:
-    team = reports_of(session, organisation_id, person_id, whole_tree)
+    team = (
+        reports_of(session, organisation_id, person_id, whole_tree)
+        if roster_rights(session, person_id)
+        else []
+    )
     for mentee in mentees_of(session, organisation_id, launch_id):
         if mentee not in team and mentee != person_id:
             team.append(mentee)

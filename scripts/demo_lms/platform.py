@@ -313,6 +313,10 @@ class DemoPlatform:
         if person.custom:
             launch.set_custom_parameters_claim(dict(person.custom))
         message = launch.get_launch_message()
+        if person.sourcedid:  # as Moodle sends a user's "ID number"
+            message["https://purl.imsglobal.org/spec/lti/claim/lis"] = {
+                "person_sourcedid": person.sourcedid
+            }
         message["nonce"] = nonce
         return message
 
@@ -387,6 +391,7 @@ def default_people() -> list[DemoPerson]:
             f"aisha.khan@{domain}",
             [ROLE_LEARNER, ROLE_STAFF],
             "Housing officer: a learner",
+            sourcedid="E1001",
         ),
         DemoPerson(
             "u-lee",
@@ -396,6 +401,7 @@ def default_people() -> list[DemoPerson]:
             f"lee.morgan@{domain}",
             [ROLE_LEARNER, ROLE_STAFF],
             "Planning officer: a learner in Tom's team",
+            sourcedid="E1002",
         ),
         DemoPerson(
             "u-tom",
@@ -405,6 +411,7 @@ def default_people() -> list[DemoPerson]:
             f"tom.price@{domain}",
             [ROLE_INSTRUCTOR, ROLE_STAFF],
             "Housing team manager, with a small team",
+            sourcedid="E1003",
         ),
         DemoPerson(
             "u-priya",
@@ -414,6 +421,7 @@ def default_people() -> list[DemoPerson]:
             f"priya.shah@{domain}",
             [ROLE_INST_ADMIN, ROLE_STAFF],
             "HR officer",
+            sourcedid="E1004",
         ),
         DemoPerson(
             "u-jo",
@@ -424,6 +432,7 @@ def default_people() -> list[DemoPerson]:
             [ROLE_LEARNER],
             "Elected member (councillor)",
             {"elected_member": "true"},
+            sourcedid="E1009",
         ),
         DemoPerson(
             "u-sam",
@@ -434,6 +443,7 @@ def default_people() -> list[DemoPerson]:
             [ROLE_LEARNER, ROLE_STAFF],
             "Housing officer in Tom's team who has not opened the module",
             launches=False,
+            sourcedid="E1005",
         ),
     ]
 

@@ -10,7 +10,7 @@ from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from sqlalchemy import select
 
-from app.clock import today
+from app.clock import today, utcnow
 from app.db import db
 from app.models import Organisation, Person
 from tests.browser.conftest import LiveTool, launch, wait_for_tool_page
@@ -45,6 +45,33 @@ def _people(live: LiveTool) -> dict[str, int]:
             assigned_on=today() - timedelta(days=60),
         )
         db.session.add(late)
+        # Identities to review: a join by e-mail and a launch that clashed with it.
+        joined = Person(
+            organisation_id=org.id,
+            employee_id="E900",
+            name="Kai Long",
+            given_name="Kai",
+            family_name="Long-Name-In-The-Learning-Portal",
+            email="kai.long@demo-council.example",
+            issuer="https://lms.a-very-long-council-domain.example",
+            subject="u-kai",
+            joined_by="email",
+            joined_at=utcnow(),
+            assigned_on=today(),
+        )
+        db.session.add(joined)
+        db.session.flush()
+        db.session.add(
+            Person(
+                organisation_id=org.id,
+                name="Kai Other",
+                email="kai.other@demo-council.example",
+                issuer="https://lms.a-very-long-council-domain.example",
+                subject="u-kai-2",
+                clash_with_id=joined.id,
+                assigned_on=today(),
+            )
+        )
         db.session.commit()
         return {"boss": boss.id, "late": late.id}
 
@@ -73,6 +100,7 @@ def _open(chrome: WebDriver, live: LiveTool, path: str) -> None:
         pytest.param("/hr/people/{boss}/legal-hold", "Place a legal hold", id="legal-hold"),
         pytest.param("/hr/settings", "Settings", id="settings"),
         pytest.param("/hr/roster", "Import the roster", id="roster"),
+        pytest.param("/hr/identities", "Identities to review", id="identities"),
         pytest.param("/hr/scores", "Scores waiting for the learning portal", id="scores"),
         pytest.param("/hr/audit-trail", "Audit trail", id="audit-trail"),
         pytest.param(

@@ -291,6 +291,7 @@ GOOD_SETTINGS = {
     "due_days": "21",
     "retention_years": "7",
     "retention_years_childrens": "30",
+    "roster_join": "sourcedid",  # unchanged: the default
 }
 
 

@@ -246,6 +246,8 @@ def test_a_first_launch_joins_the_roster_entry_with_the_same_email(
     tmp_path: Path,
     launched: Any,
 ) -> None:
+    # The roster's employee ids are not the LMS's ID numbers here: only e-mail can join.
+    assert runner.invoke(args=["org", "set", "--org", ORG, "roster_join", "email"]).exit_code == 0
     runner.invoke(args=["roster", "import", str(roster_file(tmp_path, GOOD)), "--org", ORG])
     launched("u-aisha")
     found = people(app)
@@ -253,6 +255,7 @@ def test_a_first_launch_joins_the_roster_entry_with_the_same_email(
     aisha = found["E1"]
     assert (aisha.issuer, aisha.subject) == (registered.issuer, "u-aisha")
     assert aisha.directorate == "Place" and aisha.name == "Aisha Khan"
+    assert (aisha.joined_by, aisha.join_confirmed_at) == ("email", None)  # for HR to confirm
     assert len(found) == 3
 
 
@@ -300,6 +303,7 @@ def test_lms_membership_brings_in_people_who_never_launched(
     tmp_path: Path,
     launched: Any,
 ) -> None:
+    assert runner.invoke(args=["org", "set", "--org", ORG, "roster_join", "email"]).exit_code == 0
     runner.invoke(args=["roster", "import", str(roster_file(tmp_path, GOOD)), "--org", ORG])
     launched("u-tom")  # the course is known to the tool once someone launched from it
     result = runner.invoke(args=["roster", "sync-lms", "--org", ORG])
@@ -309,3 +313,4 @@ def test_lms_membership_brings_in_people_who_never_launched(
     sam = found["u-sam"]  # enrolled, never launched: counted as not started
     assert sam.in_lms and sam.name == "Sam Wilson" and sam.assigned_on is not None
     assert found["E1"].subject == "u-aisha"  # matched to the roster by e-mail
+    assert (found["E1"].joined_by, found["E1"].join_confirmed_at) == ("email", None)

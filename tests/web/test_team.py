@@ -22,16 +22,18 @@ from tests.web.test_gunicorn import free_port
 
 ORG = "Test Borough Council"
 D = "demo-council.example"
+# Employee IDs as the demo LMS's ID numbers (lis_person_sourcedid), by which launches join
+# the roster under the default rule.
 ROSTER = (
     "Employee ID,First name,Last name,Email,Directorate,Department,Manager,Start date\n"
-    f"E10,Rachel,Green,rachel.green@{D},Place,Office,,01/01/2014\n"
-    f"E3,Tom,Price,tom.price@{D},Place,Housing,E10,01/03/2015\n"
-    f"E1,Aisha,Khan,aisha.khan@{D},Place,Housing,E3,04/01/2021\n"
-    f"E2,Lee,Morgan,lee.morgan@{D},Place,Planning,E3,12/09/2022\n"
-    f"E5,Sam,Wilson,sam.wilson@{D},Place,Housing,E3,02/11/2026\n"
-    f"E6,Zed,Young,zed.young@{D},Place,Planning,E2,01/01/2020\n"
-    f"E7,Dan,Hughes,dan.hughes@{D},Place,Waste,E10,20/02/2012\n"
-    f"E4,Priya,Shah,priya.shah@{D},Resources,HR,E10,15/06/2018\n"
+    f"E1010,Rachel,Green,rachel.green@{D},Place,Office,,01/01/2014\n"
+    f"E1003,Tom,Price,tom.price@{D},Place,Housing,E1010,01/03/2015\n"
+    f"E1001,Aisha,Khan,aisha.khan@{D},Place,Housing,E1003,04/01/2021\n"
+    f"E1002,Lee,Morgan,lee.morgan@{D},Place,Planning,E1003,12/09/2022\n"
+    f"E1005,Sam,Wilson,sam.wilson@{D},Place,Housing,E1003,02/11/2026\n"
+    f"E1006,Zed,Young,zed.young@{D},Place,Planning,E1002,01/01/2020\n"
+    f"E1007,Dan,Hughes,dan.hughes@{D},Place,Waste,E1010,20/02/2012\n"
+    f"E1004,Priya,Shah,priya.shah@{D},Resources,HR,E1010,15/06/2018\n"
 )
 
 
@@ -116,7 +118,7 @@ def test_the_team_csv_has_only_the_team_and_is_audited(
     assert "corporate-parenting-team-" in response.headers["Content-Disposition"]
     with app.app_context():
         [event] = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "export")).all()
-        assert event.actor_person_id == council["E3"].id  # Tom
+        assert event.actor_person_id == council["E1003"].id  # Tom
         assert event.details["rows"] == len(csv.splitlines()) - 1
         assert event.details["team"] == "whole tree"
 
@@ -126,7 +128,7 @@ def test_reminders_reach_the_person_with_due_date_and_link_and_are_recorded(
 ) -> None:
     tom = launched("u-tom")
     page = tom.get("/team/").get_data(as_text=True)
-    lee = council["E2"]
+    lee = council["E1002"]
     response = tom.post("/team/remind", data={"csrf_token": csrf(page), "person": [lee.id]})
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and "Sent (1)" in html
@@ -152,7 +154,7 @@ def test_a_manager_cannot_remind_anyone_outside_their_tree(
     tom = launched("u-tom")
     page = tom.get("/team/").get_data(as_text=True)
     response = tom.post(
-        "/team/remind", data={"csrf_token": csrf(page), "person": [council["E7"].id]}
+        "/team/remind", data={"csrf_token": csrf(page), "person": [council["E1007"].id]}
     )
     assert response.status_code == 403
     assert inbox.messages == []
@@ -210,7 +212,7 @@ def test_a_failed_send_is_retried_and_reported_never_dropped(
     tom = launched("u-tom")
     page = tom.get("/team/").get_data(as_text=True)
     response = tom.post(
-        "/team/remind", data={"csrf_token": csrf(page), "person": [council["E1"].id]}
+        "/team/remind", data={"csrf_token": csrf(page), "person": [council["E1001"].id]}
     )
     html = response.get_data(as_text=True)
     assert "Not sent yet (1)" in html and "451" in html
