@@ -323,7 +323,7 @@ class PendingHandOff:
     """Whom a cookie-less launch's "new window" link would sign in: shown before it is used."""
 
     launch_id: int
-    name: str
+    name: str  # "" when the LMS sent no name (nor e-mail) and the roster has none
     organisation_name: str
 
 
@@ -346,15 +346,16 @@ def pending_hand_off(
     Reading it uses nothing up: a page forged on another site that posts someone's link
     neither signs the browser in nor spends the link.
     """
-    row = session.execute(
-        select(Launch.id, Person.name, Organisation.name.label("organisation_name"))
+    found = session.execute(
+        select(Launch.id, Person, Organisation.name)
         .join(Person, Person.id == Launch.person_id)
         .join(Organisation, Organisation.id == Launch.organisation_id)
         .where(*_hand_off_open(launch_id, now, lifetime))
     ).first()
-    if row is None:
+    if found is None:
         return None
-    return PendingHandOff(int(row.id), row.name, row.organisation_name)
+    launch, person, organisation_name = found
+    return PendingHandOff(int(launch), person.display_name, organisation_name)
 
 
 def hand_off(session: Session, launch_id: int, now: datetime, lifetime: timedelta) -> str | None:

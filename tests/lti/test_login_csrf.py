@@ -8,6 +8,7 @@ the attacker's name. Browsers that refuse cookies inside the LMS's frame take th
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -294,3 +295,55 @@ def test_the_launch_deletes_the_state_cookie_with_the_attributes_it_was_set_with
     assert _cookie_header(launch, name).startswith(name + "=;")
     if with_cookie:
         assert flow.client.get_cookie(name, domain="tool.test", path="/lti/launch") is None
+
+
+def test_two_windows_racing_with_one_link_get_one_visit(app: Flask, flow: Flow) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    handoff = handoff_of(flow.launch(stolen_launch(flow), client=tool_client(app)))
+    windows = [tool_client(app) for _ in range(4)]
+    pages = [confirm_page(w, handoff) for w in windows]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = list(
+            pool.map(lambda wp: confirm(*wp).status_code, zip(windows, pages, strict=True))
+        )
+    assert sorted(statuses) == [302, 410, 410, 410]
+    assert sum(w.get("/").status_code == 200 for w in windows) == 1
+
+
+def test_log_lines_name_the_hand_off_never_its_link(
+    app: Flask, flow: Flow, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="cpm.lti")
+    logging.getLogger("cpm").propagate = True
+    try:
+        handoff = handoff_of(flow.launch(stolen_launch(flow), client=tool_client(app)))
+        window = tool_client(app)
+        page = confirm_page(window, handoff)
+        confirm(window, page)
+        confirm(window, page)
+    finally:
+        logging.getLogger("cpm").propagate = False
+    lines = [r.getMessage() for r in caplog.records if r.name == "cpm.lti"]
+    assert any(line.startswith("launch outcome=ok") and "cookies=no" in line for line in lines)
+    assert any(line.startswith("handoff outcome=ok") for line in lines)
+    assert any("handoff outcome=refused reason=used_or_expired" in line for line in lines)
+    assert not any(handoff in line for line in lines)
+
+
+def test_a_person_the_lms_sent_no_name_for_is_asked_without_one(
+    app: Flask, registered: DemoPlatform, http: requests.Session
+) -> None:
+    def anonymous(claims: dict[str, Any]) -> None:
+        for claim in ("name", "given_name", "family_name", "email"):
+            claims.pop(claim, None)
+
+    cookieless = Flow(tool_client(app, use_cookies=False), registered, http)
+    launch, _ = cookieless.forged("u-aisha", anonymous)
+    window = tool_client(app)
+    page = confirm_page(window, handoff_of(launch))
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "Continue to the module?" in html
+    assert "Continue as" not in html
+    assert confirm(window, page).status_code == 302
