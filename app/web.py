@@ -90,7 +90,11 @@ def _set_nonce() -> None:
 
 def _security_headers(response: Response) -> Response:
     nonce = getattr(g, "csp_nonce", "")
-    ancestors = " ".join(["'self'", *_frame_ancestors()])
+    # A view that must only ever be a top-level page (clickjacking) sets g.deny_framing.
+    if getattr(g, "deny_framing", False):
+        ancestors = "'none'"
+    else:
+        ancestors = " ".join(["'self'", *_frame_ancestors()])
     response.headers["Content-Security-Policy"] = (
         "default-src 'self'; "
         f"script-src 'self' 'nonce-{nonce}'; "
@@ -99,7 +103,7 @@ def _security_headers(response: Response) -> Response:
         f"frame-ancestors {ancestors}"
     )
     response.headers["X-Content-Type-Options"] = "nosniff"
-    # Same-origin: hand-off links in URLs never leak to other sites.
+    # Same-origin: addresses within the tool never leak to other sites.
     response.headers["Referrer-Policy"] = "same-origin"
     response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
     if request.is_secure:

@@ -8,28 +8,32 @@ from __future__ import annotations
 import logging
 import re
 import time
+from datetime import timedelta
 from typing import Any
 
 from flask import (
     Blueprint,
     Response,
     current_app,
+    g,
     jsonify,
     redirect,
     render_template,
     request,
     url_for,
 )
-from flask_login import current_user, login_user
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from flask_login import login_user
+from itsdangerous import BadSignature, URLSafeSerializer
+from werkzeug.wrappers import Response as BaseResponse
 
 from app.auth import NewVisit
 from app.clock import utcnow
 from app.db import db
 from app.extensions import csrf
 from app.services.keys import published_jwks
-from app.services.launches import hand_off, record_launch
+from app.services.launches import hand_off, pending_hand_off, record_launch
 from lti.errors import LaunchError
+from lti.forms import ContinueAsForm
 from lti.jwks import JwksCache
 from lti.launch import validate_launch
 from lti.login import STATE_COOKIE_PREFIX, purge_login_states, start_login
@@ -38,7 +42,7 @@ from lti.registry import Registry
 bp = Blueprint("lti", __name__, url_prefix="/lti", template_folder="templates")
 log = logging.getLogger("cpm.lti")
 
-HANDOFF_SECONDS = 300
+HANDOFF_LIFETIME = timedelta(seconds=300)
 PURGE_EVERY_SECONDS = 600
 _last_purge = 0.0
 
@@ -104,8 +108,26 @@ def _error_page(exc: LaunchError) -> tuple[str, int]:
     return render_template("lti/launch_error.html", error=exc), exc.status
 
 
-def _handoff_serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="cpm-launch-handoff")
+def _handoff_serializer() -> URLSafeSerializer:
+    # Only proves the tool issued the link; its lifetime and single use are the launch row's.
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="cpm-launch-handoff")
+
+
+def _state_cookie(response: BaseResponse, state: str, max_age: int | None) -> None:
+    """Set (max_age > 0) or delete (None) the state cookie: a deletion only takes if it
+    names the same path, Secure, SameSite and Partitioned (CHIPS) as the cookie it ends."""
+    secure = current_app.config["SESSION_COOKIE_SECURE"]
+    attributes: dict[str, Any] = {
+        "secure": secure,
+        "httponly": True,
+        "samesite": "None" if secure else "Lax",
+        "partitioned": secure,
+        "path": url_for("lti.launch"),
+    }
+    if max_age is None:
+        response.delete_cookie(STATE_COOKIE_PREFIX + state, **attributes)
+    else:
+        response.set_cookie(STATE_COOKIE_PREFIX + state, state, max_age=max_age, **attributes)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -132,17 +154,7 @@ def login() -> Any:
     response = redirect(result.url)
     # Proves, at launch, that the same browser started this login (login CSRF). Browsers
     # that refuse the cookie in an iframe are sent to a new window instead of failing.
-    secure = current_app.config["SESSION_COOKIE_SECURE"]
-    response.set_cookie(
-        STATE_COOKIE_PREFIX + result.state,
-        result.state,
-        max_age=result.max_age,
-        secure=secure,
-        httponly=True,
-        samesite="None" if secure else "Lax",
-        partitioned=secure,
-        path=url_for("lti.launch"),
-    )
+    _state_cookie(response, result.state, result.max_age)
     return response
 
 
@@ -174,7 +186,6 @@ def launch() -> Any:
         db.session.rollback()
         _log_rejection("launch", exc)
         return _error_page(exc)
-    login_user(NewVisit(recorded.token))
     log.info(
         "launch outcome=ok org=%s person=%s role=%s launch=%s cookies=%s",
         recorded.organisation_id,
@@ -184,38 +195,70 @@ def launch() -> Any:
         "yes" if valid.cookies_work else "no",
     )
     if valid.cookies_work:
+        login_user(NewVisit(recorded.token))
         response = redirect(url_for("learner.home"))
     else:
-        handoff = _handoff_serializer().dumps(recorded.id)
-        response = redirect(url_for("lti.landing", h=handoff))
-    response.delete_cookie(STATE_COOKIE_PREFIX + request.form["state"], path=url_for("lti.launch"))
+        # No state cookie: this may be the browser that started the login but refuses
+        # cookies in the LMS's frame, or a victim's browser made to post someone else's
+        # id_token and state (login CSRF). Either way it gets no session here; the person
+        # must confirm, in a new window, whose visit they continue.
+        response = current_app.make_response(
+            render_template(
+                "lti/cookies_blocked.html", handoff=_handoff_serializer().dumps(recorded.id)
+            )
+        )
+    _state_cookie(response, request.form["state"], None)
     return response
 
 
-@bp.get("/landing")
-def landing() -> Any:
-    """Reached when the launch arrived without our state cookie: are cookies refused here?"""
-    handoff = request.args.get("h", "")
+def _handoff_refused(launch_id: int | None, reason: str) -> tuple[str, int]:
+    log.info("handoff outcome=refused reason=%s launch=%s", reason, launch_id)
+    # 410: the link was real but is used up or out of time; 400: never a link of ours.
+    return render_template("lti/handoff_expired.html"), 400 if launch_id is None else 410
+
+
+def _handoff_launch_id(signed: str) -> int | None:
     try:
-        launch_id = _handoff_serializer().loads(handoff, max_age=HANDOFF_SECONDS)
-    except (BadSignature, SignatureExpired):
-        return render_template("lti/handoff_expired.html"), 400
-    if current_user.is_authenticated and current_user.launch_id == launch_id:
-        return redirect(url_for("learner.home"))
-    return render_template("lti/cookies_blocked.html", handoff=handoff)
+        launch_id = _handoff_serializer().loads(signed)
+    except BadSignature:
+        return None
+    return launch_id if isinstance(launch_id, int) else None
 
 
-@bp.get("/continue")
+@bp.post("/continue")
+@csrf.exempt  # posted from the LMS's frame, where this browser may have no session to check
 def continue_in_new_window() -> Any:
-    """The one-time link from the cookies page, opened as a top-level window."""
-    try:
-        launch_id = _handoff_serializer().loads(request.args.get("h", ""), max_age=HANDOFF_SECONDS)
-    except (BadSignature, SignatureExpired):
-        return render_template("lti/handoff_expired.html"), 400
-    token = hand_off(db.session(), launch_id, utcnow())
+    """The new window, opened by posting the one-time link: asks who is continuing.
+
+    Signs no one in and does not use the link up, so a site that posts someone's link to
+    a victim's browser gains nothing: only the button below, which carries this window's
+    own CSRF token, does.
+    """
+    signed = request.form.get("h", "")
+    launch_id = _handoff_launch_id(signed)
+    if launch_id is None:
+        return _handoff_refused(None, "bad_signature")
+    pending = pending_hand_off(db.session(), launch_id, utcnow(), HANDOFF_LIFETIME)
+    if pending is None:
+        return _handoff_refused(launch_id, "used_or_expired")
+    g.deny_framing = True  # one button that signs someone in: never inside another site
+    form = ContinueAsForm(h=signed)
+    return render_template("lti/continue_as.html", form=form, pending=pending)
+
+
+@bp.post("/continue/confirm")
+def confirm_new_window() -> Any:
+    """The person confirmed it is them: this window gets the visit, and the link is spent."""
+    form = ContinueAsForm()
+    if not form.validate_on_submit():
+        return _handoff_refused(None, "invalid_form")
+    launch_id = _handoff_launch_id(form.h.data or "")
+    if launch_id is None:
+        return _handoff_refused(None, "bad_signature")
+    token = hand_off(db.session(), launch_id, utcnow(), HANDOFF_LIFETIME)
     if token is None:
         db.session.rollback()
-        return render_template("lti/handoff_expired.html"), 400
+        return _handoff_refused(launch_id, "used_or_expired")
     db.session.commit()
     login_user(NewVisit(token))
     log.info("handoff outcome=ok launch=%s", launch_id)

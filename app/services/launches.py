@@ -387,20 +387,56 @@ def visit_for_token(session: Session, token: str, now: datetime) -> VisitInfo | 
     )
 
 
-def hand_off(session: Session, launch_id: int, now: datetime) -> str | None:
+@dataclass(frozen=True)
+class PendingHandOff:
+    """Whom a cookie-less launch's "new window" link would sign in: shown before it is used."""
+
+    launch_id: int
+    name: str  # "" when the LMS sent no name (nor e-mail) and the roster has none
+    organisation_name: str
+
+
+def _hand_off_open(launch_id: int, now: datetime, lifetime: timedelta) -> list[Any]:
+    # The link is good once, for `lifetime` after the launch, while the visit is live.
+    return [
+        Launch.id == launch_id,
+        Launch.handed_off_at.is_(None),
+        Launch.ended_at.is_(None),
+        Launch.expires_at > now,
+        Launch.created_at >= now - lifetime,
+    ]
+
+
+def pending_hand_off(
+    session: Session, launch_id: int, now: datetime, lifetime: timedelta
+) -> PendingHandOff | None:
+    """The person a still-usable hand-off link belongs to; None if used, expired or ended.
+
+    Reading it uses nothing up: a page forged on another site that posts someone's link
+    neither signs the browser in nor spends the link.
+    """
+    found = session.execute(
+        select(Launch.id, Person, Organisation.name)
+        .join(Person, Person.id == Launch.person_id)
+        .join(Organisation, Organisation.id == Launch.organisation_id)
+        .where(*_hand_off_open(launch_id, now, lifetime))
+    ).first()
+    if found is None:
+        return None
+    launch, person, organisation_name = found
+    return PendingHandOff(int(launch), person.display_name, organisation_name)
+
+
+def hand_off(session: Session, launch_id: int, now: datetime, lifetime: timedelta) -> str | None:
     """Use a cookie-less launch's one-time "new window" link: the visit gets a new token.
 
-    None if the link was used already or the visit has ended.
+    One UPDATE both checks and spends the link, so two windows racing get one winner. None
+    if the link was used already, is older than `lifetime` or the visit has ended.
     """
     token = secrets.token_urlsafe(32)
     used = session.execute(
         update(Launch)
-        .where(
-            Launch.id == launch_id,
-            Launch.handed_off_at.is_(None),
-            Launch.ended_at.is_(None),
-            Launch.expires_at > now,
-        )
+        .where(*_hand_off_open(launch_id, now, lifetime))
         .values(handed_off_at=now, session_token_hash=token_hash(token))
     )
     return token if used.rowcount == 1 else None  # type: ignore[attr-defined]
