@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 from pylti1p3.assignments_grades import AssignmentsGradesService
@@ -19,6 +20,7 @@ from app.models import PlatformRegistration
 from lti.registry import RegistrationInfo, Registry
 from lti.tool_conf import DbToolConf
 
+T = TypeVar("T")
 LINEITEM_TAG = "corporate-parenting"
 TIMEOUT_SECONDS = 10
 
@@ -105,16 +107,24 @@ def send_score(
         .set_user_id(user_id)
     )
     try:
-        try:
-            _put(service, grade, endpoint, resource_link_id, label, score_maximum)
-        except LtiServiceException as exc:
-            if getattr(exc, "response", None) is None or exc.response.status_code != 401:
-                raise
-            # A token from before the platform rotated its keys: fetch a new one, once.
-            connector.forget_tokens()
-            _put(service, grade, endpoint, resource_link_id, label, score_maximum)
+        with_fresh_token(
+            connector,
+            lambda: _put(service, grade, endpoint, resource_link_id, label, score_maximum),
+        )
     except (LtiServiceException, LtiException, requests.RequestException) as exc:
         raise SendFailed(_describe(exc)) from exc
+
+
+def with_fresh_token(connector: _Connector, call: Callable[[], T]) -> T:
+    """call(); if the platform refuses the cached access token (401: a token from before it
+    rotated its keys or restarted), fetch a new one and call again, once."""
+    try:
+        return call()
+    except LtiServiceException as exc:
+        if getattr(exc, "response", None) is None or exc.response.status_code != 401:
+            raise
+        connector.forget_tokens()
+        return call()
 
 
 def _put(

@@ -11,7 +11,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import Deployment, Launch, LmsContext, PlatformRegistration
-from lti.ags import SendFailed, _Connector, _describe, _TimeoutSession, registration_for
+from lti.ags import (
+    SendFailed,
+    _Connector,
+    _describe,
+    _TimeoutSession,
+    registration_for,
+    with_fresh_token,
+)
 
 
 def memberships_to_sync(session: Session, organisation_id: int) -> list[tuple[int, str, str]]:
@@ -29,11 +36,10 @@ def memberships_to_sync(session: Session, organisation_id: int) -> list[tuple[in
 
 def fetch_members(session: Session, registration_id: int, url: str) -> list[dict[str, Any]]:
     registration = registration_for(session, registration_id)
-    service = NamesRolesProvisioningService(
-        _Connector(registration, _TimeoutSession()), {"context_memberships_url": url}
-    )
+    connector = _Connector(registration, _TimeoutSession())
+    service = NamesRolesProvisioningService(connector, {"context_memberships_url": url})
     try:
         # get_members follows the platform's rel="next" pages.
-        return [dict(member) for member in service.get_members()]
+        return with_fresh_token(connector, lambda: [dict(m) for m in service.get_members()])
     except (LtiServiceException, LtiException, requests.RequestException) as exc:
         raise SendFailed(_describe(exc)) from exc

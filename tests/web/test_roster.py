@@ -314,3 +314,16 @@ def test_lms_membership_brings_in_people_who_never_launched(
     assert sam.in_lms and sam.name == "Sam Wilson" and sam.assigned_on is not None
     assert found["E1"].subject == "u-aisha"  # matched to the roster by e-mail
     assert (found["E1"].joined_by, found["E1"].join_confirmed_at) == ("email", None)
+
+
+def test_lms_membership_is_read_again_after_the_platform_rotated_its_keys(
+    lms: DemoPlatform, runner: FlaskCliRunner, launched: Any
+) -> None:
+    launched("u-tom")
+    first = runner.invoke(args=["roster", "sync-lms", "--org", ORG])
+    assert f"{len(lms.people)} members" in first.output, first.output
+    # The access token the tool keeps is refused once the platform's key changed (HTTP 401):
+    # the tool fetches a new one and reads the members, instead of failing until it expires.
+    lms.rotate_key()
+    again = runner.invoke(args=["roster", "sync-lms", "--org", ORG])
+    assert again.exit_code == 0 and f"{len(lms.people)} members" in again.output, again.output
