@@ -532,10 +532,12 @@ def test_scheduled_jobs_and_anonymisation_run_through_the_cli_as_the_runtime_rol
     runner: FlaskCliRunner,
     registered: DemoPlatform,
     client: Any,
+    tmp_path: Any,
 ) -> None:
     """The jobs with real work to do are tested where they belong (test_grade_passback,
-    test_team, test_roster, test_retention); there the app is also the runtime role. Here
-    each runs once, with the grants and nothing more."""
+    test_team, test_roster, test_retention, test_anchoring); there the app is also the
+    runtime role. Here each runs once, with the grants and nothing more."""
+    app.config.update(AUDIT_ANCHOR_KEY="k" * 40, AUDIT_CHECKPOINT_DIR=str(tmp_path))
     registered.tool_jwks = client.get("/lti/jwks").json
     try:
         with app.app_context():
@@ -546,6 +548,8 @@ def test_scheduled_jobs_and_anonymisation_run_through_the_cli_as_the_runtime_rol
             ["reminders", "run"],
             ["roster", "sync-lms", "--org", ORG],
             ["audit", "verify"],
+            ["audit", "checkpoint"],
+            ["audit", "verify", "--checkpoints", str(tmp_path)],
         ):
             result = runner.invoke(args=args)
             assert result.exit_code == 0, (args, result.output)
