@@ -172,7 +172,8 @@ def test_a_rewritten_last_event_with_a_recomputed_hash_is_caught_by_the_head(
         )
     tamper(
         database_url,
-        "UPDATE audit_event SET action = 'export', hash = :h WHERE organisation_id = :o AND seq = 5",
+        "UPDATE audit_event SET action = 'export', hash = :h "
+        "WHERE organisation_id = :o AND seq = 5",
         h=forged,
         o=one,
     )
@@ -241,7 +242,8 @@ def test_an_organisation_whose_head_was_deleted_is_still_walked(
             "sequence 2 where 1",
         ),
         (
-            "UPDATE audit_event SET occurred_at = occurred_at WHERE organisation_id = :o AND seq = 1",
+            "UPDATE audit_event SET occurred_at = occurred_at "
+            "WHERE organisation_id = :o AND seq = 1",
             None,
         ),
     ],
