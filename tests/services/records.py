@@ -70,6 +70,13 @@ def setup(session: Session, questions: int = 10, **org_settings: Any) -> Setup:
     return Setup(org, version, bank)
 
 
+def setup_org(session: Session, name: str) -> Organisation:
+    org = Organisation(name=name)
+    session.add(org)
+    session.flush()
+    return org
+
+
 def person(session: Session, org: Organisation, name: str = "Aisha Khan", **kw: Any) -> Person:
     row = Person(organisation_id=org.id, name=name, **kw)
     session.add(row)

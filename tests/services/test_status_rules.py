@@ -26,6 +26,8 @@ from app.services.status import (
     counting_versions,
     next_valid_until,
     person_status,
+    status_params,
+    status_query,
 )
 from tests.services import records
 from tests.services.records import Setup
@@ -309,3 +311,77 @@ def test_the_learner_page_shows_the_exact_dates(app: Flask, launched: Any) -> No
         accepted(db.session(), Setup(org, current, None), who, day + timedelta(days=100))  # type: ignore[arg-type]
         db.session.commit()
     assert summary(client, "Renewal opens") == long_date(day + timedelta(days=70))
+
+
+# --- the parts HR's figures share -------------------------------------------------------------
+
+
+def test_the_labels_people_see() -> None:
+    assert [s.label for s in State] == [
+        "Not started",
+        "In progress",
+        "Quiz passed: awaiting acceptance",
+        "Completed",
+        "Due for renewal",
+        "Expired",
+    ]
+
+
+def test_the_default_rule_and_the_cut_offs() -> None:
+    assert Validity() == Validity(months=12, window_days=30, basis="expiry")
+    when = Today(date(2026, 3, 1), Validity(12, 30), 28)
+    assert when.due_from == "assignment"
+    assert when.renewal_cutoff == date(2026, 3, 31)
+    assert when.due_cutoff == date(2026, 2, 1)  # assigned before this and never accepted
+
+
+@pytest.mark.parametrize(
+    "value",
+    [Validity(), Today(date(2026, 3, 1), RULE, 28)],
+    ids=["Validity", "Today"],
+)
+def test_the_rule_values_cannot_be_changed_in_place(value: object) -> None:
+    """They key cached statements and are shared between requests."""
+    with pytest.raises(AttributeError):
+        value.today = date(2000, 1, 1)  # type: ignore[attr-defined]
+
+
+def test_status_params_without_and_with_a_person() -> None:
+    when = on(date(2026, 3, 1))
+    params = status_params(4, 9, [9, 8], when)
+    assert params == {
+        "sq_org": 4,
+        "sq_version": 9,
+        "sq_counting": [9, 8],
+        "sq_renewal_cutoff": date(2026, 3, 31),
+        "sq_today": date(2026, 3, 1),
+    }
+    assert status_params(4, 9, [9], when, person_id=3)["sq_person"] == 3
+
+
+def test_counting_versions_known_in_advance_are_used() -> None:
+    class Cached:
+        counting = (5, 4)
+
+    assert counting_versions(None, Cached()) == [5, 4]  # type: ignore[arg-type]
+
+
+def test_the_whole_organisation_in_one_statement(session: Session, s: Setup) -> None:
+    """HR's figures run the same statement over everyone; one person's page over one."""
+    certified = records.person(session, s.org, "Aisha Khan")
+    reading = records.person(session, s.org, "Tom Jones", assigned_on=ASSIGNED)
+    accepted(session, s, certified, UNTIL)
+    session.add(SectionRead(person_id=reading.id, version_id=s.version.id, section_key="intro"))
+    session.flush()
+    other = records.person(session, records.setup_org(session, "Elsewhere"), "Sam Lee")
+    when = on(date(2026, 1, 15))
+    params = status_params(s.org.id, s.version.id, [s.version.id], when)
+    dialect = session.get_bind().dialect.name
+    rows = session.connection().execute(status_query(dialect=dialect), params).all()
+    assert {r.person_id: (r.state, r.cycle) for r in rows} == {
+        certified.id: ("certified", 2),
+        reading.id: ("in_progress", 1),
+    }
+    assert other.id not in {r.person_id for r in rows}
+    assert status_on(session, s, reading, when).state is State.IN_PROGRESS
+    assert status_on(session, s, certified, when).state is State.CERTIFIED
