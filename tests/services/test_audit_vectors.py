@@ -274,3 +274,13 @@ def test_the_cli_names_a_broken_organisation(
     assert result.exit_code == 1
     assert f"BROKEN organisation {one}" in result.output
     assert f"OK organisation {two}: 3 events" in result.output
+
+
+@pytest.mark.parametrize(
+    "value",
+    [audit.Appended(1, 1, audit.GENESIS, FIRST_HASH), audit.ChainReport(1, 0, True)],
+    ids=["Appended", "ChainReport"],
+)
+def test_what_the_chain_reports_cannot_be_changed_afterwards(value: object) -> None:
+    with pytest.raises(AttributeError):
+        value.hash = "0"  # type: ignore[attr-defined]
