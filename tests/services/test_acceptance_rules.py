@@ -354,3 +354,10 @@ def test_a_double_submit_from_two_connections_records_one_acceptance(
         assert [r.id for r in rows] == won
         assert len(events) == 1 and events[0].details == {"acceptance": won[0]}
         assert all(r.ok for r in audit.verify(db.session()))
+
+
+def test_the_errors_say_what_went_wrong() -> None:
+    assert str(NameMismatch("Aisha Khan")) == "typed name does not match"
+    assert str(AlreadyAccepted(Acceptance())) == "already accepted"
+    with pytest.raises(AttributeError):
+        Where().ip_address = "10.0.0.1"  # type: ignore[misc]

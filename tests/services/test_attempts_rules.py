@@ -376,3 +376,72 @@ def test_question_statistics(session: Session) -> None:
     perfect = next(q for q in stats.values() if q.correct == 3)
     assert (perfect.top_wrong, perfect.top_wrong_count) == (None, 0)
     assert attempts.question_statistics(session, s.org.id + 1, s.bank)[0].percent_correct is None
+
+
+# --- the small print -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (AttemptError("x"), 400),
+        (BadAnswer("x"), 400),
+        (NotAllowed("x"), 403),
+        (NotYours("x"), 403),
+        (AlreadySubmitted(7), 409),
+        (TimeUp("x"), 409),
+    ],
+)
+def test_each_refusal_has_its_http_status(error: AttemptError, status: int) -> None:
+    assert error.status == status
+
+
+def test_already_submitted_says_so() -> None:
+    assert str(AlreadySubmitted(7)) == "already submitted"
+
+
+def test_the_values_handed_out_cannot_be_changed(session: Session, s: Setup, who: Person) -> None:
+    now = allowance(session, s, who, NOON)
+    shown = attempts.shown(start(session, s, who, NOON))[0]
+    stats = attempts.question_statistics(session, s.org.id, s.bank)[0]
+    for value in (now, shown, stats):
+        with pytest.raises(AttributeError):
+            value.number = 0  # type: ignore[union-attr]
+
+
+def test_the_draw_follows_the_given_random_source(session: Session, s: Setup) -> None:
+    """Tests and benchmarks pass a seeded source; the tool passes none (the system's)."""
+    one = start(session, s, records.person(session, s.org, "One"), NOON)
+    two = start(session, s, records.person(session, s.org, "Two"), NOON)
+    assert one.id is not None and two.id is not None  # flushed: the page links to it
+    assert one.drawn == two.drawn
+    assert [d["id"] for d in one.drawn] != [f"q{n}" for n in range(1, 11)]  # drawn, not listed
+
+
+def test_an_attempt_with_no_questions_scores_nothing(
+    session: Session, s: Setup, who: Person
+) -> None:
+    attempt = attempts.start_attempt(
+        session,
+        person_id=who.id,
+        organisation_id=s.org.id,
+        version_id=s.version.id,
+        cycle=1,
+        bank=s.bank,
+        section_keys=["a-section-with-no-questions"],
+        settings=settings(pass_mark=1),
+        launch_id=None,
+        now=NOON,
+    )
+    assert attempt.drawn == []
+    done = attempts.submit(session, attempt, who.id, {}, NOON)
+    assert (done.score, done.total, done.percent, done.passed) == (0, 0, 0, False)
+
+
+def test_an_attempt_whose_settings_lost_the_limit_is_not_extended(
+    session: Session, s: Setup, who: Person
+) -> None:
+    attempt = start(session, s, who, NOON, time_limit_minutes=20)
+    attempt.settings = {**attempt.settings, "time_limit_minutes": None}
+    with pytest.raises(AttemptError):
+        attempts.extend(session, attempt, who.id, NOON)
