@@ -47,14 +47,35 @@ MODULES: dict[str, tuple[str, list[str]]] = {
 # (module, function, before, after) -> why no test can tell the mutant from the original.
 EQUIVALENT: dict[tuple[str, str, str, str], str] = {
     **{
-        ("audit", "<module>", "918273645546372819", after): "any marker that is not a real "
+        ("audit", "<module>", "-918273645546372819", after): "any marker that is not a real "
         "sequence number splits the canonical text the same way"
         for after in ("918273645546372820", "918273645546372818")
     },
     **{
-        ("audit", "verify", "1000", after): "yield_per's batch size changes memory, not results"
+        ("audit", "verify", "yield_per=1000", after): "yield_per's batch size changes memory, "
+        "not results"
         for after in ("1001", "999")
     },
+    ("status", "status_query", "expanding=True", "False"): "in_() makes any bound parameter "
+    "expanding (SQLAlchemy sets the flag itself)",
+    ("status", "person_status", ".limit(1)", "2"): "first() takes the first row either way",
+    ("attempts", "open_attempt", ".limit(1)", "2"): "first() takes the first row either way",
+    ("attempts", "submit", "strict=True", "False"): "the questions shown are built from the "
+    "drawn list itself: always the same length",
+    **{
+        (
+            "attempts",
+            "extend",
+            "session.scalar(select(func.count()).select_from(QuizExtension).whe ...",
+            after,
+        ): "count() is never None: `or` only turns 0 into 1 or -1, both below the cap"
+        for after in ("1", "-1")
+    },
+    ("attempts", "extend", "session.flush()", "pass"): "deadline_of's query flushes the "
+    "session first (autoflush) and the caller commits",
+    ("attempts", "question_statistics", ".most_common(1)", "2"): "top[0] is the same element",
+    ("attempts", "question_statistics", "top[0]", "-1"): "most_common(1) has at most one "
+    "element: top[-1] is top[0]",
     ("audit", "verify", "rows.close()", "pass"): "releases the cursor early; the walk's result "
     "is the same (the session closes it at the end anyway)",
 }
@@ -106,6 +127,7 @@ class Mutant:
     function: str
     before: str
     after: str
+    context: str  # a constant's surroundings (its parent), else the changed code itself
 
     @property
     def postgres_only(self) -> bool:
@@ -116,7 +138,7 @@ class Mutant:
 
     @property
     def key(self) -> tuple[str, str, str, str]:
-        return (self.module, self.function, self.before, self.after)
+        return (self.module, self.function, self.context, self.after)
 
     def __str__(self) -> str:
         where = f"{self.line}:{self.col} {self.operator} in {self.function}"
@@ -137,12 +159,14 @@ def _annotation_nodes(tree: ast.AST) -> set[int]:
     return skip
 
 
-def _functions(tree: ast.AST) -> dict[int, str]:
-    """Each node's enclosing function or class, for naming a mutant."""
+def _functions(tree: ast.AST) -> tuple[dict[int, str], dict[int, ast.AST]]:
+    """Each node's enclosing function or class, for naming a mutant, and its parent."""
     owner: dict[int, str] = {}
+    parent: dict[int, ast.AST] = {}
 
     def visit(node: ast.AST, name: str) -> None:
         for child in ast.iter_child_nodes(node):
+            parent[id(child)] = node
             inner = name
             if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
                 inner = f"{name}.{child.name}" if name != "<module>" else child.name
@@ -150,7 +174,7 @@ def _functions(tree: ast.AST) -> dict[int, str]:
             visit(child, inner)
 
     visit(tree, "<module>")
-    return owner
+    return owner, parent
 
 
 def _changes(node: ast.AST) -> Iterator[tuple[str, ast.AST]]:
@@ -188,10 +212,20 @@ def _text(node: ast.AST, width: int = 70) -> str:
     return text if len(text) <= width else text[: width - 4] + " ..."
 
 
+def _context(node: ast.AST, parent: ast.AST | None) -> str:
+    """What names a mutant in EQUIVALENT: a constant with its surroundings, else the code."""
+    if not isinstance(node, ast.Constant) or parent is None:
+        return _text(node)
+    if isinstance(parent, ast.Call) and isinstance(parent.func, ast.Attribute):
+        return f".{parent.func.attr}({_text(node)})"  # .limit(1), not the whole statement
+    return _text(parent)
+
+
 def mutants(module: str) -> list[Mutant]:
     path, _ = MODULES[module]
     tree = ast.parse((ROOT / path).read_text())
-    skip, owner = _annotation_nodes(tree), _functions(tree)
+    skip = _annotation_nodes(tree)
+    owner, parent = _functions(tree)
     found = []
     for index, node in enumerate(ast.walk(tree)):
         if id(node) in skip or not hasattr(node, "lineno"):
@@ -208,6 +242,7 @@ def mutants(module: str) -> list[Mutant]:
                     owner.get(id(node), "<module>"),
                     _text(node),
                     _text(replacement),
+                    _context(node, parent.get(id(node))),
                 )
             )
     return sorted(found, key=lambda m: (m.line, m.col, m.index, m.variant))
