@@ -441,7 +441,19 @@ def test_an_attempt_with_no_questions_scores_nothing(
 def test_an_attempt_whose_settings_lost_the_limit_is_not_extended(
     session: Session, s: Setup, who: Person
 ) -> None:
-    attempt = start(session, s, who, NOON, time_limit_minutes=20)
-    attempt.settings = {**attempt.settings, "time_limit_minutes": None}
+    # A deadline whose settings say no limit (written as it is: attempts are append-only).
+    attempt = QuizAttempt(
+        person_id=who.id,
+        organisation_id=s.org.id,
+        policy_version_id=s.version.id,
+        cycle=1,
+        bank_id=s.bank.id,
+        drawn=[],
+        settings=settings(),
+        started_at=NOON,
+        deadline=NOON + timedelta(minutes=20),
+    )
+    session.add(attempt)
+    session.flush()
     with pytest.raises(AttemptError):
         attempts.extend(session, attempt, who.id, NOON)
