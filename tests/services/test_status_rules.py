@@ -19,6 +19,7 @@ from app.clock import long_date, today
 from app.db import db
 from app.models import Acceptance, Organisation, Person, PolicyVersion, SectionRead
 from app.services.status import (
+    PersonStatus,
     State,
     Today,
     Validity,
@@ -190,6 +191,8 @@ def test_a_first_acceptance_counts_from_its_day() -> None:
         (date(2028, 1, 31), 1, date(2028, 2, 29)),
         (date(2026, 12, 15), 1, date(2027, 1, 15)),
         (date(2026, 11, 30), 2, date(2027, 1, 30)),
+        (date(2026, 11, 30), 1, date(2026, 12, 30)),
+        (date(2026, 1, 15), 23, date(2027, 12, 15)),
         (date(2026, 3, 31), 12, date(2027, 3, 31)),
         (date(2028, 2, 29), 12, date(2029, 2, 28)),
         (date(2026, 1, 1), 0, date(2026, 1, 1)),
@@ -337,8 +340,12 @@ def test_the_default_rule_and_the_cut_offs() -> None:
 
 @pytest.mark.parametrize(
     "value",
-    [Validity(), Today(date(2026, 3, 1), RULE, 28)],
-    ids=["Validity", "Today"],
+    [
+        Validity(),
+        Today(date(2026, 3, 1), RULE, 28),
+        PersonStatus(State.NOT_STARTED, 1, None, None, None),
+    ],
+    ids=["Validity", "Today", "PersonStatus"],
 )
 def test_the_rule_values_cannot_be_changed_in_place(value: object) -> None:
     """They key cached statements and are shared between requests."""
@@ -385,3 +392,17 @@ def test_the_whole_organisation_in_one_statement(session: Session, s: Setup) -> 
     assert other.id not in {r.person_id for r in rows}
     assert status_on(session, s, reading, when).state is State.IN_PROGRESS
     assert status_on(session, s, certified, when).state is State.CERTIFIED
+
+
+def test_what_was_just_added_counts_with_a_cached_version(session: Session, s: Setup) -> None:
+    """The learner's pages pass the cached version (its counting versions known), so no
+    query flushes the session before the status statement: person_status must."""
+
+    class Cached:
+        id = s.version.id
+        counting = (s.version.id,)
+
+    who = records.person(session, s.org)
+    session.add(SectionRead(person_id=who.id, version_id=s.version.id, section_key="intro"))
+    status = person_status(session, s.org.id, who.id, Cached(), on(date(2026, 1, 15)))
+    assert status.state is State.IN_PROGRESS
