@@ -288,7 +288,7 @@ HISTORY_TABLES = (
 )
 
 
-def tamper_as_owner(database_url: str, *statements: str) -> None:
+def tamper_as_owner(database_url: str, *statements: str, **params: Any) -> None:
     """Change history behind the app's back, as someone with the owner's login could: on
     PostgreSQL past the append-only triggers, which the owner (never the runtime role) may
     disable. They are enabled again before the transaction commits."""
@@ -300,7 +300,7 @@ def tamper_as_owner(database_url: str, *statements: str) -> None:
                 for name in HISTORY_TABLES:
                     conn.execute(sa.text(f"ALTER TABLE {name} DISABLE TRIGGER USER"))
             for statement in statements:
-                conn.execute(sa.text(statement))
+                conn.execute(sa.text(statement), params)
             if postgres:
                 for name in HISTORY_TABLES:
                     conn.execute(sa.text(f"ALTER TABLE {name} ENABLE TRIGGER USER"))

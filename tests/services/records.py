@@ -42,7 +42,12 @@ class Setup:
     bank: QuizBank
 
 
-def setup(session: Session, questions: int = 10, **org_settings: Any) -> Setup:
+def setup(
+    session: Session,
+    questions: int = 10,
+    bank: list[dict[str, Any]] | None = None,
+    **org_settings: Any,
+) -> Setup:
     org = Organisation(name="Boundary Borough", **org_settings)
     policy = Policy(key="cp", title="Corporate Parenting Policy")
     session.add_all([org, policy])
@@ -59,15 +64,16 @@ def setup(session: Session, questions: int = 10, **org_settings: Any) -> Setup:
         content_hash="c" * 64,
         published_at=datetime(2026, 1, 1, tzinfo=UTC),
     )
-    bank = QuizBank(
+    quiz_bank = QuizBank(
         policy_id=policy.id,
         content_hash="b" * 64,
         settings={"questions_per_attempt": questions, "shuffle_options": False},
-        questions=[question(n) for n in range(1, questions + 1)],
+        # Written once: question banks are never changed once published.
+        questions=bank or [question(n) for n in range(1, questions + 1)],
     )
-    session.add_all([version, bank])
+    session.add_all([version, quiz_bank])
     session.flush()
-    return Setup(org, version, bank)
+    return Setup(org, version, quiz_bank)
 
 
 def setup_org(session: Session, name: str) -> Organisation:

@@ -318,14 +318,6 @@ def test_a_double_submit_from_two_connections_records_one_acceptance(
                 row = record_acceptance(
                     session, person, version, st, "Aisha Khan", RULE, NOON, Where()
                 )
-                audit.record(
-                    session,
-                    org_id,
-                    "acceptance",
-                    NOON,
-                    subject_person_id=person_id,
-                    details={"acceptance": row.id},
-                )
                 session.commit()
                 outcome: object = row.id
             except AlreadyAccepted as exc:
@@ -352,7 +344,7 @@ def test_a_double_submit_from_two_connections_records_one_acceptance(
             sa.select(AuditEvent).where(AuditEvent.action == "acceptance")
         ).all()
         assert [r.id for r in rows] == won
-        assert len(events) == 1 and events[0].details == {"acceptance": won[0]}
+        assert len(events) == 1 and events[0].details["acceptance"] == won[0]
         assert all(r.ok for r in audit.verify(db.session()))
 
 

@@ -280,14 +280,12 @@ def test_an_answer_that_is_not_an_option_is_refused(
 
 
 def test_a_multiple_choice_question_needs_exactly_the_right_set(session: Session) -> None:
-    s = records.setup(session, questions=1)
-    who = records.person(session, s.org)
     q = records.question(1)
     q["type"] = "multiple"
     q["options"].append({"id": "q1c", "text": "also right"})
     q["correct"] = ["q1a", "q1c"]
-    s.bank.questions = [q]
-    session.flush()
+    s = records.setup(session, questions=1, bank=[q])
+    who = records.person(session, s.org)
     attempt = start(session, s, who, NOON, questions_per_attempt=1)
     assert attempts.shown(attempt)[0].multiple
     done = attempts.submit(session, attempt, who.id, {1: [3, 1, 1]}, NOON)

@@ -17,6 +17,7 @@ from flask.testing import FlaskCliRunner
 from app.db import db
 from app.models import AuditEvent, AuditHead, Organisation, Person
 from app.services import audit
+from tests.conftest import tamper_as_owner
 
 OCCURRED = datetime(2026, 3, 1, 9, 5, 7, 123456, tzinfo=UTC)
 EVENT = {
@@ -117,17 +118,7 @@ def test_the_database_path_stores_the_same_known_hash(app: Flask, org7: None) ->
 # --- verify: the head and whole chains ------------------------------------------------------
 
 
-def tamper(database_url: str, *statements: str, **params: object) -> None:
-    """Rows changed with the owner's login, past the append-only triggers."""
-    engine = sa.create_engine(database_url)
-    try:
-        with engine.begin() as conn:
-            if engine.dialect.name == "postgresql":
-                conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
-            for statement in statements:
-                conn.execute(sa.text(statement), params)
-    finally:
-        engine.dispose()
+tamper = tamper_as_owner  # rows changed with the owner's login, past the append-only triggers
 
 
 @pytest.fixture
