@@ -97,6 +97,7 @@ POSTGRES_ONLY: dict[str, list[tuple[str, str]]] = {
         ("_append_postgresql", ""),
         ("record", "return Appended(row.id"),
     ],
+    "acceptance": [("_new_id", "return int(session.execute(query)")],
 }
 
 # --postgres: run the tests on TEST_DATABASE_URL, for the PostgreSQL-only paths (--only).

@@ -85,6 +85,22 @@ def count(session: Session) -> int:
 # --- the guards ------------------------------------------------------------------------------
 
 
+def test_acceptances_take_the_next_ids_and_their_events_name_them(
+    session: Session, s: Setup
+) -> None:
+    """The id is taken before the row is written (its audit event names it first)."""
+    ids = []
+    for name in ("Aisha Khan", "Tom Jones"):
+        who, st = ready(session, s, name)
+        ids.append(accept(session, s, who, st, name).id)
+    assert ids == [1, 2]
+    events = session.scalars(sa.select(AuditEvent).order_by(AuditEvent.seq)).all()
+    assert [(e.action, e.details["acceptance"]) for e in events] == [
+        ("acceptance", 1),
+        ("acceptance", 2),
+    ]
+
+
 def test_no_quiz_pass_is_not_ready(session: Session, s: Setup) -> None:
     who = records.person(session, s.org)
     session.add(SectionRead(person_id=who.id, version_id=s.version.id, section_key="intro"))

@@ -215,6 +215,10 @@ def test_an_organisation_whose_head_was_deleted_is_still_walked(
     found = reports(app)
     assert set(found) == {one, two}
     assert found[one].events == 5
+    # Events whose head is gone are a broken chain: the head is what a tail cut short, or
+    # rewritten, would be noticed by.
+    assert not found[one].ok and found[two].ok
+    assert found[one].problem == "the chain ends at seq 5 but has no head: the head was deleted"
     # Its events are walked: an edit among them is still found without a head.
     tamper(
         database_url,
