@@ -1,4 +1,5 @@
-"""Starts the tool (gunicorn, SQLite) and the demo LMS next to it, both on 127.0.0.1.
+"""Starts the tool (gunicorn, SQLite unless DATABASE_URL says otherwise) and the demo LMS
+next to it, both on 127.0.0.1.
 
 Run through `scripts/demo`, which prepares the environment first. Ctrl-C stops both.
 """
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from sqlalchemy.engine import make_url
 from werkzeug.serving import make_server
 
 from scripts.demo_lms.platform import DemoPlatform
@@ -92,7 +94,16 @@ def main() -> None:
     )
 
     print("Preparing the database and the tool's signing key...")
-    flask("db", "upgrade", env=env)
+    owner_url = os.environ.get("OWNER_DATABASE_URL")
+    if owner_url:
+        # PostgreSQL with its two roles: the owner migrates and grants, the runtime role
+        # (DATABASE_URL) runs everything else (README, "Database roles").
+        runtime = make_url(env["DATABASE_URL"]).username or ""
+        owner_env = {**env, "DATABASE_URL": owner_url}
+        flask("db", "upgrade", env=owner_env)
+        flask("db", "grant-runtime", runtime, env=owner_env)
+    else:
+        flask("db", "upgrade", env=env)
     flask("lti", "ensure-key", env=env)
     flask("content", "publish", env=env)
     platform = DemoPlatform(issuer=lms_url, tool_base_url=tool_url)
