@@ -5,7 +5,6 @@ between two database connections."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -36,18 +35,6 @@ DECLARATION = (
     "I have read, understood and accept the Corporate Parenting Policy, version 1.0, "
     "effective 1 January 2026."
 )
-
-
-@pytest.fixture
-def session(app: Flask) -> Iterator[Session]:
-    with app.app_context():
-        yield db.session()
-        db.session.rollback()
-
-
-@pytest.fixture
-def s(session: Session) -> Setup:
-    return records.setup(session)
 
 
 def status(session: Session, s: Setup, who: Person, day: date = date(2026, 1, 15)) -> PersonStatus:

@@ -4,15 +4,12 @@ the pass mark, time limits and their extensions (ten, each the full limit again)
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from flask import Flask
 from sqlalchemy.orm import Session
 
-from app.db import db
 from app.models import Person, QuizAttempt
 from app.services import attempts
 from app.services.attempts import (
@@ -29,18 +26,6 @@ from tests.services import records
 from tests.services.records import NOON, Setup
 
 TICK = timedelta(microseconds=1)
-
-
-@pytest.fixture
-def session(app: Flask) -> Iterator[Session]:
-    with app.app_context():
-        yield db.session()
-        db.session.rollback()
-
-
-@pytest.fixture
-def s(session: Session) -> Setup:
-    return records.setup(session)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ Service-level, with fixed dates; one HTTP test reads the learner's dates off the
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -35,18 +34,6 @@ from tests.services.records import Setup
 
 UNTIL = date(2026, 6, 30)  # the last day an acceptance is valid
 RULE = Validity(months=12, window_days=30, basis="expiry")
-
-
-@pytest.fixture
-def session(app: Flask) -> Iterator[Session]:
-    with app.app_context():
-        yield db.session()
-        db.session.rollback()
-
-
-@pytest.fixture
-def s(session: Session) -> Setup:
-    return records.setup(session)
 
 
 def accepted(session: Session, s: Setup, who: Person, until: date, **kw: Any) -> Acceptance:
