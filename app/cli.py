@@ -56,6 +56,12 @@ lti_cli = AppGroup("lti", help="Register LMS platforms and manage the tool's sig
     multiple=True,
     help="An extra origin allowed to frame the tool (Canvas: your instance).",
 )
+@click.option(
+    "--service-origin",
+    "service_origins",
+    multiple=True,
+    help="An extra origin the platform's AGS/NRPS service URLs may be on; repeat for several.",
+)
 def add_platform_command(
     issuer: str,
     client_id: str,
@@ -66,6 +72,7 @@ def add_platform_command(
     organisation: str | None,
     auth_audience: str | None,
     frame_origins: tuple[str, ...],
+    service_origins: tuple[str, ...],
 ) -> None:
     """Register a platform, or update the one with the same issuer and client ID."""
     try:
@@ -80,6 +87,7 @@ def add_platform_command(
             organisation_name=organisation,
             auth_audience=auth_audience,
             frame_origins=list(frame_origins),
+            service_origins=list(service_origins),
         )
     except PlatformError as exc:
         db.session.rollback()
@@ -107,6 +115,8 @@ def list_platforms_command() -> None:
         click.echo(f"  JWKS URL:       {reg.jwks_url}")
         if reg.frame_origins:
             click.echo(f"  frame origins:  {reg.frame_origins}")
+        if reg.service_origins:
+            click.echo(f"  service origins: {reg.service_origins}")
         for dep in reg.deployments:
             click.echo(f"  deployment {dep.deployment_id}  -> {dep.organisation.name}")
 

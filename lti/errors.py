@@ -38,6 +38,18 @@ class UnsupportedMessage(LaunchError):
     message = "The learning portal asked for something this tool does not offer."
 
 
+class ForeignServiceUrl(LaunchError):
+    # The tool would call this URL with the platform's token: one on another origin could
+    # point it at any host the tool's server can reach (SSRF), so it is never fetched.
+    code = "foreign_service_url"
+    message = "The launch named a grade or roster service that is not on the learning portal."
+    admin_hint = (
+        "Service URLs (AGS line items, NRPS memberships) must be on the origin of the platform's"
+        " login, token or JWKS URL; add another with `flask --app app lti add-platform"
+        " --service-origin`."
+    )
+
+
 class UnknownIssuer(LaunchError):
     status = 403
     code = "unknown_issuer"

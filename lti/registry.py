@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,6 +19,26 @@ from sqlalchemy.orm import Session
 from app.models import Deployment, PlatformRegistration, Role, RoleMapping
 
 REFRESH_SECONDS = 60.0
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+Origin = tuple[str, str, int]
+
+
+def url_origin(url: str) -> Origin | None:
+    """(scheme, host, port) of an http(s) URL, the port filled in; None for anything else."""
+    # What urlsplit quietly drops or reads unlike an HTTP client (userinfo, backslashes,
+    # whitespace) is refused, so the origin checked is the host that would be called.
+    if "@" in url or "\\" in url or any(c.isspace() or ord(c) < 32 for c in url):
+        return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # a port that is not a number, or an unbalanced IPv6 bracket
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS or not parts.hostname:
+        return None
+    return scheme, parts.hostname.lower(), port or DEFAULT_PORTS[scheme]
 
 
 @dataclass(frozen=True)
@@ -36,6 +57,8 @@ class RegistrationInfo:
     auth_token_url: str
     auth_audience: str | None
     jwks_url: str
+    # Where the platform's AGS and NRPS URLs may point: the tool calls them with its token.
+    service_origins: frozenset[Origin] = frozenset()
     deployments: dict[str, DeploymentInfo] = field(default_factory=dict)
 
 
@@ -74,6 +97,16 @@ class Registry:
                 auth_token_url=r.auth_token_url,
                 auth_audience=r.auth_audience,
                 jwks_url=r.jwks_url,
+                service_origins=frozenset(
+                    o
+                    for url in (
+                        r.auth_login_url,
+                        r.auth_token_url,
+                        r.jwks_url,
+                        *r.service_origins.split(),
+                    )
+                    if (o := url_origin(url)) is not None
+                ),
                 deployments={
                     d.deployment_id: DeploymentInfo(d.id, d.deployment_id, d.organisation_id)
                     for d in deployments

@@ -26,6 +26,9 @@ class PlatformRegistration(Base):
     # Origins allowed to frame the tool, space separated (Canvas frames from the
     # council's own instance, which is neither its issuer nor its login URL).
     frame_origins: Mapped[str] = mapped_column(Text, default="")
+    # Extra origins a launch's service URLs (AGS, NRPS) may be on, space separated; those of
+    # the login, token and JWKS URLs are always allowed.
+    service_origins: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 

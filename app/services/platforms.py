@@ -63,6 +63,7 @@ def add_platform(
     organisation_name: str | None = None,
     auth_audience: str | None = None,
     frame_origins: list[str] | None = None,
+    service_origins: list[str] | None = None,
 ) -> SavedPlatform:
     """Create a registration, or update the one with the same issuer and client id.
 
@@ -84,6 +85,12 @@ def add_platform(
         if o is None:
             raise PlatformError(f"Frame origin must be an http(s) URL, got {item!r}.")
         extra.append(o)
+    services = []
+    for item in service_origins or []:
+        o = origin(item)
+        if o is None:
+            raise PlatformError(f"Service origin must be an http(s) URL, got {item!r}.")
+        services.append(o)
 
     org = get_or_create_organisation(session, organisation_name or DEFAULT_ORGANISATION)
     reg = session.scalars(
@@ -100,6 +107,7 @@ def add_platform(
     reg.jwks_url = jwks_url
     reg.auth_audience = auth_audience or None
     reg.frame_origins = " ".join(dict.fromkeys(extra))
+    reg.service_origins = " ".join(dict.fromkeys(services))
     session.flush()
 
     existing = {d.deployment_id: d for d in reg.deployments}
