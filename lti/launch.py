@@ -9,6 +9,7 @@ failure is a LaunchError with its own code. Nothing is written unless the launch
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,7 +30,7 @@ from lti import errors
 from lti.context import LaunchContext
 from lti.jwks import JwksCache
 from lti.login import STATE_COOKIE_PREFIX
-from lti.registry import Registry
+from lti.registry import RegistrationInfo, Registry, url_origin
 from lti.roles import map_roles
 from lti.tool_conf import DbToolConf
 
@@ -51,6 +52,12 @@ _USE_STATE = (
     .returning(_STATES.c.nonce, _STATES.c.registration_id)
 )
 ALLOWED_ALGS = {"RS256", "RS384", "RS512"}
+# C0 and C1 control characters (NUL included: PostgreSQL refuses it in text) and lone
+# surrogates (JSON can carry them; no database encoding can). Whitespace ones become a space.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_CONTROL_SPACE = re.compile("[\t\n\r]+")
+MAX_CUSTOM = 100
+MAX_ROLES = 100
 
 
 class _Request(Request):
@@ -108,8 +115,49 @@ class ToolMessageLaunch(MessageLaunch):
         return self
 
 
+def _clean(value: str) -> str:
+    """The text without control characters, trimmed: safe to show, log and store."""
+    return _CONTROL.sub("", _CONTROL_SPACE.sub(" ", value)).strip()
+
+
 def _str(value: Any) -> str | None:
-    return value.strip() if isinstance(value, str) and value.strip() else None
+    cleaned = _clean(value) if isinstance(value, str) else ""
+    return cleaned or None
+
+
+def _has_control(value: str) -> bool:
+    return _clean(value) != value.strip()
+
+
+def _ags_endpoint(claim: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The parts of the AGS claim the tool uses, cleaned; the URLs were checked already."""
+    endpoint: dict[str, Any] = {}
+    for key in ("lineitems", "lineitem"):
+        if (url := _cut(_str(claim.get(key)), 1000)) is not None:
+            endpoint[key] = url
+    scope = claim.get("scope")
+    if isinstance(scope, list):
+        endpoint["scope"] = [s[:255] for s in map(_str, scope[:20]) if s]
+    return endpoint or None
+
+
+def _check_service_urls(
+    reg: RegistrationInfo, body: Mapping[str, Any], facts: dict[str, str]
+) -> None:
+    """Refuse AGS/NRPS URLs off the platform's own origins: the tool would call them later."""
+    ags, nrps = _obj(body, AGS_CLAIM), _obj(body, NRPS_CLAIM)
+    for name, url in (
+        ("lineitems", ags.get("lineitems")),
+        ("lineitem", ags.get("lineitem")),
+        ("context_memberships_url", nrps.get("context_memberships_url")),
+    ):
+        if url is None:
+            continue
+        found = url_origin(url) if isinstance(url, str) else None
+        if found is None or found not in reg.service_origins:
+            # The URL itself is attacker-chosen: log its origin only, cut short.
+            where = "://".join(found[:2]) + f":{found[2]}" if found else "not an http(s) URL"
+            raise errors.ForeignServiceUrl(f"{name} on {where[:200]}", **facts)
 
 
 def _flag(value: str | None) -> bool | None:
@@ -149,6 +197,8 @@ def validate_launch(
         raise errors.MalformedRequest("launch without id_token")
     if not state:
         raise errors.BadState("launch without state")
+    if _has_control(state):
+        raise errors.BadState("unknown state")  # never issued by us, and no text column holds it
 
     launch = ToolMessageLaunch(_Request(params, cookies, secure), DbToolConf(session, registry))
     # Our checks below replace pylti1p3's validate(); only its pieces are called.
@@ -180,6 +230,8 @@ def validate_launch(
     iss = _str(unverified.get("iss"))
     if iss is None:
         raise errors.MissingClaim("iss")
+    if iss != unverified["iss"]:
+        raise errors.UnknownIssuer("issuer with control characters or spaces", iss=iss)
     aud = unverified.get("aud")
     audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
     if not audiences or not all(isinstance(a, str) for a in audiences):
@@ -270,6 +322,7 @@ def validate_launch(
     subject = _str(body.get("sub"))
     if subject is None:
         raise errors.MissingClaim("sub (anonymous launches are not supported)", **facts)
+    _check_service_urls(reg, body, facts)
     launch.set_jwt({"header": header, "body": body})  # type: ignore[typeddict-item]
     try:
         launch.validate_message()
@@ -278,7 +331,11 @@ def validate_launch(
 
     overrides = registry.role_overrides(session, deployment.organisation_id)
     context = _obj(body, CLAIM + "context")
-    custom = {str(k): str(v) for k, v in _obj(body, CLAIM + "custom").items()}
+    custom = {
+        _clean(str(k))[:255]: _clean(str(v))[:1000]
+        for k, v in list(_obj(body, CLAIM + "custom").items())[:MAX_CUSTOM]
+    }
+    roles = [r for r in (_cut(_str(r), 500) for r in roles[:MAX_ROLES]) if r]
     presentation = _obj(body, CLAIM + "launch_presentation")
     given, family = _str(body.get("given_name")), _str(body.get("family_name"))
     name = _str(body.get("name")) or " ".join(p for p in (given, family) if p)
@@ -302,7 +359,7 @@ def validate_launch(
             context_id=_cut(_str(context.get("id")), 255),
             context_title=_cut(_str(context.get("title")), 500),
             context_label=_cut(_str(context.get("label")), 255),
-            ags_endpoint=_obj(body, AGS_CLAIM) or None,
+            ags_endpoint=_ags_endpoint(_obj(body, AGS_CLAIM)),
             nrps_url=_cut(_str(_obj(body, NRPS_CLAIM).get("context_memberships_url")), 1000),
             return_url=_cut(_str(presentation.get("return_url")), 1000),
             document_target=_cut(_str(presentation.get("document_target")), 20),
@@ -310,9 +367,7 @@ def validate_launch(
             custom=custom,
             elected_member=_flag(custom.get("elected_member")),
             mentees=tuple(
-                str(m)[:255]
-                for m in (body.get(CLAIM + "role_scope_mentor") or [])
-                if isinstance(m, str)
+                m[:255] for m in map(_str, body.get(CLAIM + "role_scope_mentor") or []) if m
             )[:5000],
         ),
         cookies_work=cookie is not None,
