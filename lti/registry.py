@@ -24,11 +24,16 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 Origin = tuple[str, str, int]
 
 
+def _unsafe(c: str) -> bool:
+    n = ord(c)
+    return c.isspace() or n < 32 or 0x7F <= n <= 0x9F or 0xD800 <= n <= 0xDFFF
+
+
 def url_origin(url: str) -> Origin | None:
     """(scheme, host, port) of an http(s) URL, the port filled in; None for anything else."""
     # What urlsplit quietly drops or reads unlike an HTTP client (userinfo, backslashes,
     # whitespace) is refused, so the origin checked is the host that would be called.
-    if "@" in url or "\\" in url or any(c.isspace() or ord(c) < 32 for c in url):
+    if "@" in url or "\\" in url or any(_unsafe(c) for c in url):
         return None
     try:
         parts = urlsplit(url)

@@ -93,6 +93,8 @@ def test_a_service_url_on_the_same_host_but_another_port_is_refused_and_never_ca
         pytest.param("http://{host}:{port}@169.254.169.254/x", id="userinfo"),
         pytest.param("http://169.254.169.254\\@{host}:{port}/x", id="backslash"),
         pytest.param("file:///etc/passwd", id="not http"),
+        pytest.param("http://{host}:{port}\x85/x", id="C1 control after the port"),
+        pytest.param("http://{host}\x00.evil.example:{port}/x", id="NUL in the host"),
         pytest.param("http://{host}:{port}x/x", id="bad port"),
     ],
 )
