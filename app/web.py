@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import (
     Blueprint,
@@ -22,7 +23,7 @@ from flask import (
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from app.clock import long_date, long_datetime
 from app.db import db
@@ -30,6 +31,7 @@ from app.govuk import init_govuk
 from app.services.platforms import frame_ancestors
 
 FRAME_ANCESTORS_TTL = 30.0
+V = TypeVar("V", bound=Callable[..., Any])
 
 assets = Blueprint("assets", __name__)
 ops = Blueprint("ops", __name__)
@@ -144,6 +146,38 @@ def _navigation() -> list[dict[str, Any]]:
     return [{"href": href, "text": text, "active": active} for text, href, active in items]
 
 
+def large_body(limit: int) -> Callable[[V], V]:
+    """Let a view take a request body up to `limit` bytes, above MAX_CONTENT_LENGTH."""
+
+    def mark(view: V) -> V:
+        view.max_request_bytes = limit  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def limit_request_size() -> None:
+    """Refuse a request body over its view's limit before anything reads it.
+
+    Run before CSRF, which reads the form: otherwise a 1 GB anonymous upload was spooled to
+    disk before being refused. A body without a length (chunked) is cut off at the limit by
+    Werkzeug while it is read.
+    """
+    view = current_app.view_functions.get(request.endpoint or "")
+    limit = getattr(view, "max_request_bytes", None) or current_app.config["MAX_CONTENT_LENGTH"]
+    request.max_content_length = limit
+    if request.content_length is not None and request.content_length > limit:
+        raise RequestEntityTooLarge(_too_large(limit))
+
+
+def _too_large(limit: int) -> str:
+    size = f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{limit // 1024} KB"
+    return (
+        f"What you sent is larger than this page accepts ({size} at most), so nothing was "
+        "saved. If you were uploading a file, go back and choose a smaller one."
+    )
+
+
 def _error(title: str, message: str, status: int) -> tuple[str, int]:
     return render_template("errors/error.html", title=title, message=message), status
 
@@ -173,11 +207,14 @@ def init_web(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Any:
         if request.path.startswith("/api/"):
+            if exc.code == 413:
+                return jsonify(error=exc.name, status=413, message=exc.description), 413
             return jsonify(error=exc.name, status=exc.code), exc.code
         titles = {
             404: "Page not found",
             403: "You cannot see this page",
             405: "This page cannot be used like that",
+            413: "What you sent is too large",
         }
         return _error(titles.get(exc.code or 0, exc.name), exc.description or "", exc.code or 500)
 
