@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -160,14 +161,42 @@ def limit_request_size() -> None:
     """Refuse a request body over its view's limit before anything reads it.
 
     Run before CSRF, which reads the form: otherwise a 1 GB anonymous upload was spooled to
-    disk before being refused. A body without a length (chunked) is cut off at the limit by
-    Werkzeug while it is read.
+    disk before being refused.
     """
     view = current_app.view_functions.get(request.endpoint or "")
     limit = getattr(view, "max_request_bytes", None) or current_app.config["MAX_CONTENT_LENGTH"]
     request.max_content_length = limit
+    if request.content_length is None and _chunked():
+        _take_chunked_body(limit)
     if request.content_length is not None and request.content_length > limit:
         raise RequestEntityTooLarge(_too_large(limit))
+
+
+def _chunked() -> bool:
+    return "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+
+
+def _take_chunked_body(limit: int) -> None:
+    """Read a body sent without a length, up to one byte over the limit, and refuse it if over.
+
+    Werkzeug would otherwise cut it off at the limit silently and parse what it had.
+    """
+    source = request.environ["wsgi.input"]
+    body = tempfile.SpooledTemporaryFile(max_size=512 * 1024)  # noqa: SIM115 (the request's)
+    size = 0
+    while size <= limit:
+        chunk = source.read(min(64 * 1024, limit + 1 - size))
+        if not chunk:
+            break
+        body.write(chunk)
+        size += len(chunk)
+    if size > limit:
+        body.close()
+        raise RequestEntityTooLarge(_too_large(limit))
+    body.seek(0)
+    request.environ["wsgi.input"] = body
+    request.environ["CONTENT_LENGTH"] = str(size)
+    del request.environ["HTTP_TRANSFER_ENCODING"]  # the body is now of known length
 
 
 def _too_large(limit: int) -> str:
