@@ -51,6 +51,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "app" / "migrations"), render_as_batch=True)
+    from app.web import limit_request_size
+
+    # The size limit is checked first: CSRF protection reads the body.
+    app.before_request(limit_request_size)
     login_manager.init_app(app)
     csrf.init_app(app)
     # Only the static CSS, JavaScript and SVG are compressed: pages carry CSRF tokens and

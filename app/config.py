@@ -93,6 +93,9 @@ class Settings:
     AUDIT_ANCHOR_KEY: str
     AUDIT_CHECKPOINT_DIR: str
     AUDIT_CHECKPOINT_EMAIL: str
+    # The largest request body taken, in bytes, where a view allows no more (app/web.py):
+    # forms and LTI launches (an id_token is a few KB) need far less.
+    MAX_CONTENT_LENGTH: int
     WTF_CSRF_TIME_LIMIT: int | None
     SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any]
 
@@ -131,6 +134,7 @@ class Settings:
             AUDIT_ANCHOR_KEY=env.get("AUDIT_ANCHOR_KEY") or "",
             AUDIT_CHECKPOINT_DIR=env.get("AUDIT_CHECKPOINT_DIR") or "",
             AUDIT_CHECKPOINT_EMAIL=env.get("AUDIT_CHECKPOINT_EMAIL") or "",
+            MAX_CONTENT_LENGTH=int(env.get("MAX_CONTENT_LENGTH") or 256 * 1024),
             # The form's lifetime is the session's: a learner reading slowly must not lose work.
             WTF_CSRF_TIME_LIMIT=None,
             SQLALCHEMY_ENGINE_OPTIONS=engine_options(url),

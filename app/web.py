@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import secrets
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import (
     Blueprint,
@@ -22,7 +24,7 @@ from flask import (
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from app.clock import long_date, long_datetime
 from app.db import db
@@ -30,6 +32,7 @@ from app.govuk import init_govuk
 from app.services.platforms import frame_ancestors
 
 FRAME_ANCESTORS_TTL = 30.0
+V = TypeVar("V", bound=Callable[..., Any])
 
 assets = Blueprint("assets", __name__)
 ops = Blueprint("ops", __name__)
@@ -144,6 +147,66 @@ def _navigation() -> list[dict[str, Any]]:
     return [{"href": href, "text": text, "active": active} for text, href, active in items]
 
 
+def large_body(limit: int) -> Callable[[V], V]:
+    """Let a view take a request body up to `limit` bytes, above MAX_CONTENT_LENGTH."""
+
+    def mark(view: V) -> V:
+        view.max_request_bytes = limit  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def limit_request_size() -> None:
+    """Refuse a request body over its view's limit before anything reads it.
+
+    Run before CSRF, which reads the form: otherwise a 1 GB anonymous upload was spooled to
+    disk before being refused.
+    """
+    view = current_app.view_functions.get(request.endpoint or "")
+    limit = getattr(view, "max_request_bytes", None) or current_app.config["MAX_CONTENT_LENGTH"]
+    request.max_content_length = limit
+    if request.content_length is None and _chunked():
+        _take_chunked_body(limit)
+    if request.content_length is not None and request.content_length > limit:
+        raise RequestEntityTooLarge(_too_large(limit))
+
+
+def _chunked() -> bool:
+    return "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+
+
+def _take_chunked_body(limit: int) -> None:
+    """Read a body sent without a length, up to one byte over the limit, and refuse it if over.
+
+    Werkzeug would otherwise cut it off at the limit silently and parse what it had.
+    """
+    source = request.environ["wsgi.input"]
+    body = tempfile.SpooledTemporaryFile(max_size=512 * 1024)  # noqa: SIM115 (the request's)
+    size = 0
+    while size <= limit:
+        chunk = source.read(min(64 * 1024, limit + 1 - size))
+        if not chunk:
+            break
+        body.write(chunk)
+        size += len(chunk)
+    if size > limit:
+        body.close()
+        raise RequestEntityTooLarge(_too_large(limit))
+    body.seek(0)
+    request.environ["wsgi.input"] = body
+    request.environ["CONTENT_LENGTH"] = str(size)
+    del request.environ["HTTP_TRANSFER_ENCODING"]  # the body is now of known length
+
+
+def _too_large(limit: int) -> str:
+    size = f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{limit // 1024} KB"
+    return (
+        f"What you sent is larger than this page accepts ({size} at most), so nothing was "
+        "saved. If you were uploading a file, go back and choose a smaller one."
+    )
+
+
 def _error(title: str, message: str, status: int) -> tuple[str, int]:
     return render_template("errors/error.html", title=title, message=message), status
 
@@ -173,11 +236,14 @@ def init_web(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Any:
         if request.path.startswith("/api/"):
+            if exc.code == 413:
+                return jsonify(error=exc.name, status=413, message=exc.description), 413
             return jsonify(error=exc.name, status=exc.code), exc.code
         titles = {
             404: "Page not found",
             403: "You cannot see this page",
             405: "This page cannot be used like that",
+            413: "What you sent is too large",
         }
         return _error(titles.get(exc.code or 0, exc.name), exc.description or "", exc.code or 500)
 

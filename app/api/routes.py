@@ -4,9 +4,10 @@ Every call but the description needs `Authorization: Bearer <token>` (a token HR
 this organisation). No cookies, so no CSRF; calls are not audit events (too many), but each
 token's last use is kept.
 
-Rate limit: API_RATE_LIMIT (default 60 per minute) per token, or per address without one,
-counted by Flask-Limiter in memory in each process (API_RATE_LIMIT_STORAGE_URI can point
-it at shared storage such as Redis instead).
+Rate limit: API_RATE_LIMIT (default 60 per minute) per live token, or per address for calls
+without one or with a token that is not recognised (else random tokens would each get a fresh
+allowance, and a counter in memory), counted by Flask-Limiter in memory in each process
+(API_RATE_LIMIT_STORAGE_URI can point it at shared storage such as Redis instead).
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ import math
 import time
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, request, url_for
+from flask import Blueprint, Flask, Response, current_app, g, request, url_for
 from flask.blueprints import BlueprintSetupState
 from flask_limiter import Limiter, RateLimitExceeded
 
 from app.api.openapi import DEFAULT_PER_PAGE, DEFAULT_RATE_LIMIT, MAX_PER_PAGE, document
 from app.clock import today, utcnow
 from app.db import db
+from app.models import ApiToken
 from app.services import api_tokens, exports, reports
 from app.services.reports import Filters, Scope
 from lti.routes import base_url  # the tool's public address (TOOL_BASE_URL)
@@ -41,10 +43,20 @@ def _bearer() -> str | None:
     return value if scheme.lower() == "bearer" and value else None
 
 
+def _token() -> ApiToken | None:
+    """The live token the call carries, looked up once per request (the limiter asks first)."""
+    if "api_token" not in g:
+        raw = _bearer()
+        g.api_token = api_tokens.authenticate(db.session(), raw, utcnow()) if raw else None
+    token: ApiToken | None = g.api_token
+    return token
+
+
 def _limit_key() -> str:
-    raw = _bearer()
-    # Counted per token (its hash, never the token), or per address without one.
-    return f"token:{api_tokens.digest(raw)}" if raw else f"addr:{request.remote_addr}"
+    token = _token()
+    # Counted per live token (its hash, never the token); failed authentication per address,
+    # so that inventing tokens buys no new allowance.
+    return f"token:{token.token_hash}" if token else f"addr:{request.remote_addr}"
 
 
 def _limit_value() -> str:
@@ -132,7 +144,7 @@ def _authenticate() -> Response | None:
             "Send an API token as: Authorization: Bearer <token>.",
             authenticate=f'Bearer realm="{REALM}"',
         )
-    token = api_tokens.authenticate(db.session(), raw, utcnow())
+    token = _token()
     if token is None:
         return _error(
             401,

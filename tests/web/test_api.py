@@ -9,6 +9,7 @@ import hashlib
 import io
 import json
 import re
+import secrets
 from datetime import date
 from typing import Any
 
@@ -379,3 +380,29 @@ def test_over_the_rate_limit_gets_429_with_retry_after(
     assert response.headers["X-RateLimit-Remaining"] == "0"
     assert response.get_json()["status"] == 429
     assert api(limited, url, other).status_code == 200  # counted per token
+
+
+def test_invented_tokens_are_limited_per_address_and_live_ones_keep_their_own_limit(
+    make_app: Any, app: Flask, hr: FlaskClient
+) -> None:
+    token = create_token(hr)
+    limited = make_app()  # the default, 60 per minute
+    url = people_url(limited)
+    statuses = [
+        api(limited, url, f"cpm_{secrets.token_urlsafe(32)}").status_code for _ in range(300)
+    ]
+    # Each invented token once, all from one address: refused as such up to the limit, then
+    # limited, the 61st included.
+    assert statuses[:60] == [401] * 60
+    assert statuses[60:] == [429] * 240
+    assert api(limited, url).status_code == 429  # no token: the same address's count
+    response = api(limited, url, token)  # a live token from that address has its own
+    assert response.status_code == 200
+    assert response.headers["X-RateLimit-Limit"] == "60"
+    assert response.headers["X-RateLimit-Remaining"] == "59"
+    elsewhere = tool_client(limited, use_cookies=False).get(
+        url,
+        headers={"Authorization": "Bearer cpm_invented"},
+        environ_base={"REMOTE_ADDR": "192.0.2.7"},
+    )
+    assert elsewhere.status_code == 401  # another address is counted apart

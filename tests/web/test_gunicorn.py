@@ -103,3 +103,43 @@ def test_launch_through_gunicorn_and_the_platform_over_real_http(
         assert f"Welcome, {name}" in page.text
     replay = requests.post(action, data=fields)
     assert replay.status_code == 401
+
+
+@pytest.mark.slow
+def test_gunicorn_refuses_a_1_gb_roster_upload_before_it_is_sent(
+    gunicorn: tuple[str, DemoPlatform],
+) -> None:
+    tool_url, _ = gunicorn
+    host, port = tool_url.removeprefix("http://").split(":")
+    # Only the headers and a few bytes of the announced gigabyte: the answer must come anyway.
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(
+            b"POST /hr/roster HTTP/1.1\r\n"
+            + f"Host: {host}:{port}\r\n".encode()
+            + b"Content-Type: multipart/form-data; boundary=x\r\n"
+            + f"Content-Length: {1024**3}\r\n\r\n".encode()
+            + b"--x\r\n"
+        )
+        answer = sock.recv(65536).decode(errors="replace")
+    assert answer.startswith("HTTP/1.1 413 ")
+
+
+@pytest.mark.slow
+def test_gunicorn_refuses_a_chunked_body_over_the_limit(
+    gunicorn: tuple[str, DemoPlatform],
+) -> None:
+    tool_url, _ = gunicorn
+    limit = 256 * 1024  # MAX_CONTENT_LENGTH's default; a chunked body announces no length
+
+    def chunks(size: int) -> Iterator[bytes]:
+        yield b"name="
+        yield b"n" * (size - len(b"name="))
+
+    url = tool_url + "/hr/api-tokens"
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    refused = requests.post(url, data=chunks(limit + 1), headers=headers, timeout=10)
+    assert refused.status_code == 413
+    assert "(256 KB at most), so nothing was saved" in refused.text
+    taken = requests.post(url, data=chunks(limit), headers=headers, timeout=10)
+    assert taken.status_code == 400  # read whole, then refused by CSRF protection
+    assert "Your form has expired" in taken.text

@@ -15,6 +15,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
 
 from app.db import db
+from app.hr.roster import MAX_BYTES, MAX_REQUEST_BYTES
 from app.models import AuditEvent, Person
 from scripts.demo_lms.platform import DemoPlatform
 from tests.learner_flow import csrf
@@ -327,3 +328,89 @@ def test_lms_membership_is_read_again_after_the_platform_rotated_its_keys(
     lms.rotate_key()
     again = runner.invoke(args=["roster", "sync-lms", "--org", ORG])
     assert again.exit_code == 0 and f"{len(lms.people)} members" in again.output, again.output
+
+
+class Unread(io.RawIOBase):
+    """A request body that notes whether anything read it (it was spooled to disk before)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size, self.position, self.touched = size, 0, False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        self.touched = True
+        return 0
+
+    # The test client measures the body by seeking to its end.
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self.position = self.size if whence == 2 else offset
+        return self.position
+
+    def tell(self) -> int:
+        return self.position
+
+
+BOUNDARY = "cpm-boundary"
+
+
+def form_parts(token: str) -> tuple[bytes, bytes]:
+    """The roster form around its file's content: CSRF token, action, the file's part."""
+    head = (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{token}\r\n'
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="action"\r\n\r\ncheck\r\n'
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="roster.csv"\r\n'
+        "Content-Type: text/csv\r\n\r\n"
+    ).encode()
+    return head, f"\r\n--{BOUNDARY}--\r\n".encode()
+
+
+def multipart(token: str, size: int) -> tuple[bytes, str]:
+    """A roster form of exactly `size` bytes, the file padded to fill it."""
+    head, tail = form_parts(token)
+    body = head + HEADER.encode() + b"x" * (size - len(head) - len(HEADER) - len(tail)) + tail
+    assert len(body) == size
+    return body, f"multipart/form-data; boundary={BOUNDARY}"
+
+
+def test_a_roster_upload_over_the_limit_gets_413_unread_and_nothing_is_written(
+    app: Flask, registered: DemoPlatform, launched: Any, client: FlaskClient
+) -> None:
+    hr: FlaskClient = launched("u-priya")
+    for who in (client, hr):  # anonymous (as in the review), then HR
+        body = Unread(MAX_REQUEST_BYTES + 1)
+        response = who.post(
+            "/hr/roster",
+            input_stream=body,
+            content_type=f"multipart/form-data; boundary={BOUNDARY}",
+        )
+        html = response.get_data(as_text=True)
+        assert response.status_code == 413
+        assert "<title>What you sent is too large" in html
+        assert '<h1 class="govuk-heading-l">What you sent is too large</h1>' in html
+        assert "(50 MB at most), so nothing was saved" in html
+        assert not body.touched
+    assert {k for k in people(app) if k.startswith("E")} == set()
+    with app.app_context():
+        actions = set(db.session.scalars(select(AuditEvent.action)))
+    assert "roster_import" not in actions
+
+
+def test_the_roster_request_limit_takes_a_full_file_and_refuses_one_byte_more(
+    app: Flask, registered: DemoPlatform, launched: Any
+) -> None:
+    hr: FlaskClient = launched("u-priya")
+    token = csrf(hr.get("/hr/roster").get_data(as_text=True))
+    # A file at the roster's own limit fits in the request with its form.
+    assert sum(map(len, form_parts(token))) + MAX_BYTES <= MAX_REQUEST_BYTES
+    body, content_type = multipart(token, MAX_REQUEST_BYTES)
+    taken = hr.post("/hr/roster", data=body, content_type=content_type)
+    # Read and checked: the file within is over 50 MB, which the page says.
+    assert taken.status_code == 400
+    assert "The file must be smaller than 50 MB" in taken.get_data(as_text=True)
+    body, content_type = multipart(token, MAX_REQUEST_BYTES + 1)
+    refused = hr.post("/hr/roster", data=body, content_type=content_type)
+    assert refused.status_code == 413
+    assert {k for k in people(app) if k.startswith("E")} == set()

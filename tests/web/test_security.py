@@ -1,12 +1,18 @@
-"""Headers and cookies that let the LMS frame the tool, and nobody else."""
+"""Headers and cookies that let the LMS frame the tool, and nobody else; request size limits."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import requests
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
+from app.db import db
+from app.models import ApiToken
 from scripts.demo_lms.platform import DemoPlatform
+from tests.learner_flow import csrf
 from tests.lti_flow import Flow
 
 
@@ -72,3 +78,37 @@ def test_plain_http_demo_mode_drops_secure_attributes(make_app) -> None:
     )
     with app.test_request_context():
         assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+
+
+def test_other_requests_are_limited_to_max_content_length_exactly(
+    app: Flask, launched: Any
+) -> None:
+    hr: FlaskClient = launched("u-priya")
+    page = hr.get("/hr/api-tokens").get_data(as_text=True)
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    assert limit == 256 * 1024  # the default: a form or an id_token needs far less
+
+    def post(size: int) -> Any:
+        head = f"csrf_token={csrf(page)}&name=".encode()
+        return hr.post(
+            "/hr/api-tokens",
+            data=head + b"n" * (size - len(head)),
+            content_type="application/x-www-form-urlencoded",
+        )
+
+    taken = post(limit)  # read and checked by the form: the name is too long
+    assert taken.status_code == 400
+    assert "govuk-error-summary" in taken.get_data(as_text=True)
+    refused = post(limit + 1)
+    assert refused.status_code == 413
+    assert "(256 KB at most), so nothing was saved" in refused.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalars(select(ApiToken)).all() == []
+
+
+def test_the_api_answers_an_oversized_body_with_json_413(client: FlaskClient) -> None:
+    response = client.post("/api/v1/openapi.json", data=b"x" * (256 * 1024 + 1))
+    assert response.status_code == 413
+    body = response.get_json()
+    assert body["status"] == 413 and body["error"] == "Request Entity Too Large"
+    assert "256 KB at most" in body["message"]
