@@ -25,6 +25,16 @@ def origin(url: str) -> str | None:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+def _origins(label: str, items: list[str] | None) -> list[str]:
+    found = []
+    for item in items or []:
+        o = origin(item)
+        if o is None:
+            raise PlatformError(f"{label} must be an http(s) URL, got {item!r}.")
+        found.append(o)
+    return found
+
+
 def _check_url(label: str, url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -79,18 +89,8 @@ def add_platform(
         ("JWKS URL", jwks_url),
     ):
         _check_url(label, url)
-    extra = []
-    for item in frame_origins or []:
-        o = origin(item)
-        if o is None:
-            raise PlatformError(f"Frame origin must be an http(s) URL, got {item!r}.")
-        extra.append(o)
-    services = []
-    for item in service_origins or []:
-        o = origin(item)
-        if o is None:
-            raise PlatformError(f"Service origin must be an http(s) URL, got {item!r}.")
-        services.append(o)
+    extra = _origins("Frame origin", frame_origins)
+    services = _origins("Service origin", service_origins)
 
     org = get_or_create_organisation(session, organisation_name or DEFAULT_ORGANISATION)
     reg = session.scalars(
