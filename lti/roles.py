@@ -8,13 +8,15 @@ from app.models import Role
 
 _LIS = "http://purl.imsglobal.org/vocab/lis/v2/"
 
-# Default reading of the LIS vocabulary. Context (membership) roles and institution roles
-# both count: councils' LMSs use either for their HR and managers.
+# Default reading of the LIS vocabulary. Only institution and system roles reach HR or admin:
+# a course (membership) Administrator runs one course, so it is a course role like Instructor
+# and must not open every staff record. A council that wants otherwise says so with
+# `lti map-role`.
 DEFAULT_MAP: dict[str, Role] = {
     _LIS + "system/person#Administrator": Role.ADMIN,
     _LIS + "system/person#SysAdmin": Role.ADMIN,
     _LIS + "institution/person#Administrator": Role.HR,
-    _LIS + "membership#Administrator": Role.HR,
+    _LIS + "membership#Administrator": Role.MANAGER,
     _LIS + "membership#Instructor": Role.MANAGER,
     _LIS + "membership#Mentor": Role.MANAGER,
     _LIS + "institution/person#Instructor": Role.MANAGER,
