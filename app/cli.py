@@ -484,7 +484,7 @@ def reminders_run_command(organisation: str | None) -> None:
     """Send what the schedule says is due, and retry earlier failures (run from cron,
     e.g. daily). Running it twice sends nothing twice."""
     from app.manager.emails import lms_link, renderer, smtp_settings
-    from app.models import Launch, Organisation
+    from app.models import Organisation
     from app.services import reminders
     from app.services.mail import Mailer
     from app.services.policies import current_version
@@ -503,12 +503,6 @@ def reminders_run_command(organisation: str | None) -> None:
         for org in orgs:
             scope = Scope(org, version, organisations.today_for(org, today()))
             settings = reminders.settings_of(org)
-            latest = db.session.scalars(
-                select(Launch)
-                .where(Launch.organisation_id == org.id)
-                .order_by(Launch.id.desc())
-                .limit(1)
-            ).first()
             drafts = reminders.choose_scheduled(db.session(), scope, now)
             names = dict(
                 db.session.execute(
@@ -519,7 +513,7 @@ def reminders_run_command(organisation: str | None) -> None:
                 db.session(),
                 org.id,
                 drafts,
-                renderer(org, lms_link(org, latest, settings)),
+                renderer(org, lms_link(org)),
                 settings,
                 now,
                 names=names,

@@ -210,6 +210,15 @@ class SettingsForm(FlaskForm):
         validators=[InputRequired("Select how a first launch is joined to the roster")],
         validate_choice=False,
     )
+    lms_url = StringField(
+        "The module's address in your learning portal (optional)",
+        widget=GovTextInput(),
+        description=(
+            "Reminder e-mails link to it, so use the course or activity page as anyone "
+            "sees it, starting with https://. Leave it empty and e-mails ask people to open "
+            "the module in the learning portal, with no link."
+        ),
+    )
     submit = SubmitField("Save settings", widget=GovSubmitInput())
 
     NUMBERS = (
@@ -220,3 +229,4 @@ class SettingsForm(FlaskForm):
         "retention_years_childrens",
     )
     CHOICES = ("renewal_basis", "due_from", "roster_join")
+    TEXTS = ("lms_url",)

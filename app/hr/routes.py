@@ -352,7 +352,7 @@ def settings() -> Any:
         return render_template("hr/settings.html", form=form, saved=saved), (
             400 if form.errors else 200
         )
-    values = {key: str(form[key].data or "") for key in (*form.NUMBERS, *form.CHOICES)}
+    values = {key: str(form[key].data or "") for key in (*form.NUMBERS, *form.CHOICES, *form.TEXTS)}
     try:
         changes = change_settings(
             db.session(), org, values, utcnow(), actor_person_id=current_user.person_id

@@ -9,7 +9,7 @@ from typing import Any
 from flask import current_app, render_template
 
 from app.clock import long_date
-from app.models import Launch, Organisation
+from app.models import Organisation
 from app.services.mail import SmtpSettings
 from app.services.reminders import Renderer
 
@@ -26,17 +26,15 @@ def smtp_settings() -> SmtpSettings:
     )
 
 
-def lms_link(org: Organisation, latest_launch: Launch | None, settings: dict[str, Any]) -> str:
-    """Where people open the module: the council's own address for it in the LMS, or the
-    return address the LMS gave at its latest launch."""
-    if settings.get("lms_url"):
-        return str(settings["lms_url"])
-    if latest_launch is not None and latest_launch.return_url:
-        return latest_launch.return_url
-    return "your learning portal"
+def lms_link(org: Organisation) -> str | None:
+    """The module's address in the LMS as HR set it, or None (the e-mail says it in words).
+
+    Never a launch's return URL: the LMS made that for one person, and it can carry their
+    session (Moodle's sesskey); it serves only that person's own way back to the course."""
+    return org.lms_url or None
 
 
-def renderer(org: Organisation, link: str) -> Renderer:
+def renderer(org: Organisation, link: str | None) -> Renderer:
     def render(kind: str, facts: dict[str, Any], settings: dict[str, Any]) -> tuple[str, str, str]:
         facts = dict(facts)
         for name in ("due_date", "valid_until"):

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from app.clock import today, utcnow
 from app.db import db
 from app.manager.emails import lms_link, renderer, smtp_settings
-from app.models import Launch, Person, Reminder, Role
+from app.models import Person, Reminder, Role
 from app.services import audit, exports, reminders
 from app.services.mail import Mailer
 from app.services.reports import COLUMNS, OPEN, Filters, NoPolicy, Scope, people_frame, scope_for
@@ -160,17 +160,11 @@ def remind() -> Any:
     now = utcnow()
     selection = reminders.choose_manual(db.session(), scope, chosen, now)
     settings = reminders.settings_of(scope.organisation)
-    latest = db.session.scalars(
-        select(Launch)
-        .where(Launch.organisation_id == scope.organisation.id)
-        .order_by(Launch.id.desc())
-        .limit(1)
-    ).first()
     created = reminders.record(
         db.session(),
         scope.organisation.id,
         selection.drafts,
-        renderer(scope.organisation, lms_link(scope.organisation, latest, settings)),
+        renderer(scope.organisation, lms_link(scope.organisation)),
         settings,
         now,
         sent_by=current_user.person_id,

@@ -4,7 +4,7 @@ from app.models.acceptance import Acceptance
 from app.models.audit import AuditCheckpoint, AuditEvent, AuditHead, AuditVerification
 from app.models.hr import ApiToken, Reminder
 from app.models.keys import ToolKey
-from app.models.lms import Launch, LmsContext, LoginState
+from app.models.lms import CourseMember, Launch, LmsContext, LoginState
 from app.models.organisation import Organisation, RoleMapping
 from app.models.outbox import ScoreOutbox
 from app.models.people import Person, Role
@@ -20,6 +20,7 @@ __all__ = [
     "AuditEvent",
     "AuditHead",
     "AuditVerification",
+    "CourseMember",
     "Deployment",
     "Launch",
     "LmsContext",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Enum, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import utcnow
@@ -45,6 +45,25 @@ class LmsContext(Base):
     label: Mapped[str | None] = mapped_column(String(255))
     first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class CourseMember(Base):
+    """Someone enrolled in an LMS course, as the course's membership (NRPS) last said.
+
+    Written by `flask roster sync-lms`, never during a request: a teacher's page reads it,
+    so that no page waits on the LMS. Rows go when the person leaves the course."""
+
+    __tablename__ = "course_member"
+    __table_args__ = (UniqueConstraint("lms_context_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    # The course: its deployment says which platform (issuer), its context_id which course.
+    lms_context_id: Mapped[int] = mapped_column(ForeignKey("lms_context.id"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)  # as the LMS sent them
+    learner: Mapped[bool] = mapped_column(Boolean)  # holds a course Learner role
+    synced_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class Launch(Base):

@@ -48,6 +48,9 @@ class Organisation(Base):
     roster_join: Mapped[str] = mapped_column(
         String(20), default="sourcedid", server_default="sourcedid"
     )
+    # The module's address in the council's LMS, for e-mails (https, nothing secret in it:
+    # settings.py checks). Empty: e-mails name the learning portal in words, with no link.
+    lms_url: Mapped[str] = mapped_column(String(500), default="", server_default="")
     # Reminders: wording, how often, and whether managers are copied in (see reminders).
     reminder_settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 

@@ -50,6 +50,8 @@ RUNTIME_WRITES: dict[str, tuple[str, ...]] = {
     "tool_key": ("INSERT", "UPDATE"),
     "lti_login_state": ("INSERT", "UPDATE", "DELETE"),
     "lms_context": ("INSERT", "UPDATE"),
+    # DELETE: `roster sync-lms` removes those who left a course.
+    "course_member": ("INSERT", "UPDATE", "DELETE"),
     "launch": ("INSERT", "UPDATE"),
     # DELETE: a first launch's placeholder person is removed when it joins a roster entry.
     "person": ("INSERT", "UPDATE", "DELETE"),

@@ -33,7 +33,6 @@ DEFAULTS: dict[str, Any] = {
     "digest": True,  # a weekly list of overdue people to each manager
     "subject": "",  # the council's own subject line (else the standard one)
     "message": "",  # the council's own paragraph, shown above the details
-    "lms_url": "",  # where the module is in the LMS (else the link the LMS gave us)
 }
 MAX_TRIES = 6
 BACKOFF_MINUTES = [5, 15, 60, 240, 720]

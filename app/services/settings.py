@@ -8,9 +8,11 @@ checked in this one place. (The policy text's local details are in organisations
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import parse_qsl, urlsplit
 
 from sqlalchemy.orm import Session
 
@@ -20,11 +22,12 @@ from app.services import audit
 
 @dataclass(frozen=True)
 class Rule:
-    """A whole number between minimum and maximum, or one of a few choices."""
+    """A whole number between minimum and maximum, one of a few choices, or an address."""
 
     minimum: int = 0
     maximum: int = 0
     choices: tuple[str, ...] = ()
+    url: bool = False  # an https address mailed to everyone, or empty for none
 
 
 RULES: dict[str, Rule] = {
@@ -37,6 +40,7 @@ RULES: dict[str, Rule] = {
     "retention_years_childrens": Rule(1, 100),
     # The first value is the default: see identities.py for each one's risk.
     "roster_join": Rule(choices=("sourcedid", "email", "employee_id", "never")),
+    "lms_url": Rule(url=True),
 }
 # Shown in messages (the CLI) and used to name the setting in an error.
 NAMES = {
@@ -48,7 +52,12 @@ NAMES = {
     "retention_years": "Years to keep a leaver's records",
     "retention_years_childrens": "Years to keep a leaver's records (children's workforce)",
     "roster_join": "How a first launch is joined to the roster",
+    "lms_url": "The module's address in the learning portal",
 }
+MAX_URL = 500
+# Query or fragment names that carry a session or a secret (Moodle's sesskey is its CSRF
+# token): an address copied from someone's browser may hold them, and e-mails go to everyone.
+_SECRET_NAME = re.compile(r"sess|token|secret|key|pass|auth|sig|code|ticket|nonce", re.I)
 
 
 class SettingsInvalid(Exception):
@@ -75,6 +84,8 @@ def _check(key: str, text: str) -> tuple[int | str | None, str | None]:
     """(parsed value, None) or (None, the problem)."""
     rule = RULES[key]
     value = text.strip()
+    if rule.url:
+        return _check_url(key, value)
     if rule.choices:
         if value not in rule.choices:
             return None, f"{NAMES[key]} must be one of: {', '.join(rule.choices)}"
@@ -87,6 +98,34 @@ def _check(key: str, text: str) -> tuple[int | str | None, str | None]:
     if not rule.minimum <= number <= rule.maximum:
         return None, f"{NAMES[key]} must be between {rule.minimum} and {rule.maximum}"
     return number, None
+
+
+def _check_url(key: str, value: str) -> tuple[str | None, str | None]:
+    """An https address with no login and no secret in it; empty means no address."""
+    if not value:
+        return "", None
+    name = NAMES[key]
+    if len(value) > MAX_URL:
+        return None, f"{name} must be {MAX_URL} characters or fewer"
+    if any(c.isspace() or not c.isprintable() for c in value):
+        return None, f"{name} must not contain spaces"
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        return None, f"{name} must be a web address, like https://learning.council.gov.uk/"
+    if parts.scheme.lower() != "https" or not parts.hostname:
+        return None, f"{name} must start with https://, like https://learning.council.gov.uk/"
+    if "@" in parts.netloc:
+        return None, f"{name} must not contain a user name or password"
+    for part in (parts.query, parts.fragment):
+        for param, _ in parse_qsl(part, keep_blank_values=True):
+            if _SECRET_NAME.search(param):
+                return None, (
+                    f"{name} must not contain {param}=: it holds someone's session or a "
+                    "secret. Copy the course's address without it"
+                )
+    return value, None
 
 
 def validate(org: Organisation, values: Mapping[str, str]) -> dict[str, int | str]:

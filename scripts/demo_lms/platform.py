@@ -141,6 +141,10 @@ class DemoPlatform:
         self.scores: list[dict[str, Any]] = []
         self.offer_lineitem = False  # True: launches name a ready-made line item
         self.down = False  # True: the LMS's services answer 503, as during an outage
+        # True: like Moodle, each launch's return URL carries the user's own session key
+        # (sesskey, Moodle's CSRF token), which must never reach anyone else.
+        self.sesskey_in_return_url = False
+        self.sesskeys: dict[str, str] = {}
         # The tool's public keys, when the tests hand them over instead of a JWKS URL.
         self.tool_jwks: dict[str, Any] | None = None
         self.rotate_key()
@@ -219,6 +223,15 @@ class DemoPlatform:
             for p in self.people.values()
         ]
 
+    def return_url(self, person: DemoPerson, course: DemoCourse) -> str:
+        if not self.sesskey_in_return_url:
+            return self.issuer + "/"
+        sesskey = self.sesskeys.setdefault(person.user_id, secrets.token_hex(5))
+        return with_query(
+            self.issuer + "/mod/lti/return.php",
+            {"course": course.context_id, "launch_container": "3", "sesskey": sesskey},
+        )
+
     def lineitems_url(self, context_id: str) -> str:
         return f"{self.issuer}/api/courses/{context_id}/lineitems"
 
@@ -284,7 +297,9 @@ class DemoPlatform:
             context_title=course.title,
             context_label=course.label,
         )
-        launch.set_launch_presentation_claim(document_target="iframe", return_url=self.issuer + "/")
+        launch.set_launch_presentation_claim(
+            document_target="iframe", return_url=self.return_url(person, course)
+        )
         lineitem = None
         if self.offer_lineitem:
             existing = [

@@ -55,6 +55,7 @@ EXPECTED_GRANTS = {
     "audit_event": "INSERT SELECT",
     "audit_head": "INSERT SELECT UPDATE",
     "audit_verification": "INSERT SELECT",
+    "course_member": "DELETE INSERT SELECT UPDATE",
     "deployment": "INSERT SELECT UPDATE",
     "launch": "INSERT SELECT UPDATE",
     "lms_context": "INSERT SELECT UPDATE",

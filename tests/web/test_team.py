@@ -137,7 +137,9 @@ def test_reminders_reach_the_person_with_due_date_and_link_and_are_recorded(
     rich = message.get_body(("html",)).get_content()
     assert "Dear Lee Morgan" in text and "mandatory Corporate Parenting module by" in text
     assert "Test Borough Council" in text
-    assert 'href="http' in rich and "Open the module" in rich
+    # No LMS address set: the way in is said in words, with no link at all.
+    assert "Open the Corporate Parenting module in Test Borough Council's learning portal" in text
+    assert "href" not in rich
     with app.app_context():
         [row] = db.session.scalars(select(Reminder)).all()
         assert (row.kind, row.outcome, row.person_id) == ("manual", "sent", lee.id)
@@ -146,6 +148,119 @@ def test_reminders_reach_the_person_with_due_date_and_link_and_are_recorded(
     again = tom.post("/team/remind", data={"csrf_token": csrf(page), "person": [lee.id]})
     assert "was reminded less than 5 days ago" in again.get_data(as_text=True)
     assert len(inbox.to(f"lee.morgan@{D}")) == 1
+
+
+def all_of(message: email.message.EmailMessage) -> str:
+    """Everything a recipient gets: headers, plain text and HTML."""
+    parts = [str(value) for _, value in message.items()]
+    parts += [p.get_content() for p in message.walk() if p.get_content_maintype() == "text"]
+    return "\n".join(parts)
+
+
+@pytest.fixture
+def moodle_like(registered: DemoPlatform) -> Iterator[DemoPlatform]:
+    """Launches whose return URL carries the launcher's own sesskey, as Moodle's do."""
+    registered.sesskey_in_return_url = True
+    yield registered
+    registered.sesskey_in_return_url = False
+    registered.sesskeys.clear()
+
+
+def test_reminders_never_carry_a_launchers_return_url_or_session_key(
+    council: dict[str, Person],
+    moodle_like: DemoPlatform,
+    launched: Any,
+    runner: FlaskCliRunner,
+    inbox: Inbox,
+    travel: Any,
+) -> None:
+    launched("u-aisha")
+    tom = launched("u-tom")  # the latest launch of the organisation is a manager's
+    secrets_given = set(moodle_like.sesskeys.values())
+    assert len(secrets_given) == 2
+    page = tom.get("/team/").get_data(as_text=True)
+    tom.post(
+        "/team/remind",
+        data={"csrf_token": csrf(page), "person": [council["E1002"].id, council["E1005"].id]},
+    )
+    runner.invoke(args=["reminders", "run"])  # scheduled ones, to everyone
+    travel(days=40)
+    runner.invoke(args=["reminders", "run"])  # overdue reminders and managers' digests
+    assert len(inbox.messages) > 10
+    assert any("Your team" in str(m["Subject"]) for m in inbox.messages)
+    for message in inbox.messages:
+        content = all_of(message)
+        assert not any(key in content for key in secrets_given), message["To"]
+        assert "sesskey" not in content and "return.php" not in content
+        assert moodle_like.issuer not in content  # no LMS address HR did not give
+
+
+def test_reminders_link_to_the_lms_address_hr_set(
+    council: dict[str, Person],
+    moodle_like: DemoPlatform,
+    launched: Any,
+    runner: FlaskCliRunner,
+    inbox: Inbox,
+) -> None:
+    address = "https://learning.test-borough.gov.uk/mod/lti/view.php?id=42"
+    result = runner.invoke(args=["org", "set", "--org", ORG, "lms_url", address])
+    assert result.exit_code == 0, result.output
+    tom = launched("u-tom")
+    page = tom.get("/team/").get_data(as_text=True)
+    tom.post("/team/remind", data={"csrf_token": csrf(page), "person": [council["E1002"].id]})
+    [message] = inbox.to(f"lee.morgan@{D}")
+    assert address in message.get_body(("plain",)).get_content()
+    assert f'href="{address}"' in message.get_body(("html",)).get_content()
+    assert not any(key in all_of(message) for key in moodle_like.sesskeys.values())
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("http://learning.example.gov.uk/", "must start with https://"),
+        ("javascript:alert(1)", "must start with https://"),
+        ("https://", "must start with https://"),
+        ("learning.example.gov.uk", "must start with https://"),
+        ("https://admin:pw@learning.example.gov.uk/", "user name or password"),
+        ("https://learning.example.gov.uk/mod/lti/return.php?sesskey=abc", "sesskey="),
+        ("https://learning.example.gov.uk/course?id=2&token=abc", "token="),
+        ("https://learning.example.gov.uk/#access_token=abc", "access_token="),
+        ("https://learning.example.gov.uk/a b", "spaces"),
+        ("https://learning.example.gov.uk:port/", "web address"),
+        ("https://learning.example.gov.uk/" + "a" * 470, "500 characters"),
+    ],
+)
+def test_the_lms_address_must_be_plain_https(
+    app: Flask, registered: DemoPlatform, runner: FlaskCliRunner, value: str, problem: str
+) -> None:
+    result = runner.invoke(args=["org", "set", "--org", ORG, "lms_url", value])
+    assert result.exit_code != 0 and problem in result.output, result.output
+
+
+def test_hr_sets_the_lms_address_on_the_settings_page(
+    council: dict[str, Person], launched: Any, runner: FlaskCliRunner
+) -> None:
+    hr = launched("u-priya")
+    page = hr.get("/hr/settings").get_data(as_text=True)
+    assert 'name="lms_url"' in page
+    form = {
+        "csrf_token": csrf(page),
+        "validity_months": "12",
+        "renewal_window_days": "30",
+        "renewal_basis": "expiry",
+        "due_from": "assignment",
+        "due_days": "28",
+        "retention_years": "6",
+        "retention_years_childrens": "25",
+        "roster_join": "sourcedid",
+    }
+    bad = hr.post("/hr/settings", data={**form, "lms_url": "https://x.example/?sesskey=1"})
+    assert bad.status_code == 400 and "sesskey=" in bad.get_data(as_text=True)
+    good = "https://learning.test-borough.gov.uk/course/view.php?id=7"
+    assert hr.post("/hr/settings", data={**form, "lms_url": good}).status_code == 302
+    shown = runner.invoke(args=["org", "show", "--org", ORG]).output
+    assert good in shown
+    assert good in hr.get("/hr/settings").get_data(as_text=True)
 
 
 def test_a_manager_cannot_remind_anyone_outside_their_tree(
