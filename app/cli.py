@@ -452,14 +452,16 @@ def roster_sync_command(organisation: str) -> None:
             "from each course, with the Names and Role Provisioning service on)."
         )
         return
-    for registration_id, issuer, url in courses:
+    for registration_id, issuer, course_id, url in courses:
         try:
             members = nrps.fetch_members(db.session(), registration_id, url)
         except SendFailed as exc:
             click.echo(f"{url}: {exc}", err=True)
             continue
         now = utcnow()
-        synced = roster.sync_members(db.session(), org.id, issuer, members, now)
+        synced = roster.sync_members(
+            db.session(), org.id, issuer, members, now, lms_context_id=course_id
+        )
         audit.record(
             db.session(),
             org.id,

@@ -126,7 +126,7 @@ def _navigation() -> list[dict[str, Any]]:
 
     items = [("Your module", url_for("learner.home"), request.blueprint == "learner")]
     hr = current_user.role in (Role.HR, Role.ADMIN)
-    if hr or current_user.manages_anyone:
+    if hr or current_user.role is Role.MANAGER or current_user.manages_anyone:
         items.append(
             (
                 "Your team" if not hr else "Everyone's progress",

@@ -37,6 +37,9 @@ _SHORT = {
     "Learner": "membership#Learner",
 }
 
+# Course roles that teach or run a course: their holder may see the course's learners.
+_TEACHING = {_LIS + "membership#Instructor", _LIS + "membership#Administrator"}
+
 _RANK = {Role.LEARNER: 0, Role.MANAGER: 1, Role.HR: 2, Role.ADMIN: 3}
 
 
@@ -62,3 +65,14 @@ def map_roles(lti_roles: Iterable[str], overrides: Mapping[str, Role] | None = N
         if role is not None and _RANK[role] > _RANK[best]:
             best = role
     return best
+
+
+def teaches_course(lti_roles: Iterable[str]) -> bool:
+    """Whether a launch's roles teach or run its course (Instructor, Administrator and
+    their sub-roles, such as TeachingAssistant). A Mentor sees only their mentees."""
+    return any(normalise(r) in _TEACHING for r in lti_roles)
+
+
+def course_learner(lti_roles: Iterable[str]) -> bool:
+    """Whether a course member is one of its learners (membership Learner, or a sub-role)."""
+    return any(normalise(r) == _LIS + "membership#Learner" for r in lti_roles)

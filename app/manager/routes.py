@@ -1,5 +1,6 @@
 """The team view: a manager's people (direct reports, or the whole tree), their status,
-and reminders. A manager never sees anyone outside their tree; HR sees everyone."""
+and reminders; for a teacher, their course's learners. A manager never sees anyone outside
+their tree or the courses they teach; HR sees everyone."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from app.db import db
 from app.manager.emails import lms_link, renderer, smtp_settings
 from app.models import Person, Reminder, Role
 from app.services import audit, exports, reminders
+from app.services.courses import taught_by
 from app.services.mail import Mailer
 from app.services.reports import COLUMNS, OPEN, Filters, NoPolicy, Scope, people_frame, scope_for
 from app.services.status import State
@@ -32,8 +34,8 @@ class RemindForm(FlaskForm):
 @bp.before_request
 @login_required
 def require_team() -> None:
-    if current_user.role in (Role.HR, Role.ADMIN):
-        return
+    if current_user.role in (Role.HR, Role.ADMIN, Role.MANAGER):
+        return  # a manager nobody reports to yet is told so, and sees their course (team())
     if not current_user.manages_anyone:
         abort(403, "This page is for managers: nobody reports to you in HR's records.")
 
@@ -76,8 +78,24 @@ def _wanted() -> tuple[bool, tuple[str, ...], bool]:
     return whole_tree, states, request.args.get("overdue") == "1"
 
 
+def _courses() -> list[dict[str, Any]]:
+    """The courses this person teaches, each with its learners' rows (from the membership
+    `roster sync-lms` stored: this page never waits on the LMS)."""
+    if current_user.role is not Role.MANAGER:
+        return []
+    courses = taught_by(db.session(), current_user.organisation_id, current_user.person_id)
+    shown = []
+    for course in courses:
+        frame = people_frame(db.session(), _scope(), Filters(person_ids=course.learner_ids))
+        shown.append({"course": course, "rows": frame.to_dict("records")})
+    return shown
+
+
 @bp.get("/")
 def team() -> str:
+    hr = current_user.role in (Role.HR, Role.ADMIN)
+    if not hr and not current_user.manages_anyone:
+        return render_template("manager/no_team.html", courses=_courses())
     whole_tree, states, overdue = _wanted()
     frame = _frame(whole_tree, states, overdue)
     page = max(1, request.args.get("page", 1, type=int))
@@ -94,7 +112,8 @@ def team() -> str:
         all_states=list(State),
         form=RemindForm(),
         open_states=OPEN,
-        hr=current_user.role in (Role.HR, Role.ADMIN),
+        hr=hr,
+        courses=[] if hr else _courses(),
     )
 
 

@@ -45,6 +45,8 @@ class LmsContext(Base):
     label: Mapped[str | None] = mapped_column(String(255))
     first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # When `roster sync-lms` last read its membership (course_member); None: never.
+    members_synced_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class CourseMember(Base):

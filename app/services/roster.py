@@ -22,7 +22,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from app.clock import london_date
-from app.models import Organisation, Person
+from app.models import CourseMember, LmsContext, Organisation, Person
 from app.services.identities import TRUSTED_AT_ONCE
 
 # Column -> the headings HR systems use for it (matched ignoring case, spaces, _ and -).
@@ -461,12 +461,15 @@ def sync_members(
     issuer: str,
     members: list[dict[str, Any]],
     now: datetime,
+    *,
+    lms_context_id: int,
 ) -> Synced:
     """People enrolled in the LMS course (Names and Role Provisioning), so that those who
     never launched the module still count as not started. Matched to the roster by e-mail
     or employee id (lis_person_sourcedid) as the organisation's join rule says (see
-    identities.py; a join by e-mail waits for HR's confirmation); members gone from the
-    course are flagged. The roster's names and e-mails are not overwritten."""
+    identities.py; a join by e-mail waits for HR's confirmation). Who is in which course is
+    kept (course_member: the course's teachers see its learners); people in no course any
+    more are flagged. The roster's names and e-mails are not overwritten."""
     today = london_date(now)
     rule = session.execute(
         select(Organisation.roster_join).where(Organisation.id == organisation_id)
@@ -480,6 +483,7 @@ def sync_members(
     by_employee = {p.employee_id: p for p in by_email.values() if p.employee_id}
     added = updated = matched = 0
     seen: set[int] = set()
+    course: dict[int, tuple[list[str], bool]] = {}
     for member in members:
         sub = str(member.get("user_id") or "").strip()
         if not sub or member.get("status", "Active") not in ("Active", None):
@@ -523,7 +527,57 @@ def sync_members(
         person.assigned_on = person.assigned_on or today
         session.flush()
         seen.add(person.id)
-    gone = [p for p in by_sub.values() if p.in_lms and p.id not in seen]
+        course[person.id] = (list(member.get("roles") or []), bool(member.get("learner")))
+    _store_course(session, organisation_id, lms_context_id, course, now)
+    # Gone from the LMS only when no course the tool knows has them any more.
+    elsewhere = set(
+        session.scalars(
+            select(CourseMember.person_id).where(CourseMember.organisation_id == organisation_id)
+        )
+    )
+    gone = [p for p in by_sub.values() if p.in_lms and p.id not in seen | elsewhere]
     for person in gone:
         person.in_lms = False
     return Synced(added, updated, matched, len(gone))
+
+
+def _store_course(
+    session: Session,
+    organisation_id: int,
+    lms_context_id: int,
+    members: dict[int, tuple[list[str], bool]],
+    now: datetime,
+) -> None:
+    """The course's membership as just read: new members added, leavers removed."""
+    existing = {
+        row.person_id: row
+        for row in session.scalars(
+            select(CourseMember).where(
+                CourseMember.organisation_id == organisation_id,
+                CourseMember.lms_context_id == lms_context_id,
+            )
+        )
+    }
+    for person_id, (roles, learner) in members.items():
+        row = existing.pop(person_id, None)
+        if row is None:
+            session.add(
+                CourseMember(
+                    organisation_id=organisation_id,
+                    lms_context_id=lms_context_id,
+                    person_id=person_id,
+                    roles=roles,
+                    learner=learner,
+                    synced_at=now,
+                )
+            )
+        else:
+            row.roles, row.learner, row.synced_at = roles, learner, now
+    for row in existing.values():
+        session.delete(row)
+    session.execute(
+        update(LmsContext)
+        .where(LmsContext.id == lms_context_id, LmsContext.organisation_id == organisation_id)
+        .values(members_synced_at=now)
+    )
+    session.flush()

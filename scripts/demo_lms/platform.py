@@ -135,6 +135,8 @@ class DemoPlatform:
         self.tool_jwks_url = tool_base_url.rstrip("/") + "/lti/jwks"
         self.people = {p.user_id: p for p in (people or default_people())}
         self.courses = {c.context_id: c for c in (courses or default_courses())}
+        # Who is enrolled where: a course not named here has every person in it.
+        self.enrolled: dict[str, set[str]] = {}
         self._lock = threading.Lock()
         # Assignment and Grade Services: line items per course, and every score received.
         self.lineitems: dict[str, list[dict[str, Any]]] = {c: [] for c in self.courses}
@@ -208,7 +210,7 @@ class DemoPlatform:
 
     def members(self, context_id: str) -> list[dict[str, Any]]:
         """The course's members, as Names and Role Provisioning describes them."""
-        del context_id  # every demo person is enrolled in every demo course
+        enrolled = self.enrolled.get(context_id)
         return [
             {
                 "status": "Active",
@@ -221,7 +223,21 @@ class DemoPlatform:
                 **({"lis_person_sourcedid": p.sourcedid} if p.sourcedid else {}),
             }
             for p in self.people.values()
+            if enrolled is None or p.user_id in enrolled
         ]
+
+    def add_course(self, course: DemoCourse, enrolled: set[str] | None = None) -> None:
+        with self._lock:
+            self.courses[course.context_id] = course
+            self.lineitems.setdefault(course.context_id, [])
+            if enrolled is not None:
+                self.enrolled[course.context_id] = set(enrolled)
+
+    def remove_course(self, context_id: str) -> None:
+        with self._lock:
+            self.courses.pop(context_id, None)
+            self.lineitems.pop(context_id, None)
+            self.enrolled.pop(context_id, None)
 
     def return_url(self, person: DemoPerson, course: DemoCourse) -> str:
         if not self.sesskey_in_return_url:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 import requests
 from selenium.webdriver.chrome.webdriver import WebDriver
+from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
@@ -146,4 +147,23 @@ def test_every_page_has_its_own_title(chrome: WebDriver, live_tool: LiveTool) ->
     listing = "\n".join(f"  {where}: {title!r}" for where, title in titles)
     assert all(title for _, title in titles), f"a page has no title:\n{listing}"
     assert len({title for _, title in titles}) == len(titles), f"titles repeat:\n{listing}"
+    assert_no_csp_refusals(chrome)
+
+
+def test_a_teachers_page_is_accessible_before_and_after_the_course_is_read(
+    chrome: WebDriver, live_tool: LiveTool
+) -> None:
+    """An Instructor whom the roster names as nobody's manager: the page saying so, with
+    their course's learners once `roster sync-lms` has read the course (by its cron)."""
+    launch(chrome, live_tool, "u-tom")
+    open_tool_page(chrome, live_tool, "/team/")
+    assert h1_text(chrome) == "Your team"
+    assert "has not been read yet" in chrome.find_element(By.TAG_NAME, "main").text
+    assert_accessible(chrome)
+    assert_no_csp_refusals(chrome)
+    result = live_tool.app.test_cli_runner().invoke(args=["roster", "sync-lms", "--org", ORG])
+    assert result.exit_code == 0 and "members" in result.output, result.output
+    open_tool_page(chrome, live_tool, "/team/")
+    assert "Aisha Khan" in chrome.find_element(By.CSS_SELECTOR, "main table").text
+    assert_accessible(chrome)
     assert_no_csp_refusals(chrome)

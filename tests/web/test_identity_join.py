@@ -110,13 +110,20 @@ def events(app: Flask, action: str) -> list[AuditEvent]:
 
 
 def sees_team(client: FlaskClient) -> bool:
-    """Whether /team/ and its CSV show Tom's reports (a refusal is 403; nothing leaks)."""
+    """Whether /team/ and its CSV show Tom's reports (a refusal is 403, or for a teacher
+    the page saying nobody reports to them; nothing leaks)."""
     page = client.get("/team/")
     listing = client.get("/team/team.csv")
     if page.status_code == 403:
         assert listing.status_code == 403
         assert not any(n in page.get_data(as_text=True) for n in TEAM)
         assert "Your team" not in client.get("/").get_data(as_text=True)
+        return False
+    if "Nobody reports to you" in page.get_data(as_text=True):
+        # A teacher (LMS Instructor) gets the page that says so, with nobody on it.
+        assert page.status_code == 200 and listing.status_code == 200
+        assert not any(n in page.get_data(as_text=True) for n in TEAM)
+        assert listing.get_data(as_text=True).count("\n") == 1  # the header alone
         return False
     assert page.status_code == listing.status_code == 200
     csv = listing.get_data(as_text=True)

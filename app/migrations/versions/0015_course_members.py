@@ -64,6 +64,10 @@ def upgrade():
         op.f('ix_course_member_organisation_id'), 'course_member', ['organisation_id']
     )
     op.create_index(op.f('ix_course_member_person_id'), 'course_member', ['person_id'])
+    with op.batch_alter_table('lms_context', schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column('members_synced_at', sa.DateTime(timezone=True), nullable=True)
+        )
     with op.batch_alter_table('organisation', schema=None) as batch_op:
         batch_op.add_column(
             sa.Column('lms_url', sa.String(length=500), server_default='', nullable=False)
@@ -88,8 +92,10 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table('organisation', schema=None) as batch_op:
-        batch_op.drop_column('lms_url')
     op.drop_index(op.f('ix_course_member_person_id'), table_name='course_member')
     op.drop_index(op.f('ix_course_member_organisation_id'), table_name='course_member')
     op.drop_table('course_member')
+    with op.batch_alter_table('organisation', schema=None) as batch_op:
+        batch_op.drop_column('lms_url')
+    with op.batch_alter_table('lms_context', schema=None) as batch_op:
+        batch_op.drop_column('members_synced_at')
