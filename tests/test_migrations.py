@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from collections.abc import Iterator
@@ -108,3 +109,36 @@ def test_migrations_build_the_schema_the_models_describe(migrating_app: Flask) -
         with db.engine.connect() as conn:
             differences = compare_metadata(MigrationContext.configure(conn), db.metadata)
     assert differences == []
+
+
+@pytest.mark.parametrize(
+    ("before", "kept"),
+    [
+        ("https://learning.north-shire.gov.uk/course/view.php", True),
+        ("https://learning.north-shire.gov.uk/mod/lti/return.php?sesskey=abc", False),
+        ("http://learning.north-shire.gov.uk/", False),
+    ],
+)
+def test_0015_moves_a_safe_lms_address_out_of_the_reminder_settings(
+    migrating_app: Flask, before: str, kept: bool
+) -> None:
+    """The address that was a reminder setting becomes the checked `lms_url` setting; one
+    that could carry a secret is dropped (HR sets it again), never mailed."""
+    with migrating_app.app_context():
+        upgrade(revision="0013")
+        with db.engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO organisation (name, created_at, reminder_settings) "
+                    "VALUES ('North Shire', '2026-01-05', :settings)"
+                ),
+                {"settings": json.dumps({"lms_url": before, "min_interval_days": 3})},
+            )
+        upgrade()
+        with db.engine.connect() as conn:
+            url, settings = conn.execute(
+                sa.text("SELECT lms_url, reminder_settings FROM organisation")
+            ).one()
+    settings = json.loads(settings) if isinstance(settings, str) else settings
+    assert url == (before if kept else "")
+    assert settings == {"min_interval_days": 3}
