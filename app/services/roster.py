@@ -530,12 +530,12 @@ def sync_members(
         course[person.id] = (list(member.get("roles") or []), bool(member.get("learner")))
     _store_course(session, organisation_id, lms_context_id, course, now)
     # Gone from the LMS only when no course the tool knows has them any more.
-    elsewhere = set(
+    enrolled = seen | set(
         session.scalars(
             select(CourseMember.person_id).where(CourseMember.organisation_id == organisation_id)
         )
     )
-    gone = [p for p in by_sub.values() if p.in_lms and p.id not in seen | elsewhere]
+    gone = [p for p in by_sub.values() if p.in_lms and p.id not in enrolled]
     for person in gone:
         person.in_lms = False
     return Synced(added, updated, matched, len(gone))

@@ -13,7 +13,10 @@ import pytest
 import requests
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import select
 
+from app.db import db
+from app.models import Person
 from scripts.demo_lms.platform import (
     ROLE_ADMIN,
     ROLE_INSTRUCTOR,
@@ -128,7 +131,7 @@ def test_after_sync_the_teacher_sees_the_course_learners_and_their_status(
 
 
 def test_a_teacher_sees_only_the_courses_they_teach(
-    lms: DemoPlatform, launch_in: Any, runner: FlaskCliRunner
+    app: Flask, lms: DemoPlatform, launch_in: Any, runner: FlaskCliRunner
 ) -> None:
     tom = launch_in("u-tom")
     ravi = launch_in(RAVI.user_id, OTHER.context_id)
@@ -141,6 +144,10 @@ def test_a_teacher_sees_only_the_courses_they_teach(
     tom_page = tom.get("/team/").get_data(as_text=True)
     assert OTHER.title not in tom_page and "Olly Reed" not in tom_page
     assert "Ravi Patel" not in tom_page
+    # Each course's sync keeps the other's members in the LMS (it flagged them as gone).
+    with app.app_context():
+        in_lms = dict(db.session.execute(select(Person.subject, Person.in_lms)).all())
+    assert in_lms[OLLY.user_id] and in_lms["u-aisha"] and in_lms[RAVI.user_id]
     # A learner of a course does not see it, though they launched from it.
     assert launch_in("u-jo", OTHER.context_id).get("/team/").status_code == 403
 
