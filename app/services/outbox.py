@@ -204,16 +204,23 @@ def pending(session: Session, organisation_id: int | None = None) -> list[dict[s
     """Scores not yet taken by the LMS (refused ones first), with whose they are and which
     course, for HR's page and `outbox list`."""
     query = (
-        select(ScoreOutbox, Acceptance, Person, LmsContext)
+        select(ScoreOutbox, Acceptance, Person, LmsContext, Launch.resource_link_title)
         .join(Acceptance, Acceptance.id == ScoreOutbox.acceptance_id)
         .join(Person, Person.id == Acceptance.person_id)
         .outerjoin(LmsContext, LmsContext.id == Acceptance.lms_context_id)
+        .outerjoin(Launch, Launch.id == Acceptance.launch_id)
         .where(ScoreOutbox.sent_at.is_(None))
         .order_by(ScoreOutbox.refused_at.is_(None), ScoreOutbox.id)  # refused first
     )
     if organisation_id is not None:
         query = query.where(ScoreOutbox.organisation_id == organisation_id)
     return [
-        {"item": item, "acceptance": acc, "person": person, "course": course}
-        for item, acc, person, course in session.execute(query)
+        {
+            "item": item,
+            "acceptance": acc,
+            "person": person,
+            "course": (course.title or course.context_id) if course else None,
+            "activity": link_title or item.resource_link_id,
+        }
+        for item, acc, person, course, link_title in session.execute(query)
     ]
