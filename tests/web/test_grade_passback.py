@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -12,9 +13,10 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import select
 
+from app.clock import utcnow
 from app.db import db
 from app.models import ScoreOutbox
-from app.services.outbox import SendFailed
+from app.services.outbox import RunResult, SendFailed, send_due
 from lti import ags
 from lti.roles import graded
 from scripts.demo_lms.platform import ROLE_STAFF, DemoPlatform
@@ -277,3 +279,38 @@ def test_a_teachers_acceptance_queues_no_score(
     assert len(acceptances(app)) == 1
     assert outbox(app) == []
     assert lms.scores == []
+
+
+def test_two_runners_at_once_send_each_score_exactly_once(
+    app: Flask, make_app: Any, lms: DemoPlatform, launched: Any
+) -> None:
+    """Two processes' runners (sender threads, cron) find the same due rows at the same
+    moment, and the LMS is slow to answer: each score still goes once (on SQLite, which has
+    no row locks, both runners used to send both)."""
+    app.extensions["score_sender"].interval = 0  # the two runners below do the sending
+    for user, name in (("u-aisha", "Aisha Khan"), ("u-lee", "Lee Morgan")):
+        client = launched(user)
+        passed(app, client)
+        accept(client, name)
+    assert len(outbox(app)) == 2 and lms.scores == []
+
+    def slow_lms(*args: Any, **kwargs: Any) -> None:
+        time.sleep(0.3)
+        ags.send_score(*args, **kwargs)
+
+    together = threading.Barrier(2)
+    results: list[RunResult] = []
+
+    def runner_in(process: Flask) -> None:
+        with process.app_context():
+            together.wait()
+            results.append(send_due(db.session(), slow_lms, utcnow()))
+
+    threads = [threading.Thread(target=runner_in, args=(make_app(),)) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(s["userId"] for s in lms.scores) == ["u-aisha", "u-lee"]
+    assert sum(r.sent for r in results) == 2 and sum(r.failed for r in results) == 0
+    assert all(row.sent_at is not None and row.tries == 1 for row in outbox(app))
