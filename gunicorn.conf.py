@@ -2,6 +2,14 @@
 
 Only what the tool needs on every deployment; bind address, workers and the like stay on the
 command line or in GUNICORN_CMD_ARGS, where operators expect them.
+
+Any number of sync workers is safe, two included: no request of a person calls the LMS. An
+LMS's token endpoint may call back the tool's /lti/jwks before answering (Moodle does when its
+copy of the keys is missing); were the score sent inside the acceptance request, two workers
+each waiting on the LMS would leave nobody to answer it. Scores are sent by a thread in each
+worker (app/score_sender.py), started lazily there, never in this master process, so the
+workers stay free to answer the LMS; cron's `flask outbox run` sends whatever a dead worker
+left.
 """
 
 import gc

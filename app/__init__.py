@@ -12,6 +12,7 @@ from govuk_frontend_wtf.main import WTFormsHelpers
 from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from app import score_sender
 from app.auth import login_manager
 from app.config import Settings, engine_options
 from app.db import db
@@ -82,6 +83,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     for bp in (lti_bp, learner_bp, hr_bp, manager_bp, api_bp):
         app.register_blueprint(bp)
     register_cli(app)
+    score_sender.init_app(app)
     _check_content(app)
     return app
 

@@ -356,22 +356,35 @@ outbox_cli = AppGroup("outbox", help="Scores waiting to be sent to the LMS.")
 def outbox_run_command() -> None:
     """Send every score that is due (run from cron, e.g. every minute)."""
     result = send_due(db.session(), send_score, utcnow(), limit=1000)
-    click.echo(f"Sent {result.sent}; failed {result.failed} (kept, to be tried again).")
+    click.echo(
+        f"Sent {result.sent}; failed {result.failed} (kept, to be tried again); "
+        f"refused {result.refused} (shown by 'outbox list')."
+    )
 
 
 @outbox_cli.command("list")
 def outbox_list_command() -> None:
-    """Show the scores the LMS has not taken yet, with the last error."""
+    """Show the scores the LMS has not taken yet: refused ones first, with its answer."""
     rows = pending(db.session())
     if not rows:
         click.echo("Nothing waiting: the LMS has taken every score.")
     for row in rows:
         item = row["item"]
-        click.echo(
-            f"#{item.id} acceptance {item.acceptance_id} org {item.organisation_id}: "
-            f"{item.tries} tries, next {item.next_try_at:%Y-%m-%d %H:%M} UTC; "
-            f"{item.last_error or 'not tried yet'}"
+        whose = (
+            f"#{item.id} {row['person'].name} (org {item.organisation_id}), "
+            f"course {row['course'] or 'not known'}, activity {row['activity']}"
         )
+        if item.refused_at is not None:
+            click.echo(
+                f"{whose}: REFUSED {item.refused_at:%Y-%m-%d %H:%M} UTC "
+                f"(HTTP {item.lms_status}), not tried again; {item.last_error}; "
+                f"the LMS answered: {item.lms_answer or '(nothing)'}"
+            )
+        else:
+            click.echo(
+                f"{whose}: {item.tries} tries, next {item.next_try_at:%Y-%m-%d %H:%M} UTC; "
+                f"{item.last_error or 'not tried yet'}"
+            )
 
 
 roster_cli = AppGroup("roster", help="Who must complete the module: HR's roster, LMS courses.")

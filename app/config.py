@@ -96,6 +96,9 @@ class Settings:
     # The largest request body taken, in bytes, where a view allows no more (app/web.py):
     # forms and LTI launches (an id_token is a few KB) need far less.
     MAX_CONTENT_LENGTH: int
+    # Each serving process sends queued scores from a thread of its own (app/score_sender.py),
+    # woken by an acceptance and looking for due retries this often; 0: no thread, cron only.
+    OUTBOX_POLL_SECONDS: float
     WTF_CSRF_TIME_LIMIT: int | None
     SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any]
 
@@ -135,6 +138,7 @@ class Settings:
             AUDIT_CHECKPOINT_DIR=env.get("AUDIT_CHECKPOINT_DIR") or "",
             AUDIT_CHECKPOINT_EMAIL=env.get("AUDIT_CHECKPOINT_EMAIL") or "",
             MAX_CONTENT_LENGTH=int(env.get("MAX_CONTENT_LENGTH") or 256 * 1024),
+            OUTBOX_POLL_SECONDS=float(env.get("OUTBOX_POLL_SECONDS") or 60),
             # The form's lifetime is the session's: a learner reading slowly must not lose work.
             WTF_CSRF_TIME_LIMIT=None,
             SQLALCHEMY_ENGINE_OPTIONS=engine_options(url),

@@ -17,6 +17,7 @@ from pylti1p3.service_connector import ServiceConnector
 from sqlalchemy.orm import Session
 
 from app.models import PlatformRegistration
+from app.services.outbox import SendFailed
 from lti.registry import RegistrationInfo, Registry
 from lti.tool_conf import DbToolConf
 
@@ -25,9 +26,7 @@ LINEITEM_TAG = "corporate-parenting"
 TIMEOUT_SECONDS = 10
 
 
-class SendFailed(Exception):
-    """The LMS did not take the score; it stays in the outbox to be tried again."""
-
+__all__ = ["SendFailed", "registration_for", "send_score", "with_fresh_token"]
 
 _tokens: dict[str, tuple[str, float]] = {}
 
@@ -112,7 +111,7 @@ def send_score(
             lambda: _put(service, grade, endpoint, resource_link_id, label, score_maximum),
         )
     except (LtiServiceException, LtiException, requests.RequestException) as exc:
-        raise SendFailed(_describe(exc)) from exc
+        raise _failure(exc, registration.get_auth_token_url()) from exc
 
 
 def with_fresh_token(connector: _Connector, call: Callable[[], T]) -> T:
@@ -149,10 +148,30 @@ def _put(
         service.put_grade(grade, lineitem)
 
 
+def _failure(exc: Exception, token_url: str | None) -> SendFailed:
+    """What the LMS answered, without our request (its Authorization header holds the token).
+
+    The status counts only from the score and line item services: a token endpoint's 400
+    (Moodle's when it could not fetch our JWKS in time, or a registration being fixed) may
+    well change, so it is retried like an outage."""
+    response = _response_of(exc)
+    message = _describe(exc)
+    if response is None:
+        return SendFailed(message)
+    if token_url and response.url.split("?")[0] == token_url.split("?")[0]:
+        return SendFailed(message + " (the token endpoint)", answer=response.text)
+    return SendFailed(message, status=response.status_code, answer=response.text)
+
+
 def _describe(exc: Exception) -> str:
+    response = _response_of(exc)
+    if response is not None:
+        return f"{exc.__class__.__name__}: HTTP {response.status_code} from {response.url}"
+    return f"{exc.__class__.__name__}: {exc}"[:500]
+
+
+def _response_of(exc: Exception) -> requests.Response | None:
     response = getattr(exc, "response", None)
     if response is None and exc.args and isinstance(exc.args[-1], requests.Response):
         response = exc.args[-1]
-    if isinstance(response, requests.Response):
-        return f"{exc.__class__.__name__}: HTTP {response.status_code} from {response.url}"
-    return f"{exc.__class__.__name__}: {exc}"[:500]
+    return response if isinstance(response, requests.Response) else None

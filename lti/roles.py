@@ -54,6 +54,14 @@ def normalise(role: str) -> str:
     return role
 
 
+def graded(lti_roles: Iterable[str]) -> bool:
+    """Whether the LMS keeps a grade for this person in the course: only its learners
+    (membership#Learner, or a sub-role of it). Moodle answers 400 to a teacher's or an
+    administrator's score; Instructor, Administrator, Mentor, ContentDeveloper and
+    TeachingAssistant (a sub-role of Instructor) have no place in the gradebook."""
+    return any(normalise(role) == _LIS + "membership#Learner" for role in lti_roles)
+
+
 def map_roles(lti_roles: Iterable[str], overrides: Mapping[str, Role] | None = None) -> Role:
     """The most capable role the person holds. Everyone can at least do the module."""
     overrides = overrides or {}

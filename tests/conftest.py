@@ -155,6 +155,7 @@ def make_app(database_url: str) -> Iterator[Any]:
 
     yield build
     for app in apps:
+        app.extensions["score_sender"].stop()
         with app.app_context():
             db.session.remove()
             db.engine.dispose()

@@ -125,7 +125,7 @@ def test_0015_moves_a_safe_lms_address_out_of_the_reminder_settings(
     """The address that was a reminder setting becomes the checked `lms_url` setting; one
     that could carry a secret is dropped (HR sets it again), never mailed."""
     with migrating_app.app_context():
-        upgrade(revision="0013")
+        upgrade(revision="0014")
         with db.engine.begin() as conn:
             conn.execute(
                 sa.text(

@@ -136,6 +136,12 @@ class LegalHoldForm(FlaskForm):
     submit = SubmitField("Save", widget=GovSubmitInput())
 
 
+class RetryScoreForm(FlaskForm):
+    """CSRF only: send a score the learning portal refused once more."""
+
+    submit = SubmitField("Send again", widget=GovSubmitInput())
+
+
 class SubjectAccessForm(FlaskForm):
     """CSRF only: the export is a POST because it is recorded in the audit trail."""
 

@@ -20,12 +20,14 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
+from app import score_sender
 from app.clock import long_date, today, utcnow
 from app.db import db
 from app.hr.forms import (
     LegalHoldForm,
     PaperAcceptanceForm,
     PeopleFilterForm,
+    RetryScoreForm,
     SettingsForm,
     SubjectAccessForm,
     UnitFilterForm,
@@ -35,7 +37,7 @@ from app.services import anchoring
 from app.services import people as people_service
 from app.services.acceptance import AlreadyAccepted, by_code, declaration_text
 from app.services.attempts import question_statistics
-from app.services.outbox import pending
+from app.services.outbox import pending, retry
 from app.services.policies import current_version
 from app.services.question_bank import current_bank
 from app.services.reports import (
@@ -431,5 +433,20 @@ def audit_trail() -> str:
 def scores() -> str:
     """Scores the LMS has not yet taken: what is pending, and why it failed."""
     return render_template(
-        "hr/scores.html", items=pending(db.session(), current_user.organisation_id)
+        "hr/scores.html",
+        items=pending(db.session(), current_user.organisation_id),
+        retry_form=RetryScoreForm(),
+        retried=request.args.get("retried", type=int),
     )
+
+
+@bp.post("/scores/<int:item_id>/retry")
+def retry_score(item_id: int) -> Any:
+    """Send a refused score again, once the learning portal has been put right."""
+    if not RetryScoreForm().validate_on_submit():
+        abort(400, "The form has expired. Go back, reload the page and try again.")
+    if not retry(db.session(), current_user.organisation_id, item_id, utcnow()):
+        abort(404)
+    db.session.commit()
+    score_sender.wake()
+    return redirect(url_for("hr.scores", retried=item_id))

@@ -21,6 +21,7 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
+from app import score_sender
 from app.auth import Visit
 from app.clock import today, utcnow
 from app.db import db
@@ -69,12 +70,11 @@ from app.services.attempts import (
 from app.services.certificates import certificate_for
 from app.services.content_pack import personalise, placeholder_values
 from app.services.organisations import OrganisationView, today_for, validity_rule
-from app.services.outbox import enqueue, send_due, takes_scores
+from app.services.outbox import enqueue, takes_scores
 from app.services.policies import VersionCache, VersionView, sections_for
 from app.services.progress import Progress, mark_read, progress
 from app.services.question_bank import current_bank
 from app.services.status import PersonStatus, State, person_status
-from lti.ags import send_score
 
 bp = Blueprint("learner", __name__, template_folder="templates")
 
@@ -508,8 +508,9 @@ def confirm_declaration() -> Any:
     db.session.commit()
     current_app.logger.info("acceptance %s recorded for person %s", acceptance.id, person.id)
     if item is not None:
-        # Send at once if the LMS answers; if not, the outbox keeps it for `outbox run`.
-        send_due(db.session(), send_score, utcnow(), only_id=item.id, label=reading.version.title)
+        # Sent by the process's sender thread, never in this request: the LMS may need this
+        # tool to answer it (its JWKS) before it answers us (app/score_sender.py).
+        score_sender.wake()
     return redirect(url_for("learner.accepted", acceptance_id=acceptance.id))
 
 

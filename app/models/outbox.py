@@ -35,3 +35,8 @@ class ScoreOutbox(Base):
     next_try_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # An answer from the LMS that will not change on retry (a 4xx such as 400 for a user it
+    # does not grade): no more tries until HR sends it again.
+    refused_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    lms_status: Mapped[int | None]  # the HTTP status of the LMS's last answer
+    lms_answer: Mapped[str | None] = mapped_column(Text)  # the start of its body

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwcrypto.jwk import JWK
@@ -147,8 +148,12 @@ class DemoPlatform:
         # (sesskey, Moodle's CSRF token), which must never reach anyone else.
         self.sesskey_in_return_url = False
         self.sesskeys: dict[str, str] = {}
-        # The tool's public keys, when the tests hand them over instead of a JWKS URL.
+        # The LMS's cached copy of the tool's public keys, fetched from the tool's JWKS URL
+        # when missing (None: first use, after a purge) or when it no longer verifies the
+        # tool's assertion (after the tool rotated its key), as Moodle does. Tests may hand
+        # a copy over instead.
         self.tool_jwks: dict[str, Any] | None = None
+        self.tool_jwks_fetches = 0
         self.rotate_key()
 
     # -- keys ------------------------------------------------------------------------------------
@@ -188,6 +193,30 @@ class DemoPlatform:
         if self.tool_jwks is not None:
             reg.set_tool_key_set(self.tool_jwks)  # type: ignore[arg-type]
         return reg
+
+    def fetch_tool_jwks(self) -> dict[str, Any]:
+        """GET the tool's JWKS, synchronously, from inside the token request (as Moodle)."""
+        self.tool_jwks_fetches += 1
+        response = requests.get(self.tool_jwks_url, timeout=5)
+        response.raise_for_status()
+        keys: dict[str, Any] = response.json()
+        self.tool_jwks = keys
+        return keys
+
+    def access_token(self, form: dict[str, str]) -> dict[str, Any]:
+        """The token endpoint: check the tool's signed client assertion with the cached
+        copy of its keys, fetching them first when missing, and again once if they fail."""
+        fetched = False
+        if self.tool_jwks is None:
+            self.fetch_tool_jwks()
+            fetched = True
+        try:
+            return self.conf().get_access_token(form)  # type: ignore[no-any-return]
+        except Exception:
+            if fetched:
+                raise
+        self.fetch_tool_jwks()
+        return self.conf().get_access_token(form)  # type: ignore[no-any-return]
 
     def conf(self) -> LTI1P3PlatformConfAbstract:
         conf = _Conf(registration=self.registration())
@@ -247,6 +276,12 @@ class DemoPlatform:
             self.issuer + "/mod/lti/return.php",
             {"course": course.context_id, "launch_container": "3", "sesskey": sesskey},
         )
+
+    def gradable(self, user_id: str) -> bool:
+        """Whether the course's gradebook takes this user's score: learners only, as in
+        Moodle (a teacher's or an administrator's score is refused with HTTP 400)."""
+        person = self.people.get(user_id)
+        return person is not None and ROLE_LEARNER in person.roles
 
     def lineitems_url(self, context_id: str) -> str:
         return f"{self.issuer}/api/courses/{context_id}/lineitems"

@@ -118,9 +118,8 @@ def create_platform_app(platform: DemoPlatform) -> Flask:
     def token() -> Any:
         if (down := _unavailable()) is not None:
             return down
-        conf = platform.conf()
         try:
-            return jsonify(conf.get_access_token(request.form.to_dict()))
+            return jsonify(platform.access_token(request.form.to_dict()))
         except Exception as exc:  # lti1p3platform raises several kinds: all are a 400 here
             return jsonify(error="invalid_client", error_description=str(exc)), 400
 
@@ -177,6 +176,9 @@ def create_platform_app(platform: DemoPlatform) -> Flask:
         if not _authorised([AGS + "score"]):
             return jsonify(error="not authorised"), 401
         score = request.get_json(force=True)
+        if not platform.gradable(str(score.get("userId"))):
+            # Moodle's answer for a user it does not grade here (its LtiServiceException).
+            return jsonify(error="invalid_request", reason="Incorrect score received"), 400
         platform.scores.append({"lineitem": items[number - 1]["id"], **score})
         return jsonify({}), 200
 

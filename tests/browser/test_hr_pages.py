@@ -12,7 +12,10 @@ from sqlalchemy import select
 
 from app.clock import today, utcnow
 from app.db import db
-from app.models import Organisation, Person
+from app.models import Organisation, Person, PlatformRegistration, ScoreOutbox
+from app.services.organisations import today_for
+from app.services.people import record_paper_acceptance
+from app.services.policies import current_version
 from tests.browser.conftest import LiveTool, launch, wait_for_tool_page
 from tests.browser.journey import next_page
 from tests.browser.test_pages import assert_accessible, assert_no_csp_refusals, h1_text
@@ -73,7 +76,59 @@ def _people(live: LiveTool) -> dict[str, int]:
             )
         )
         db.session.commit()
+        _scores(org, boss)
         return {"boss": boss.id, "late": late.id}
+
+
+def _scores(org: Organisation, recorder: Person) -> None:
+    """Two scores for the learning portal: one waiting, one it refused (a long answer)."""
+    version = current_version(db.session(), "corporate-parenting", today())
+    registration = db.session.scalars(select(PlatformRegistration)).first()
+    assert version is not None and registration is not None
+    for number, refused in ((1, False), (2, True)):
+        person = Person(
+            organisation_id=org.id,
+            name=f"Score Person{number}",
+            email=f"score{number}@demo-council.example",
+            assigned_on=today(),
+        )
+        db.session.add(person)
+        db.session.flush()
+        accepted = record_paper_acceptance(
+            db.session(),
+            org,
+            person,
+            version,
+            today_for(org, today()),
+            recorder,
+            today(),
+            "Signed paper declaration",
+            utcnow(),
+        )
+        db.session.add(
+            ScoreOutbox(
+                organisation_id=org.id,
+                acceptance_id=accepted.id,
+                registration_id=registration.id,
+                endpoint={"lineitems": "https://lms.example/lineitems"},
+                resource_link_id="cp-module",
+                user_id=f"u-score-{number}",
+                score_given=100,
+                score_maximum=100,
+                timestamp=accepted.accepted_at,
+                next_try_at=utcnow(),
+                tries=1,
+                last_error="LtiServiceException: HTTP 400 from https://lms.example/scores"
+                if refused
+                else "LtiServiceException: HTTP 503 from https://lms.example/scores",
+                refused_at=utcnow() if refused else None,
+                lms_status=400 if refused else 503,
+                lms_answer='{"error": "invalid_request", "reason": "Incorrect score received '
+                + "x" * 300
+                + '"}',
+            )
+        )
+    db.session.commit()
 
 
 def _open(chrome: WebDriver, live: LiveTool, path: str) -> None:

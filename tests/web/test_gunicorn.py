@@ -6,18 +6,23 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
+from flask import Flask
 from flask.testing import FlaskCliRunner
 
 from scripts.demo_lms.platform import DemoPlatform
 from scripts.demo_lms.server import create_platform_app
 from tests.conftest import ORG, LiveServer, app_url
+from tests.learner_flow import csrf
 from tests.lti_flow import parse_form
+from tests.web.test_acceptance import passed
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -143,3 +148,81 @@ def test_gunicorn_refuses_a_chunked_body_over_the_limit(
     taken = requests.post(url, data=chunks(limit), headers=headers, timeout=10)
     assert taken.status_code == 400  # read whole, then refused by CSRF protection
     assert "Your form has expired" in taken.text
+
+
+class Browser:
+    """A learner's browser on the served tool, shaped like the Flask test client that the
+    learner helpers (tests/learner_flow.py) drive: no redirects followed."""
+
+    def __init__(self, tool_url: str) -> None:
+        self.tool_url = tool_url
+        self.http = requests.Session()
+
+    def launch(self, platform: DemoPlatform, user_id: str) -> None:
+        start = self.http.get(platform.login_initiation_url(user_id, "cp-2026"))
+        action, fields = parse_form(start.text)
+        assert action is not None
+        assert self.http.post(action, data=fields).url == self.tool_url + "/"
+
+    def _wrap(self, response: requests.Response) -> Any:
+        response.get_data = lambda as_text=False: response.text if as_text else response.content  # type: ignore[attr-defined]
+        response.location = response.headers.get("Location")  # type: ignore[attr-defined]
+        return response
+
+    def get(self, path: str) -> Any:
+        return self._wrap(self.http.get(self.tool_url + path, allow_redirects=False))
+
+    def post(self, path: str, data: dict[str, Any]) -> Any:
+        return self._wrap(self.http.post(self.tool_url + path, data=data, allow_redirects=False))
+
+
+@pytest.mark.slow
+def test_accepting_answers_at_once_with_both_workers_busy_and_the_lms_fetching_our_jwks(
+    gunicorn: tuple[str, DemoPlatform], app: Flask
+) -> None:
+    """Two learners accept at the same moment, one on each of gunicorn's two sync workers,
+    and the LMS has no copy of the tool's keys, so its token endpoint calls /lti/jwks first.
+    Sent inside the request, each worker waited on the LMS while the LMS waited for a worker
+    (until its 5 s fetch timed out, and the score was refused). Now each POST only queues
+    the score: it answers in a fraction of a second (2 s is a generous bound on a loaded
+    test machine, well under the old hang), and the scores reach the LMS afterwards."""
+    tool_url, platform = gunicorn
+    assert platform.tool_jwks is None  # the LMS's cache is empty
+    learners = {"u-aisha": "Aisha Khan", "u-lee": "Lee Morgan"}
+    confirm: dict[str, tuple[Browser, dict[str, str]]] = {}
+    for user, name in learners.items():
+        browser = Browser(tool_url)
+        browser.launch(platform, user)
+        passed(app, browser)  # type: ignore[arg-type]
+        page = browser.get("/accept").text
+        check = browser.post(
+            "/accept", {"csrf_token": csrf(page), "accept": "y", "full_name": name}
+        )
+        assert check.status_code == 200
+        fields = {"csrf_token": csrf(check.text), "accept": "y", "full_name": name}
+        confirm[user] = (browser, fields)
+
+    together = threading.Barrier(len(confirm))
+    answers: dict[str, tuple[int, float]] = {}
+
+    def accept(user: str) -> None:
+        browser, fields = confirm[user]
+        together.wait()
+        started = time.monotonic()
+        response = browser.post("/accept/confirm", fields)
+        answers[user] = (response.status_code, time.monotonic() - started)
+
+    threads = [threading.Thread(target=accept, args=(user,)) for user in confirm]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    for user, (status, seconds) in answers.items():
+        assert status == 302, user
+        assert seconds < 2, f"{user}'s acceptance took {seconds:.1f} s"
+
+    deadline = time.monotonic() + 30
+    while len(platform.scores) < len(learners) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert sorted(s["userId"] for s in platform.scores) == sorted(learners)
+    assert platform.tool_jwks_fetches >= 1  # the LMS did fetch the tool's keys
