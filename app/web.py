@@ -334,6 +334,8 @@ def init_web(app: Flask) -> None:
             return database_unavailable(exc)
         app.logger.exception("unexpected error on %s %s", request.method, request.path)
         _rollback()
+        if request.path.startswith("/api/"):  # an HR system reads JSON, even from a bug
+            return jsonify(error="Internal Server Error", status=500), 500
         return _error(
             "Sorry, there is a problem with the service",
             "Try again later. If it keeps happening, tell your learning portal's administrator.",
