@@ -286,7 +286,7 @@ def document(
                 ),
                 "NoPolicy": _error("No version of the policy is in force yet."),
                 "TooLarge": _error(
-                    "The request carried a body larger than the API accepts (it takes none)."
+                    "The request carried a body over the size limit (the API reads none)."
                 ),
                 "Unavailable": _error(
                     "The service cannot reach its database for the moment.",
