@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -87,20 +88,34 @@ def _rollback() -> None:
         current_app.logger.debug("rollback after a database error failed", exc_info=True)
 
 
-def _log_outage(exc: BaseException) -> None:
+class _OutageLog:
     """One ERROR line when a process first meets the outage, then one a minute with the
-    count, rather than a traceback per request."""
-    state = current_app.extensions.setdefault("cpm_outage_log", {"at": None, "since": 0})
-    now = time.monotonic()
-    state["since"] += 1
-    if state["at"] is None or now - state["at"] >= OUTAGE_LOG_SECONDS:
+    count, rather than a traceback per request (threads of a worker share it)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._at: float | None = None
+        self._since = 0
+
+    def report(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._since += 1
+            if self._at is not None and now - self._at < OUTAGE_LOG_SECONDS:
+                return
+            self._at, count, self._since = now, self._since, 0
+        first_line = (str(exc).strip().splitlines() or [""])[0]
         current_app.logger.error(
             "database unavailable, answering 503 (%d request(s) since the last report): %s: %s",
-            state["since"],
+            count,
             type(exc).__name__,
-            str(exc).strip().splitlines()[0] if str(exc).strip() else "",
+            first_line,
         )
-        state["at"], state["since"] = now, 0
+
+
+def _log_outage(exc: BaseException) -> None:
+    log: _OutageLog = current_app.extensions["cpm_outage_log"]
+    log.report(exc)
 
 
 def _caused_by_outage(exc: BaseException) -> bool:
@@ -287,6 +302,7 @@ def _error(title: str, message: str, status: int) -> tuple[str, int]:
 def init_web(app: Flask) -> None:
     app.register_blueprint(assets)
     app.register_blueprint(ops)
+    app.extensions["cpm_outage_log"] = _OutageLog()
     init_govuk(app)
     app.before_request(_set_nonce)
     app.after_request(_security_headers)

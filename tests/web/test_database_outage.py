@@ -124,15 +124,13 @@ def outage(database_url: str, tmp_path: Path) -> Iterator[tuple[dict[str, Any], 
     aside.mkdir()
 
     def cut() -> None:
-        for name in (path.name, path.name + "-wal", path.name + "-shm"):
-            if (path.parent / name).exists():
-                os.rename(path.parent / name, aside / name)
+        # The WAL stays: connections open at that moment finish with it, on the same file.
+        os.rename(path, aside / path.name)
         path.mkdir()  # where the file was: SQLite cannot open it, even as root
 
     def restore() -> None:
         path.rmdir()
-        for moved in aside.iterdir():
-            os.rename(moved, path.parent / moved.name)
+        os.rename(aside / path.name, path)
 
     settings = {
         "SQLALCHEMY_ENGINE_OPTIONS": {
@@ -152,12 +150,16 @@ def app(make_app: Any, outage: tuple[dict[str, Any], Outage]) -> Flask:
 
 
 def pages(
-    app: Flask, lms_platform: DemoPlatform, learner: FlaskClient, hr: FlaskClient, token: str
+    app: Flask,
+    lms_platform: DemoPlatform,
+    learner: FlaskClient,
+    hr: FlaskClient,
+    token: str,
+    org: int,
 ) -> dict[str, Any]:
     """One real request to each kind of page, by whoever uses it."""
     api = tool_client(app, use_cookies=False)
     lms = tool_client(app, use_cookies=False)
-    org = org_id(app)
     return {
         "learner": lambda: learner.get("/"),
         "hr": lambda: hr.get("/hr/"),
@@ -172,7 +174,42 @@ def pages(
     }
 
 
-@pytest.mark.slow
+class Load:
+    """Threads that keep calling the pages nobody signs in for, recording each status."""
+
+    def __init__(self, app: Flask, lms_platform: DemoPlatform, token: str, org: int) -> None:
+        self.app, self.lms_platform, self.token, self.org = app, lms_platform, token, org
+        self.seen: dict[str, list[int]] = {}
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def _run(self) -> None:
+        client = tool_client(self.app, use_cookies=False)
+        check = pages(self.app, self.lms_platform, client, client, self.token, self.org)
+        while not self._stop.is_set():
+            for name in ("api", "jwks", "login", "healthz"):
+                self.seen.setdefault(name, []).append(check[name]().status_code)
+
+    def start(self) -> Load:
+        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(3)]
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def wait_for_requests(self) -> None:
+        """Until each page was called during the outage a few times."""
+        for _ in range(400):
+            if all(s.count(503) >= 3 for n, s in self.seen.items() if n != "jwks"):
+                return
+            self._stop.wait(0.05)
+
+    def stop(self) -> dict[str, list[int]]:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+        return self.seen
+
+
 def test_a_database_outage_answers_503_with_retry_after_and_jwks_from_memory(
     app: Flask,
     registered: DemoPlatform,
@@ -182,10 +219,11 @@ def test_a_database_outage_answers_503_with_retry_after_and_jwks_from_memory(
 ) -> None:
     _, broken = outage
     learner, hr = launched("u-aisha"), launched("u-priya")
+    org = org_id(app)
     with app.app_context():
-        _, token = api_tokens.create(db.session, org_id(app), "iTrent", utcnow())
+        _, token = api_tokens.create(db.session, org, "iTrent", utcnow())
         db.session.commit()
-    check = pages(app, registered, learner, hr, token)
+    check = pages(app, registered, learner, hr, token, org)
     before = {name: call() for name, call in check.items()}
     assert {name: r.status_code for name, r in before.items()} == {
         "learner": 200,
@@ -198,8 +236,11 @@ def test_a_database_outage_answers_503_with_retry_after_and_jwks_from_memory(
     keys = before["jwks"].json
     assert len(keys["keys"]) == 1
 
-    broken.cut()
+    # Requests keep coming while the database goes away and comes back: some are cut off
+    # half-way (a query sent, the connection closed under it).
     caplog.clear()
+    load = Load(app, registered, token, org).start()
+    broken.cut()
     try:
         for _ in range(3):  # the first failure and the ones after it alike
             for name, call in check.items():
@@ -218,8 +259,13 @@ def test_a_database_outage_answers_503_with_retry_after_and_jwks_from_memory(
                     assert response.mimetype == "text/html"
                     assert "Sorry, the service is unavailable" in body
                     assert "Aisha" not in body  # nobody is signed in on this page
+        load.wait_for_requests()
     finally:
         broken.restore()
+    seen = load.stop()
+    assert set(seen["jwks"]) == {200}, seen
+    for name in ("api", "login", "healthz"):
+        assert set(seen[name]) <= {200, 302, 503} and 503 in seen[name], (name, seen[name])
 
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     # One line when the outage begins, no traceback per request.
