@@ -5,8 +5,9 @@ The outage is real and the shared PostgreSQL server is left alone:
 - PostgreSQL: the app connects through a TCP forwarder that the test cuts (every open
   connection closed, new ones refused, as while the server restarts), then restores.
 - SQLite: the database file is moved away and a directory put in its place, so it cannot be
-  opened (the tests run as root, who ignores file permissions). Pooled SQLite connections keep
-  the old file open and would never notice, so this app opens one per request (NullPool).
+  opened (whoever runs the tests: root ignores file permissions). Pooled SQLite connections
+  keep the old file open and would never notice, so this app opens one per request (NullPool).
+Other threads keep sending requests while the database goes away and comes back.
 """
 
 from __future__ import annotations
