@@ -154,4 +154,11 @@ def engine_options(url: str) -> dict[str, Any]:
         return {"connect_args": {"check_same_thread": False, "timeout": 30}}
     # No pre-ping: it would cost a round trip on every request. A connection broken by a
     # database restart fails one request, and SQLAlchemy then discards the whole pool.
-    return {"pool_recycle": 1800, "pool_size": 5, "max_overflow": 10}
+    # A connection attempt to an unreachable server gives up after 5 s (503) instead of
+    # holding the request for the system's TCP timeout, minutes.
+    return {
+        "pool_recycle": 1800,
+        "pool_size": 5,
+        "max_overflow": 10,
+        "connect_args": {"connect_timeout": 5},
+    }

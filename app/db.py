@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
 from typing import Any, cast
 
+import psycopg
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData, Table, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Session
@@ -29,6 +32,20 @@ class Base(DeclarativeBase):
 # Objects stay usable after commit: a request's session ends with the request anyway, and
 # re-reading every row after each commit would double the queries of a launch.
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
+
+
+# What a database that cannot be reached raises (stopped, restarting, refusing or dropping
+# connections, no connection free in the pool), as opposed to a bug: the web answers 503.
+# The drivers' own classes too, for code that talks to a driver directly.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    sqlite3.OperationalError,
+    sqlite3.InterfaceError,
+)
 
 
 # INSERT with ON CONFLICT, for each database we run on (both have it).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,16 +23,21 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from flask_login.mixins import AnonymousUserMixin
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from app.clock import long_date, long_datetime
-from app.db import db
+from app.db import DATABASE_UNAVAILABLE, db
 from app.govuk import init_govuk
 from app.services.platforms import frame_ancestors
 
 FRAME_ANCESTORS_TTL = 30.0
+# During a database outage: when to try again (a PostgreSQL restart takes seconds), and how
+# often each process logs that it is still answering 503 (not once per request).
+RETRY_AFTER_SECONDS = 30
+OUTAGE_LOG_SECONDS = 60.0
 V = TypeVar("V", bound=Callable[..., Any])
 
 assets = Blueprint("assets", __name__)
@@ -66,23 +72,105 @@ def healthz() -> Any:
     """For load balancers: 200 when the database answers."""
     try:
         db.session.execute(text("SELECT 1"))
-    except Exception:  # any failure means "take this process out of rotation"
-        current_app.logger.exception("health check: database unreachable")
-        db.session.rollback()
-        return jsonify(status="unavailable", database="unreachable"), 503
+    except Exception as exc:  # any failure means "take this process out of rotation"
+        _log_outage(exc)
+        _rollback()
+        response = jsonify(status="unavailable", database="unreachable")
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response, 503
     return jsonify(status="ok", database="ok")
+
+
+def _rollback() -> None:
+    try:
+        db.session.rollback()
+    except Exception:  # the connection is gone already; the pool replaces it
+        current_app.logger.debug("rollback after a database error failed", exc_info=True)
+
+
+class _OutageLog:
+    """One ERROR line when a process first meets the outage, then one a minute with the
+    count, rather than a traceback per request (threads of a worker share it)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._at: float | None = None
+        self._since = 0
+
+    def report(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._since += 1
+            if self._at is not None and now - self._at < OUTAGE_LOG_SECONDS:
+                return
+            self._at, count, self._since = now, self._since, 0
+        first_line = (str(exc).strip().splitlines() or [""])[0]
+        current_app.logger.error(
+            "database unavailable, answering 503 (%d request(s) since the last report): %s: %s",
+            count,
+            type(exc).__name__,
+            first_line,
+        )
+
+
+def _log_outage(exc: BaseException) -> None:
+    log: _OutageLog = current_app.extensions["cpm_outage_log"]
+    log.report(exc)
+
+
+def _caused_by_outage(exc: BaseException) -> bool:
+    """Whether an error was raised while handling a database outage (a library re-raising)."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, DATABASE_UNAVAILABLE):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+def database_unavailable(exc: Exception) -> Any:
+    """503 with Retry-After, never a 500, while the database cannot be reached."""
+    _log_outage(exc)
+    _rollback()
+    # The page must not touch the database again: the signed-in person is loaded from it.
+    g._login_user = AnonymousUserMixin()
+    g.database_unavailable = True
+    if request.path.startswith("/api/"):
+        response = jsonify(
+            error="Service Unavailable",
+            status=503,
+            message="The service cannot reach its database. Try again shortly.",
+        )
+        response.status_code = 503
+    else:
+        title, status = _error(
+            "Sorry, the service is unavailable",
+            "The service cannot reach its database at the moment. Nothing you did caused "
+            "this. Try again in a minute.",
+            503,
+        )
+        response = current_app.make_response((title, status))
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def _frame_ancestors() -> list[str]:
     cached = current_app.extensions.get("cpm_frame_ancestors")
     now = time.monotonic()
     if cached is None or cached[0] < now:
+        ttl = FRAME_ANCESTORS_TTL
         try:
             origins = frame_ancestors(db.session())
-        except Exception:  # headers must not turn a healthy response into a 500
-            current_app.logger.exception("could not read frame ancestors")
-            origins = []
-        cached = (now + FRAME_ANCESTORS_TTL, origins)
+        except Exception as exc:  # headers must not turn a healthy response into a 500
+            if isinstance(exc, DATABASE_UNAVAILABLE):
+                _rollback()  # the outage is reported by the request's own 503
+            else:
+                current_app.logger.exception("could not read frame ancestors")
+            # Keep the LMSs we knew (pages stay frameable), and look again soon.
+            origins, ttl = (cached[1] if cached else []), 5.0
+        cached = (now + ttl, origins)
         current_app.extensions["cpm_frame_ancestors"] = cached
     return cached[1]
 
@@ -120,7 +208,7 @@ def _security_headers(response: Response) -> Response:
 def _navigation() -> list[dict[str, Any]]:
     """The service navigation: the module for everyone, the team for managers, HR's pages
     for HR."""
-    if not current_user or not current_user.is_authenticated:
+    if g.get("database_unavailable") or not current_user or not current_user.is_authenticated:
         return []
     from app.models import Role
 
@@ -214,6 +302,7 @@ def _error(title: str, message: str, status: int) -> tuple[str, int]:
 def init_web(app: Flask) -> None:
     app.register_blueprint(assets)
     app.register_blueprint(ops)
+    app.extensions["cpm_outage_log"] = _OutageLog()
     init_govuk(app)
     app.before_request(_set_nonce)
     app.after_request(_security_headers)
@@ -235,22 +324,34 @@ def init_web(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Any:
+        # The exception's own headers, such as a 405's Allow (RFC 9110), go with our body.
+        headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
         if request.path.startswith("/api/"):
             if exc.code == 413:
-                return jsonify(error=exc.name, status=413, message=exc.description), 413
-            return jsonify(error=exc.name, status=exc.code), exc.code
+                return jsonify(error=exc.name, status=413, message=exc.description), 413, headers
+            return jsonify(error=exc.name, status=exc.code), exc.code, headers
         titles = {
             404: "Page not found",
             403: "You cannot see this page",
             405: "This page cannot be used like that",
             413: "What you sent is too large",
         }
-        return _error(titles.get(exc.code or 0, exc.name), exc.description or "", exc.code or 500)
+        page, status = _error(
+            titles.get(exc.code or 0, exc.name), exc.description or "", exc.code or 500
+        )
+        return page, status, headers
+
+    for unavailable in DATABASE_UNAVAILABLE:
+        app.register_error_handler(unavailable, database_unavailable)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:
+        if _caused_by_outage(exc):
+            return database_unavailable(exc)
         app.logger.exception("unexpected error on %s %s", request.method, request.path)
-        db.session.rollback()
+        _rollback()
+        if request.path.startswith("/api/"):  # an HR system reads JSON, even from a bug
+            return jsonify(error="Internal Server Error", status=500), 500
         return _error(
             "Sorry, there is a problem with the service",
             "Try again later. If it keeps happening, tell your learning portal's administrator.",

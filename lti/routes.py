@@ -30,7 +30,7 @@ from app.auth import NewVisit
 from app.clock import utcnow
 from app.db import db
 from app.extensions import csrf
-from app.services.keys import published_jwks
+from app.services.keys import PublishedKeys
 from app.services.launches import hand_off, pending_hand_off, record_launch
 from lti.errors import LaunchError
 from lti.forms import ContinueAsForm
@@ -265,12 +265,22 @@ def confirm_new_window() -> Any:
     return redirect(url_for("learner.home"))
 
 
+def _published_keys() -> PublishedKeys:
+    found = current_app.extensions.get("cpm_published_keys")
+    if found is None:
+        found = current_app.extensions["cpm_published_keys"] = PublishedKeys()
+    return found
+
+
 @bp.get("/jwks")
 def jwks() -> Response:
-    response = jsonify(published_jwks(db.session()))
+    # Served from memory while the database is down (LMSs verify our messages with it);
+    # with no copy yet, the outage's 503 (app/web.py).
+    keys, from_memory = _published_keys().read(db.session())
+    response = jsonify(keys)
     # Platforms cache this; a rotated key is published before it signs anything.
     response.cache_control.public = True
-    response.cache_control.max_age = 300
+    response.cache_control.max_age = 60 if from_memory else 300
     return response
 
 

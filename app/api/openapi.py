@@ -38,6 +38,15 @@ def _person_schema() -> dict[str, Any]:
     return {"type": "object", "properties": properties, "required": list(properties)}
 
 
+# Text as the database keeps it: anything but NUL (which PostgreSQL cannot store).
+_TEXT: dict[str, Any] = {"type": "string", "pattern": "^[^\\x00]*$"}
+
+# HR's export form sends an empty date for "any": the API reads it the same way.
+_DATE_OR_EMPTY: dict[str, Any] = {
+    "anyOf": [{"type": "string", "format": "date"}, {"type": "string", "maxLength": 0}]
+}
+
+
 def _query(name: str, description: str, schema: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {
         "name": name,
@@ -55,7 +64,7 @@ _PARAMETERS: dict[str, Any] = {
         "in": "path",
         "required": True,
         "description": "Your organisation's id, shown on HR's API tokens page.",
-        "schema": {"type": "integer"},
+        "schema": {"type": "integer", "minimum": 0},
     },
     "status": _query(
         "status",
@@ -64,25 +73,26 @@ _PARAMETERS: dict[str, Any] = {
         style="form",
         explode=True,
     ),
-    "directorate": _query("directorate", "Only this directorate (exact).", {"type": "string"}),
-    "department": _query("department", "Only this department (exact).", {"type": "string"}),
+    "directorate": _query("directorate", "Only this directorate (exact).", _TEXT),
+    "department": _query("department", "Only this department (exact).", _TEXT),
     "manager": _query(
         "manager",
         "Only the team of this manager of record: their e-mail address or employee ID.",
-        {"type": "string"},
+        _TEXT,
     ),
     "overdue_only": _query(
         "overdue_only", "Only people past their due date.", {"type": "boolean", "default": False}
     ),
     "accepted_from": _query(
         "accepted_from",
-        "Only acceptances on or after this day (UK time).",
-        {"type": "string", "format": "date"},
+        "Only acceptances on or after this day (UK time). Empty: no limit.",
+        _DATE_OR_EMPTY,
     ),
     "accepted_to": _query(
         "accepted_to",
-        "Only acceptances on or before this day (UK time).",
-        {"type": "string", "format": "date"},
+        "Only acceptances on or before this day (UK time), not before accepted_from. "
+        "Empty: no limit.",
+        _DATE_OR_EMPTY,
     ),
     "include_leavers": _query(
         "include_leavers",
@@ -112,12 +122,17 @@ def _error(description: str, headers: dict[str, Any] | None = None) -> dict[str,
     return response
 
 
+# Every answer an endpoint may give besides its 200 (405 belongs to no operation: a method
+# not listed here is answered 405 with Allow).
 _ERRORS = {
     "400": _ref("responses", "BadRequest"),
     "401": _ref("responses", "Unauthorized"),
     "403": _ref("responses", "Forbidden"),
+    "404": _ref("responses", "NotFound"),
     "409": _ref("responses", "NoPolicy"),
+    "413": _ref("responses", "TooLarge"),
     "429": _ref("responses", "TooManyRequests"),
+    "503": _ref("responses", "Unavailable"),
 }
 
 
@@ -206,7 +221,9 @@ def document(
                             "description": "OpenAPI 3.1",
                             "content": {"application/json": {"schema": {"type": "object"}}},
                         },
+                        "413": _ref("responses", "TooLarge"),
                         "429": _ref("responses", "TooManyRequests"),
+                        "503": _ref("responses", "Unavailable"),
                     },
                 }
             },
@@ -253,13 +270,33 @@ def document(
                 },
             },
             "responses": {
-                "BadRequest": _error("A query parameter is not valid."),
+                "BadRequest": _error(
+                    "A query parameter is not valid: unknown, malformed, naming a manager "
+                    "nobody in the organisation is, or accepted_to before accepted_from. "
+                    "fields says which and why."
+                ),
                 "Unauthorized": _error(
                     "No token, or an unknown or revoked one.",
                     {"WWW-Authenticate": {"schema": {"type": "string"}}},
                 ),
                 "Forbidden": _error("The token belongs to another organisation."),
+                "NotFound": _error(
+                    "No such address: an org_id that cannot be an organisation's (such as a "
+                    "negative number), or a path not described here."
+                ),
                 "NoPolicy": _error("No version of the policy is in force yet."),
+                "TooLarge": _error(
+                    "The request carried a body over the size limit (the API reads none)."
+                ),
+                "Unavailable": _error(
+                    "The service cannot reach its database for the moment.",
+                    {
+                        "Retry-After": {
+                            "description": "Seconds to wait before trying again.",
+                            "schema": {"type": "integer"},
+                        }
+                    },
+                ),
                 "TooManyRequests": _error(
                     "Over the rate limit.",
                     {

@@ -64,6 +64,7 @@ STATES = [s.value for s in State]
 
 # OWASP, CSV injection: a cell starting with one of these may be run as a formula.
 _FORMULA_START = ["=", "+", "-", "@", "\t", "\r", "\n"]
+NUL_MESSAGE = "Must not contain a NUL character"
 _TRUE = {"1", "true", "yes", "on", "y"}
 _FALSE = {"0", "false", "no", "off", "n", ""}
 # Excel counts days from 30 December 1899 (the 1900 leap-year bug folded in).
@@ -90,6 +91,11 @@ def parse_filters(
     status may repeat or be comma-separated; manager is the manager's e-mail address or
     employee ID; dates are YYYY-MM-DD (or day/month/year parts); flags are true/false.
     """
+    # PostgreSQL cannot hold NUL in text, so a filter carrying one would fail there (a 500):
+    # no one's name or unit contains one, so say so before anything is looked up.
+    nul = {name: NUL_MESSAGE for name, values in params.items() if any("\x00" in v for v in values)}
+    if nul:
+        raise FilterError(nul)
     errors: dict[str, str] = {}
 
     def one(name: str) -> str:

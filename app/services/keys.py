@@ -1,6 +1,7 @@
 """The tool's signing keys: create, rotate, retire, publish.
 
 Parsing a PEM private key costs tens of milliseconds, so each process parses a key once.
+The published set is also kept in memory (PublishedKeys), for when the database is down.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import base64
 import hashlib
 import json
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,6 +21,7 @@ from jwt.algorithms import RSAAlgorithm
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from app.db import DATABASE_UNAVAILABLE
 from app.models import ToolKey
 
 
@@ -92,6 +95,43 @@ def published_jwks(session: Session) -> dict[str, list[dict[str, Any]]]:
         select(ToolKey.public_jwk).where(ToolKey.retired_at.is_(None)).order_by(ToolKey.id.desc())
     )
     return {"keys": list(keys)}
+
+
+class PublishedKeys:
+    """The published set as last read, for serving /lti/jwks through a database outage.
+
+    LMSs verify the tool's messages (and its token requests) with this set, so it must not
+    vanish while the database restarts. It is read from the database on every call while
+    the database answers, so a rotated key is published at once; after a failure the copy
+    in memory is served, and the database tried again after `retry_seconds`.
+    """
+
+    def __init__(self, retry_seconds: float = 5.0) -> None:
+        self.retry_seconds = retry_seconds
+        self._keys: dict[str, list[dict[str, Any]]] | None = None
+        self._failed_at: float | None = None
+        self._lock = threading.Lock()
+
+    def read(self, session: Session) -> tuple[dict[str, list[dict[str, Any]]], bool]:
+        """(the set, whether it came from memory); raises when the database is down and
+        the set was never read."""
+        now = time.monotonic()
+        with self._lock:
+            keys, failed_at = self._keys, self._failed_at
+        if keys is not None and failed_at is not None and now - failed_at < self.retry_seconds:
+            return keys, True
+        try:
+            keys = published_jwks(session)
+        except DATABASE_UNAVAILABLE:
+            session.rollback()
+            with self._lock:
+                self._failed_at = now
+                if self._keys is None:
+                    raise
+                return self._keys, True
+        with self._lock:
+            self._keys, self._failed_at = keys, None
+        return keys, False
 
 
 def signing_key(session: Session) -> SigningKey | None:
