@@ -119,8 +119,10 @@ def read_file(data: bytes, filename: str) -> pd.DataFrame:
     try:
         source = sheets.rows(data, filename)
         headings = next(source, None)
+        if headings is None:
+            raise RosterFileError("The file has no rows: its first row must hold the headings.")
         if not headings:
-            raise RosterFileError("The file is empty: its first row must hold the headings.")
+            raise RosterFileError("Row 1 is empty: the first row must hold the headings.")
         aliases = {
             _key(alias): name
             for name, names in COLUMNS.items()

@@ -258,6 +258,24 @@ def test_bytes_actually_unpacked_are_counted_whatever_the_directory_says(
         archive.read("xl/worksheets/sheet1.xml")
 
 
+@pytest.mark.parametrize(
+    ("data", "filename", "reason"),
+    [
+        (b"\n\n\n", "r.csv", "The file has no rows: its first row must hold the headings."),
+        (
+            hostile.xlsx(hostile.sheet_of([[], hostile.HEADINGS, hostile.person(1)])),
+            "r.xlsx",
+            "Row 1 is empty: the first row must hold the headings.",
+        ),
+    ],
+    ids=["blank lines only", "headings on row 2"],
+)
+def test_a_file_without_headings_on_row_1_says_so(data: bytes, filename: str, reason: str) -> None:
+    with pytest.raises(roster.RosterFileError) as refused:
+        roster.read_file(data, filename)
+    assert str(refused.value) == reason
+
+
 def test_workbook_cells_read_as_before_and_blank_rows_keep_row_numbers() -> None:
     wb = Workbook()
     sheet = wb.active
