@@ -247,6 +247,7 @@ def _xlsx_rows(data: bytes) -> Iterator[list[str]]:
     except Exception as exc:  # see above
         raise _damaged(exc) from None
     n = 0
+    width: int | None = None  # the first filled row's: cells beyond it are not read
     while True:
         try:
             values = next(cells)
@@ -259,15 +260,23 @@ def _xlsx_rows(data: bytes) -> Iterator[list[str]]:
         n += 1
         if n > EXCEL_LAST_ROW:
             raise Unreadable(f"The sheet has rows after Excel's last row ({EXCEL_LAST_ROW:,}).")
-        row = [_text(v) for v in values]
+        if values[MAX_COLUMNS] not in (None, ""):
+            raise _over_columns(n)
+        if width is None:
+            width = MAX_COLUMNS
+            while width and values[width - 1] in (None, ""):
+                width -= 1
+            if not width:  # blank rows above the headings: reported as row 1 being empty
+                width = None
+                yield []
+                continue
+        row = [_text(v) for v in values[:width]]
         if not any(row):
             yield []
             continue
         if n > MAX_ROWS + 1:
             raise _over_rows(n)
-        if row[MAX_COLUMNS:] and row[MAX_COLUMNS]:
-            raise _over_columns(n)
-        yield row[:MAX_COLUMNS]
+        yield row
     if n == 0:
         raise Unreadable("The workbook's first sheet is empty: its first row must hold headings.")
 
