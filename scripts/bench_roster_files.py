@@ -1,8 +1,9 @@
 """What hostile and large roster files cost to read (or refuse): time and peak memory.
 
-Each file is read in a fresh child process by `roster.read_file` (the page's and the
-command's reader) and, for comparison, by pandas' full load as the roster was read before
-(`--before`). The files are those of the tests (tests/hostile_files.py).
+Each file is read in a fresh child process (timed, then again for the peak of Python's
+allocations) by `roster.read_file` (the page's and the command's reader) or, for comparison,
+by pandas' full load as the roster was read before (`--before`). The files are the
+tests' (tests/hostile_files.py).
 
     .venv/bin/python -m scripts.bench_roster_files [--before]
 """
@@ -12,8 +13,8 @@ from __future__ import annotations
 import argparse
 import io
 import multiprocessing
-import resource
 import time
+import tracemalloc
 from collections.abc import Callable
 
 import pandas as pd
@@ -36,25 +37,30 @@ CASES: dict[str, tuple[str, Callable[[], bytes]]] = {
 }
 
 
-def _measure(name: str, filename: str, before: bool, out: multiprocessing.Queue) -> None:
-    data = CASES[name][1]()
-    # Peak memory only grows: the child's own peak so far (its parent's, at fork) is the base.
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    start = time.perf_counter()
+def _read(data: bytes, filename: str, before: bool) -> str:
     try:
         if before:
             if filename.endswith(".xlsx"):
                 rows = len(pd.read_excel(io.BytesIO(data), dtype=str, engine="openpyxl"))
             else:
                 rows = len(pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False))
-            outcome = f"read {rows:,} rows"
-        else:
-            outcome = f"read {len(roster.read_file(data, filename)):,} rows"
+            return f"read {rows:,} rows"
+        return f"read {len(roster.read_file(data, filename)):,} rows"
     except Exception as exc:  # the outcome is the point: refused, and how quickly
-        outcome = f"refused: {str(exc)[:70]}"
+        return f"refused: {str(exc)[:70]}"
+
+
+def _measure(name: str, filename: str, before: bool, out: multiprocessing.Queue) -> None:
+    data = CASES[name][1]()
+    start = time.perf_counter()
+    outcome = _read(data, filename, before)
     took = time.perf_counter() - start
-    grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024
-    out.put(f"{name:30} {len(data) / 1024:9,.0f} KB {took:7.2f} s {grown:7.0f} MB  {outcome}")
+    # Peak memory in a second pass, traced (tracing slows the reading down).
+    tracemalloc.start()
+    _read(data, filename, before)
+    peak = tracemalloc.get_traced_memory()[1] / 1024 / 1024
+    tracemalloc.stop()
+    out.put(f"{name:30} {len(data) / 1024:9,.0f} KB {took:7.2f} s {peak:7.0f} MB  {outcome}")
 
 
 def main() -> None:
