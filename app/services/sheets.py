@@ -193,6 +193,8 @@ def _over_unpacked(size: int | None = None) -> Unreadable:
 
 
 def _damaged(exc: BaseException) -> Unreadable:
+    while exc.__cause__ is not None:  # openpyxl wraps the parser's error in its own words
+        exc = exc.__cause__
     detail = " ".join(str(exc).split())[:160] or type(exc).__name__
     return Unreadable(f"The workbook is damaged and could not be read ({detail}). {SAVE_AS}")
 

@@ -258,6 +258,21 @@ def test_bytes_actually_unpacked_are_counted_whatever_the_directory_says(
         archive.read("xl/worksheets/sheet1.xml")
 
 
+def test_a_workbook_declaring_xml_entities_is_refused_without_expanding_them() -> None:
+    # A "billion laughs": each entity ten of the one before. defusedxml refuses the lot.
+    names = "abcdefghi"
+    entities = '<!ENTITY a "aaaaaaaaaa">' + "".join(
+        f'<!ENTITY {names[i + 1]} "{("&" + names[i] + ";") * 10}">' for i in range(8)
+    )
+    sheet = hostile.SHEET_HEAD.replace("?>", f"?><!DOCTYPE worksheet [{entities}]>", 1)
+    sheet += '<row r="1"><c r="A1" t="inlineStr"><is><t>&i;</t></is></c></row>'
+    with pytest.raises(sheets.Unreadable) as refused:
+        list(sheets.rows(hostile.xlsx(sheet + hostile.SHEET_TAIL), "r.xlsx"))
+    assert str(refused.value).startswith(
+        "The workbook is damaged and could not be read (EntitiesForbidden(name='a'"
+    )
+
+
 @pytest.mark.parametrize(
     ("data", "filename", "reason"),
     [
