@@ -14,7 +14,7 @@ from sqlalchemy import select
 from app.clock import long_date, today, utcnow
 from app.db import db
 from app.models import Person, Role
-from app.services import audit, organisations, roster
+from app.services import audit, organisations, roster, sheets
 from app.services import keys as key_service
 from app.services import settings as settings_service
 from app.services.content_pack import PackError, load_packs
@@ -414,7 +414,8 @@ def roster_import_command(file: Path, organisation: str, dry_run: bool, good_row
     unless --good-rows is given; people missing from the file are marked as leavers."""
     try:
         org = organisations.find(db.session(), organisation)
-        frame = roster.read_file(file.read_bytes(), file.name)
+        with file.open("rb") as opened:  # no more than read_file takes, as on the page
+            frame = roster.read_file(opened.read(sheets.MAX_FILE_BYTES + 1), file.name)
     except (organisations.SettingError, roster.RosterFileError) as exc:
         raise click.ClickException(str(exc)) from exc
     planned = roster.plan(db.session(), org.id, frame)

@@ -16,6 +16,13 @@ class LaunchError(Exception):
         self.detail = detail
         self.facts = {k: v for k, v in facts.items() if v}
 
+    @property
+    def admin_hint_parts(self) -> list[tuple[str, bool]]:
+        """The hint as (text, is_code) pieces: a `command` in it is shown as code, and
+        every piece stays text for the template to escape."""
+        pieces = self.admin_hint.split("`")
+        return [(text, i % 2 == 1) for i, text in enumerate(pieces) if text]
+
 
 class MalformedRequest(LaunchError):
     code = "malformed_request"

@@ -8,7 +8,6 @@ deleted. Written in bulk, so a 100,000-row file imports in seconds.
 
 from __future__ import annotations
 
-import io
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -23,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from app.clock import london_date
 from app.models import CourseMember, LmsContext, Organisation, Person
+from app.services import sheets
 from app.services.identities import TRUSTED_AT_ONCE
 
 # Column -> the headings HR systems use for it (matched ignoring case, spaces, _ and -).
@@ -114,32 +114,39 @@ def _key(heading: str) -> str:
 
 
 def read_file(data: bytes, filename: str) -> pd.DataFrame:
-    """The file as text cells under our column names (extra columns are ignored)."""
+    """The file as text cells under our column names (extra columns are ignored). Read as
+    a stream within sheets.py's limits; only the columns the roster uses are kept."""
     try:
-        if filename.lower().endswith((".xlsx", ".xlsm")):
-            frame = pd.read_excel(io.BytesIO(data), dtype=str, engine="openpyxl")
-        else:
-            text = data.decode("utf-8-sig")
-            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise RosterFileError(f"The file could not be read as CSV or XLSX: {exc}") from exc
-    frame = frame.fillna("")
-    aliases = {
-        _key(alias): name
-        for name, names in COLUMNS.items()
-        for alias in (name.replace("_", " "), *names)
-    }
-    renamed: dict[str, str] = {}
-    for heading in frame.columns:
-        name = aliases.get(_key(str(heading)))
-        if name and name not in renamed.values():
-            renamed[heading] = name
-    missing = [c for c in REQUIRED if c not in renamed.values()]
-    if missing:
-        readable = ", ".join(c.replace("_", " ") for c in missing)
-        raise RosterFileError(f"The file has no column for: {readable}.")
-    frame = frame[list(renamed)].rename(columns=renamed)
-    return frame.apply(lambda col: col.astype(str).str.strip())
+        source = sheets.rows(data, filename)
+        headings = next(source, None)
+        if headings is None:
+            raise RosterFileError("The file has no rows: its first row must hold the headings.")
+        if not headings:
+            raise RosterFileError("Row 1 is empty: the first row must hold the headings.")
+        aliases = {
+            _key(alias): name
+            for name, names in COLUMNS.items()
+            for alias in (name.replace("_", " "), *names)
+        }
+        picked: dict[str, int] = {}
+        for index, heading in enumerate(headings):
+            name = aliases.get(_key(heading))
+            if name and name not in picked:
+                picked[name] = index
+        missing = [c for c in REQUIRED if c not in picked]
+        if missing:
+            readable = ", ".join(c.replace("_", " ") for c in missing)
+            raise RosterFileError(f"The file has no column for: {readable}.")
+        columns: dict[str, list[str]] = {name: [] for name in picked}
+        for row in source:
+            for name, index in picked.items():
+                columns[name].append(row[index] if index < len(row) else "")
+    except sheets.Unreadable as exc:
+        raise RosterFileError(str(exc)) from None
+    if not columns["employee_id"]:
+        # Importing it would mark everyone as a leaver.
+        raise RosterFileError("The file has headings but no rows of people.")
+    return pd.DataFrame(columns, dtype=str)
 
 
 @lru_cache(maxsize=100_000)  # a roster repeats its dates: parse each once

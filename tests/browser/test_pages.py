@@ -6,6 +6,8 @@ The tool's CSP has no 'unsafe-inline'; nothing here relaxes it.
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import pytest
 import requests
 from selenium.webdriver.chrome.webdriver import WebDriver
@@ -83,6 +85,29 @@ def test_pages_without_a_launch_reflow_at_320px(
 ) -> None:
     open_tool_page(chrome, live_tool, path)
     assert_reflows_at_320px(chrome)
+
+
+def test_a_refused_launch_page_with_its_command_as_code_is_accessible(
+    chrome: WebDriver, live_tool: LiveTool
+) -> None:
+    query = urlencode(
+        {
+            "iss": live_tool.platform.issuer,
+            "client_id": "nobody",
+            "login_hint": "u-aisha",
+            "target_link_uri": live_tool.tool_url + "/lti/launch",
+        }
+    )
+    path = "/lti/login?" + query
+    assert requests.get(live_tool.tool_url + path, timeout=10).status_code == 403
+    open_tool_page(chrome, live_tool, path)
+    assert h1_text(chrome) == "This launch could not be accepted"
+    chrome.find_element("css selector", "details summary").click()  # the administrator's part
+    code = chrome.find_elements("css selector", "details p code")
+    assert [c.text for c in code] == ["unknown_client_id", "flask --app app lti list-platforms"]
+    assert_no_axe_violations(chrome)
+    assert_headings_in_order(chrome)
+    assert_no_csp_refusals(chrome)
 
 
 def test_learners_first_page_after_a_launch_in_a_new_window_is_accessible(

@@ -379,6 +379,21 @@ def test_login_with_bad_parameters_is_refused(
     assert code in response.get_data(as_text=True)
 
 
+@pytest.mark.parametrize(
+    ("override", "command"),
+    [
+        ({"client_id": "nobody"}, "flask --app app lti list-platforms"),
+        ({"lti_deployment_id": "nowhere"}, "flask --app app lti add-platform --deployment-id"),
+    ],
+)
+def test_the_refusal_page_shows_the_administrators_command_as_code_not_in_backticks(
+    flow: Flow, override: dict[str, str], command: str
+) -> None:
+    html = flow.login("u-aisha", **override).get_data(as_text=True)
+    assert f'<code class="app-break-word">{command}</code>' in html
+    assert "`" not in html
+
+
 # -- browsers that refuse cookies inside the LMS frame -------------------------------------
 
 

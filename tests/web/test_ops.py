@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
@@ -78,6 +79,24 @@ def test_config_page_gives_an_lms_administrator_every_value(client: FlaskClient)
         "Canvas",
     ):
         assert value in page
+    # What the administrator types or chooses besides the URLs (issue 12, from a real Moodle).
+    rows = re.findall(r"<dt[^>]*>\s*(.*?)\s*</dt>\s*<dd[^>]*>\s*(.*?)\s*</dd>", page, re.S)
+    assert ("Tool name", "Corporate Parenting module") in rows
+    assert ("Launch container", "New window (see below)") in rows
+    assert ("Supports Deep Linking", "No: leave it unticked") in rows
+    for text in (
+        "Teaches the council&#39;s Corporate Parenting Policy, checks understanding and records"
+        " each person&#39;s acceptance.",
+        'Set "Default launch container" to "New window".',
+        "Launch container: a new window</h2>",
+        'Leave "Supports Deep Linking (Content-Item Message)" unticked',
+        "<code>employee_id=$Person.sourcedId</code>",
+        "<code>employee_id=$User.username</code>",
+        "Do not use <code>$User.id</code>",
+        "<code>elected_member=true</code> in that activity's custom parameters",
+        "no substitution variable for a custom user profile field",
+    ):
+        assert text in page, text
     data = client.get("/lti/config?format=json").json
     assert data["initiate_login_url"] == "https://tool.test/lti/login"
     assert data["redirect_uris"] == ["https://tool.test/lti/launch"]
