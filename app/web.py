@@ -25,6 +25,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.routing import IntegerConverter
 
 from app.clock import long_date, long_datetime
 from app.db import db
@@ -33,6 +34,16 @@ from app.services.platforms import frame_ancestors
 
 FRAME_ANCESTORS_TTL = 30.0
 V = TypeVar("V", bound=Callable[..., Any])
+
+
+class DatabaseId(IntegerConverter):
+    """`<int:...>` in every route: ids are 32-bit integer columns, so a larger number in a
+    path is a 404, never a query that PostgreSQL refuses with "integer out of range"."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
 
 assets = Blueprint("assets", __name__)
 ops = Blueprint("ops", __name__)
@@ -212,6 +223,7 @@ def _error(title: str, message: str, status: int) -> tuple[str, int]:
 
 
 def init_web(app: Flask) -> None:
+    app.url_map.converters["int"] = DatabaseId  # before any blueprint adds its routes
     app.register_blueprint(assets)
     app.register_blueprint(ops)
     init_govuk(app)
