@@ -15,21 +15,26 @@ import io
 import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from html import escape
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+import requests
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.db import db
+from app.db import Base, db
 from app.models import Organisation, Person
+from scripts.demo_lms.platform import DemoPlatform
+from tests.conftest import tool_client
 from tests.fuzz.forms import Field, Form, forms_on
 from tests.fuzz.hostile import SCRIPT, assert_answer_is_safe, fuzz_settings, hostile_text
 from tests.learner_flow import answers, attempt_id, csrf, read_all, start_quiz, submit
+from tests.lti_flow import Flow
 from tests.web.test_team import council, inbox  # noqa: F401 - fixtures
 
 OMIT = object()
@@ -195,6 +200,7 @@ class Run:
     client: FlaskClient
     pages: list[str]
     ids: list[int] = field(default_factory=list)
+    static: dict[str, str] = field(default_factory=dict)  # pages only a POST answers with
     seen: Counter[str] = field(default_factory=Counter)
 
     def direct(self, page: str) -> tuple[str, str]:
@@ -234,7 +240,10 @@ def fuzz_one(run: Run, example: Example) -> None:
     page = origin = run.pages[example.page]
     real = run.ids[example.id % len(run.ids)] if run.ids and example.id < 4 else example.id
     page = origin = page.format(id=real)
-    if page.startswith("POST "):
+    if page in run.static:
+        origin, html = "", run.static[page]
+        response = None
+    elif page.startswith("POST "):
         origin = ""
         page, html = run.direct(page)
         response = None
@@ -258,7 +267,8 @@ def fuzz_one(run: Run, example: Example) -> None:
 
 def sweep(run: Run, extra: list[str] = ()) -> None:  # type: ignore[assignment]
     """Every page again at the end: what was stored is shown escaped."""
-    for page in [p for p in [*run.pages, *extra] if not p.startswith("POST ") and "{" not in p]:
+    pages = [*run.pages, *extra]
+    for page in [p for p in pages if p not in run.static and p[0] == "/" and "{" not in p]:
         assert_answer_is_safe(run.client.get(page), "GET " + page + " at the end")
 
 
@@ -432,3 +442,102 @@ def test_text_with_a_nul_is_refused_with_the_error_summary(
     assert response.status_code == 400
     assert "govuk-error-summary" in response.get_data(as_text=True)
     assert "control characters" in response.get_data(as_text=True)
+
+
+def _html_form(action: str, fields: dict[str, str]) -> str:
+    inputs = "".join(
+        f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">' for k, v in fields.items()
+    )
+    return f'<form method="post" action="{action}">{inputs}</form>'
+
+
+def test_lti_forms(app: Flask, registered: DemoPlatform, http: requests.Session) -> None:
+    """The LMS's form posts (login, launch) and the new window's two steps."""
+    blocked = tool_client(app, use_cookies=False)  # refuses cookies in the LMS's frame
+    flow = Flow(blocked, registered, http)
+    answer = flow.launch(flow.platform_answer(flow.auth_query("u-aisha")))
+    assert answer.status_code == 200 and 'action="/lti/continue"' in answer.get_data(as_text=True)
+    login = registered.login_params("u-aisha", "cp-2026")
+    run = Run(
+        tool_client(app),
+        ["new window", "login", "launch"],
+        static={
+            "new window": answer.get_data(as_text=True),
+            "login": _html_form("/lti/login", login),
+            "launch": _html_form("/lti/launch", {"id_token": "e30.e30.e30", "state": "s"}),
+        },
+    )
+    fuzz_pages(run, 15)
+    assert {"post /lti/continue", "post /lti/login", "post /lti/launch"} <= set(run.seen)
+
+
+# -- without the CSRF token ------------------------------------------------------------------------
+
+
+def _rows(app: Flask) -> dict[str, Any]:
+    """Every table's row count, and the organisation's settings (changed in place)."""
+    with app.app_context():
+        counts: dict[str, Any] = {
+            t.name: db.session.scalar(sa.select(sa.func.count()).select_from(t))
+            for t in Base.metadata.sorted_tables
+            if t.name not in ("login_state",)
+        }
+        organisation = db.session.scalars(sa.select(Organisation)).one()
+        counts["settings"] = {c.key: getattr(organisation, c.key) for c in Organisation.__table__.c}
+        db.session.remove()
+        return counts
+
+
+def test_every_form_without_its_csrf_token_is_refused_and_writes_nothing(
+    app: Flask,
+    council: dict[str, Person],  # noqa: F811
+    inbox: Any,  # noqa: F811
+    launched: Any,
+) -> None:
+    aisha = launched("u-aisha")
+    read_all(aisha)
+    hr, tom = launched("u-priya"), launched("u-tom")
+    person = council["E1001"].id
+    pages = {
+        aisha: ["/quiz", "/accept"],
+        tom: ["/team/"],
+        hr: [
+            "/hr/settings",
+            "/hr/roster",
+            "/hr/exports",
+            "/hr/api-tokens",
+            f"/hr/people/{person}",
+            f"/hr/people/{person}/record-acceptance",
+            f"/hr/people/{person}/legal-hold",
+        ],
+    }
+    targets: list[tuple[FlaskClient, Form]] = []
+    for client, urls in pages.items():
+        for url in urls:
+            html = client.get(url).get_data(as_text=True)
+            targets += [(client, f) for f in forms_on(html, url) if f.method == "post"]
+    for action in ("/hr/identities/1/confirm", f"/hr/people/{person}/subject-access"):
+        targets.append((hr, Form("post", action, {"csrf_token": Field("csrf_token", "hidden")})))
+    assert len(targets) >= 10, [f.action for _, f in targets]
+    other_session = csrf(aisha.get("/quiz").get_data(as_text=True))
+    before = _rows(app)
+
+    @fuzz_settings(60)
+    @given(
+        target=st.sampled_from(range(len(targets))),
+        filling=fillings,
+        token=st.sampled_from([None, "", "junk", other_session]),
+    )
+    def post(target: int, filling: Filling, token: str | None) -> None:
+        client, form = targets[target]
+        values = fill(form, filling, with_csrf=False)
+        values.pop("csrf_token", None)
+        if token is not None:
+            values["csrf_token"] = token
+        response = send(client, form, values, filling.encoding)
+        html = assert_answer_is_safe(response, form.action)
+        assert response.status_code == 400, (form.action, response.status_code)
+        assert "Your form has expired" in html, form.action
+
+    post()
+    assert _rows(app) == before
