@@ -308,7 +308,7 @@ def test_learner_quiz_forms(app: Flask, council: dict[str, Person], launched: An
         ],
         ids=[1, 2, 3],
     )
-    fuzz_pages(run, 12)
+    fuzz_pages(run, 10)
     sweep(run, ["/"])
     assert {"post /quiz/start", "post /quiz/attempts/<id>"} <= set(run.seen), run.seen
     print("learner quiz forms:", dict(run.seen))
@@ -362,7 +362,7 @@ def test_hr_forms(
         ],
         ids=[aisha, lee, 1, 2],
     )
-    fuzz_pages(run, 8)
+    fuzz_pages(run, 6)
     sweep(run, ["/hr/quiz-statistics"])
     assert len(run.seen) >= 10, run.seen
     print("HR forms:", dict(run.seen))
@@ -375,7 +375,7 @@ def test_manager_forms(
     launched: Any,
 ) -> None:
     run = Run(launched("u-tom"), ["/team/", "/team/?tree=1", "POST /team/remind"])
-    fuzz_pages(run, 12)
+    fuzz_pages(run, 8)
     sweep(run)
     assert "post /team/remind" in run.seen, run.seen
     print("manager forms:", dict(run.seen))
