@@ -27,6 +27,7 @@ from flask_login.mixins import AnonymousUserMixin
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.routing import IntegerConverter
 
 from app.clock import long_date, long_datetime
 from app.db import DATABASE_UNAVAILABLE, db
@@ -39,6 +40,16 @@ FRAME_ANCESTORS_TTL = 30.0
 RETRY_AFTER_SECONDS = 30
 OUTAGE_LOG_SECONDS = 60.0
 V = TypeVar("V", bound=Callable[..., Any])
+
+
+class DatabaseId(IntegerConverter):
+    """`<int:...>` in every route: ids are 32-bit integer columns, so a larger number in a
+    path is a 404, never a query that PostgreSQL refuses with "integer out of range"."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
 
 assets = Blueprint("assets", __name__)
 ops = Blueprint("ops", __name__)
@@ -300,6 +311,7 @@ def _error(title: str, message: str, status: int) -> tuple[str, int]:
 
 
 def init_web(app: Flask) -> None:
+    app.url_map.converters["int"] = DatabaseId  # before any blueprint adds its routes
     app.register_blueprint(assets)
     app.register_blueprint(ops)
     app.extensions["cpm_outage_log"] = _OutageLog()

@@ -176,6 +176,11 @@ def _obj(body: Mapping[str, Any], key: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _list(body: Mapping[str, Any], key: str) -> list[Any]:
+    value = body.get(key)
+    return value if isinstance(value, list) else []
+
+
 def _cut(value: str | None, length: int) -> str | None:
     return value[:length] if value else value
 
@@ -308,8 +313,8 @@ def validate_launch(
     message_type = body.get(CLAIM + "message_type")
     if not message_type:
         raise errors.MissingClaim("message_type", **facts)
-    if message_type not in SUPPORTED_MESSAGES:
-        raise errors.UnsupportedMessage(f"message type {message_type!r}", **facts)
+    if not isinstance(message_type, str) or message_type not in SUPPORTED_MESSAGES:
+        raise errors.UnsupportedMessage(f"message type {str(message_type)[:100]!r}", **facts)
     if body.get(CLAIM + "version") != "1.3.0":
         raise errors.MissingClaim("version must be 1.3.0", **facts)
     roles = body.get(CLAIM + "roles")
@@ -367,7 +372,7 @@ def validate_launch(
             custom=custom,
             elected_member=_flag(custom.get("elected_member")),
             mentees=tuple(
-                m[:255] for m in map(_str, body.get(CLAIM + "role_scope_mentor") or []) if m
+                m[:255] for m in map(_str, _list(body, CLAIM + "role_scope_mentor")) if m
             )[:5000],
         ),
         cookies_work=cookie is not None,

@@ -20,6 +20,7 @@ from wtforms.validators import InputRequired, Length
 
 from app.clock import today, utcnow
 from app.db import db
+from app.hr.forms import no_control_characters
 from app.hr.routes import bp
 from app.services import api_tokens, reports
 from app.services import exports as export_service
@@ -53,6 +54,7 @@ class TokenForm(FlaskForm):
         validators=[
             InputRequired("Enter a name for the token"),
             Length(max=api_tokens.NAME_MAX, message="The name must be 200 characters or fewer"),
+            no_control_characters,
         ],
         description="Say which system uses it, for example: iTrent nightly import.",
     )

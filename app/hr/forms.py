@@ -28,9 +28,16 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length
+from wtforms.validators import DataRequired, InputRequired, Length, Regexp
 
 from app.services.status import State
+
+# Text HR types and the tool stores: control characters (other than line breaks and tabs)
+# and lone surrogates cannot be typed, and PostgreSQL refuses a NUL with an error.
+no_control_characters = Regexp(
+    r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]*$",
+    message="Remove the characters that cannot be typed (control characters)",
+)
 
 
 class DayMonthYearField(Field):
@@ -111,6 +118,7 @@ class PaperAcceptanceForm(FlaskForm):
         validators=[
             InputRequired("Enter a note saying how the policy was accepted"),
             Length(max=2000, message="The note must be 2000 characters or fewer"),
+            no_control_characters,
         ],
         description="For example: signed paper declaration, held in the personnel file. "
         "Do not include health or other sensitive details.",
@@ -130,6 +138,7 @@ class LegalHoldForm(FlaskForm):
         validators=[
             InputRequired("Enter the reason"),
             Length(max=1000, message="The reason must be 1000 characters or fewer"),
+            no_control_characters,
         ],
         description="For example, the reference of the claim or investigation.",
     )

@@ -179,7 +179,7 @@ def people() -> Any:
         statuses=tuple(s for s in (form.status.data or []) if s in states),
         directorate=form.directorate.data or None,
         department=form.department.data or None,
-        manager_id=int(manager) if manager.isdigit() else None,
+        manager_id=int(manager) if manager.isdecimal() and len(manager) < 10 else None,
         overdue_only=bool(form.overdue.data),
         accepted_from=form.accepted_from.data,
         accepted_to=form.accepted_to.data,

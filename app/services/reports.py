@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Date, Select, and_, case, cast, func, select
+from sqlalchemy import Date, Select, and_, case, cast, false, func, select
 from sqlalchemy.orm import Session, aliased
 
 from app.clock import LONDON
@@ -188,10 +188,13 @@ def _people(session: Session, scope: Scope, filters: Filters) -> Select[*tuple[A
         query = query.where(Person.active.is_(True))
     if filters.statuses:
         query = query.where(status.state.in_(filters.statuses))
-    if filters.directorate:
-        query = query.where(Person.directorate == filters.directorate)
-    if filters.department:
-        query = query.where(Person.department == filters.department)
+    for column, unit in (
+        (Person.directorate, filters.directorate),
+        (Person.department, filters.department),
+    ):
+        if unit:
+            # No stored unit holds a NUL (PostgreSQL refuses one in a query): matches no one.
+            query = query.where(column == unit if "\x00" not in unit else false())
     if filters.manager_id is not None:
         query = query.where(Person.manager_id == filters.manager_id)
     if filters.overdue_only:
