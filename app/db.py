@@ -25,6 +25,11 @@ NAMING_CONVENTION = {
 }
 
 
+# Every id column is a 32-bit integer (PostgreSQL's "integer"): a larger number from a request
+# can name no row, and PostgreSQL refuses it outright ("integer out of range").
+MAX_ID = 2**31 - 1
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 

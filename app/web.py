@@ -30,7 +30,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
 
 from app.clock import long_date, long_datetime
-from app.db import DATABASE_UNAVAILABLE, db
+from app.db import DATABASE_UNAVAILABLE, MAX_ID, db
 from app.govuk import init_govuk
 from app.services.platforms import frame_ancestors
 
@@ -47,7 +47,7 @@ class DatabaseId(IntegerConverter):
     path is a 404, never a query that PostgreSQL refuses with "integer out of range"."""
 
     def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("max", 2**31 - 1)
+        kwargs.setdefault("max", MAX_ID)
         super().__init__(map, *args, **kwargs)
 
 

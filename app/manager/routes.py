@@ -13,7 +13,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from app.clock import today, utcnow
-from app.db import db
+from app.db import MAX_ID, db
 from app.manager.emails import lms_link, renderer, smtp_settings
 from app.models import Person, Reminder, Role
 from app.services import audit, exports, reminders
@@ -165,6 +165,8 @@ def remind() -> Any:
         try:
             chosen = [int(p) for p in request.form.getlist("person")]
         except ValueError:
+            abort(400, "The people chosen could not be read.")
+        if any(not 0 < p <= MAX_ID for p in chosen):  # HR has no team to check them against
             abort(400, "The people chosen could not be read.")
     if team is not None and any(p not in team for p in chosen):
         current_app.logger.warning(

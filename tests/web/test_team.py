@@ -383,3 +383,27 @@ def test_an_lms_mentor_sees_their_mentees(
     assert response.status_code == 302
     page = client.get("/team/").get_data(as_text=True)
     assert names_on(page) == {"Aisha"}
+
+
+@pytest.mark.parametrize("person", ["2147483648", "0", "-3", "99999999999999999999"])
+def test_hr_reminding_an_id_no_row_can_have_is_refused(
+    council: dict[str, Person], launched: Any, inbox: Inbox, person: str
+) -> None:
+    """HR has no team to check the chosen ids against, so an id past the 32-bit columns
+    reached PostgreSQL ("integer out of range": a 500)."""
+    hr = launched("u-priya")
+    page = hr.get("/team/").get_data(as_text=True)
+    response = hr.post("/team/remind", data={"csrf_token": csrf(page), "person": [person]})
+    assert response.status_code == 400
+    assert "The people chosen could not be read." in response.get_data(as_text=True)
+    assert inbox.messages == []
+
+
+def test_hr_reminding_the_largest_id_finds_nobody(
+    council: dict[str, Person], launched: Any, inbox: Inbox
+) -> None:
+    hr = launched("u-priya")
+    page = hr.get("/team/").get_data(as_text=True)
+    response = hr.post("/team/remind", data={"csrf_token": csrf(page), "person": ["2147483647"]})
+    assert response.status_code == 200
+    assert inbox.messages == []
