@@ -8,6 +8,8 @@ from app.services.exports import COLUMN_TYPES, FILTER_PARAMS, STATES
 from app.services.reports import COLUMNS, HEADINGS
 
 MAX_PER_PAGE = 1000
+# Far past any council's workforce; keeps the row offset within the database's 64-bit integers.
+MAX_PAGE = 1_000_000
 DEFAULT_PER_PAGE = 100
 DEFAULT_RATE_LIMIT = "60 per minute"
 
@@ -99,7 +101,11 @@ _PARAMETERS: dict[str, Any] = {
         "Include people who have left (by default only current staff and members).",
         {"type": "boolean", "default": False},
     ),
-    "page": _query("page", "The page, from 1.", {"type": "integer", "minimum": 1, "default": 1}),
+    "page": _query(
+        "page",
+        "The page, from 1.",
+        {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1},
+    ),
     "per_page": _query(
         "per_page",
         "Rows per page.",

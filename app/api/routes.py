@@ -21,7 +21,7 @@ from flask import Blueprint, Flask, Response, current_app, g, request, url_for
 from flask.blueprints import BlueprintSetupState
 from flask_limiter import Limiter, RateLimitExceeded
 
-from app.api.openapi import DEFAULT_PER_PAGE, DEFAULT_RATE_LIMIT, MAX_PER_PAGE, document
+from app.api.openapi import DEFAULT_PER_PAGE, DEFAULT_RATE_LIMIT, MAX_PAGE, MAX_PER_PAGE, document
 from app.clock import today, utcnow
 from app.db import db
 from app.models import ApiToken
@@ -175,11 +175,12 @@ def _query(org_id: int) -> tuple[Filters, int, int] | Response:
         fields.update(exc.errors)
         filters = Filters()
     numbers = {}
-    for name, default, top in (("page", 1, None), ("per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE)):
+    for name, default, top in (("page", 1, MAX_PAGE), ("per_page", DEFAULT_PER_PAGE, MAX_PER_PAGE)):
         raw = request.args.get(name, str(default)).strip()
-        value = int(raw) if raw.isdigit() else 0
-        if value < 1 or (top is not None and value > top):
-            fields[name] = f"{name} must be a whole number from 1" + (f" to {top}" if top else "")
+        # isdecimal, not isdigit: int() refuses "²"; the length bounds what int() is given.
+        value = int(raw) if raw.isdecimal() and len(raw) <= 12 else 0
+        if not 1 <= value <= top:
+            fields[name] = f"{name} must be a whole number from 1 to {top:,}"
         numbers[name] = value
     if fields:
         return _error(400, "Bad Request", "Some query parameters are not valid.", fields=fields)

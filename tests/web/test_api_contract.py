@@ -161,3 +161,31 @@ def test_a_nul_byte_in_a_filter_is_a_400_not_a_500(app: Flask, token: str, name:
     response = api(app, f"/api/v1/organisations/{org_id(app)}/people?{name}=a%00b", token)
     assert response.status_code == 400, response.get_data(as_text=True)
     assert response.json["fields"] == {name: "Must not contain a NUL character"}
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("page=1000001", "page"),
+        ("page=2605553172472878071808", "page"),  # schemathesis's: an offset past 64 bits
+        ("page=%C2%B2", "page"),  # "²" is a digit to isdigit() but not to int()
+        ("page=0", "page"),
+        ("per_page=1001", "per_page"),
+        ("per_page=%C2%B9", "per_page"),
+    ],
+)
+def test_paging_out_of_range_is_a_declared_400(
+    app: Flask, token: str, query: str, field: str
+) -> None:
+    response = api(app, f"/api/v1/organisations/{org_id(app)}/people?{query}", token)
+    assert response.status_code == 400, response.get_data(as_text=True)
+    top = {"page": "1,000,000", "per_page": "1,000"}[field]
+    assert response.json["fields"] == {field: f"{field} must be a whole number from 1 to {top}"}
+    declared = app.test_client().get("/api/v1/openapi.json").json["components"]["parameters"]
+    assert declared[field]["schema"]["maximum"] == {"page": 1_000_000, "per_page": 1000}[field]
+
+
+def test_the_last_page_allowed_answers_with_no_rows(app: Flask, token: str) -> None:
+    response = api(app, f"/api/v1/organisations/{org_id(app)}/people?page=1000000", token)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.json["data"] == [] and response.json["next"] is None
