@@ -388,7 +388,7 @@ def verify() -> Any:
     hash_text = request.args.get("hash", "").strip()
     acceptance = by_code(db.session(), current_user.organisation_id, code) if code else None
     person = version = check = None
-    bad_seq = bool(seq_text) and not seq_text.isdigit()
+    bad_seq = bool(seq_text) and not (seq_text.isascii() and seq_text.isdigit())
     bad_hash = bool(hash_text) and not anchoring.looks_like_hash_prefix(hash_text)
     if acceptance is not None:
         person = db.session.get(Person, acceptance.person_id)

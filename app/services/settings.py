@@ -92,9 +92,9 @@ def _check(key: str, text: str) -> tuple[int | str | None, str | None]:
         return value, None
     if not value:
         return None, f"Enter {NAMES[key][0].lower()}{NAMES[key][1:]}"
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):  # isdigit alone takes "²", int() does not
         return None, f"{NAMES[key]} must be a whole number, like {rule.minimum or 1}"
-    number = int(value)
+    number = int(value) if len(value) <= 9 else rule.maximum + 1  # int() refuses 4,301 digits
     if not rule.minimum <= number <= rule.maximum:
         return None, f"{NAMES[key]} must be between {rule.minimum} and {rule.maximum}"
     return number, None

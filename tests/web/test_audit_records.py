@@ -238,8 +238,9 @@ def test_hr_confirms_a_copy_whose_code_and_audit_record_agree(
         ("ok", "1234567", 400, "Enter the audit record's hash as printed"),
         ("4x", "ok", 400, "Enter the audit record's seq as a whole number"),
         ("-1", "ok", 400, "Enter the audit record's seq as a whole number"),
+        ("\u00b2", "ok", 400, "Enter the audit record's seq as a whole number"),
     ],
-    ids=["wrong seq", "wrong hash", "not hex", "7 characters", "not a number", "negative"],
+    ids=["wrong seq", "wrong hash", "not hex", "7 characters", "not a number", "negative", "²"],
 )
 def test_hr_is_told_when_the_copy_does_not_match(
     app: Flask,

@@ -329,12 +329,23 @@ def test_settings_page_shows_and_changes_the_rules_each_change_audited(
     [
         ({"validity_months": "twelve"}, "must be a whole number"),
         ({"validity_months": "0"}, "must be between 1 and 120"),
+        ({"validity_months": "\u00b2"}, "must be a whole number"),
+        ({"validity_months": "9" * 5000}, "must be between 1 and 120"),
         ({"retention_years": ""}, "Enter how many years to keep a leaver"),
         ({"retention_years_childrens": "5"}, "at least as long as everyone else"),
         ({"renewal_window_days": "400"}, "must be between 0 and 365"),
         ({"renewal_basis": "whenever"}, "must be one of: expiry, completion"),
     ],
-    ids=["not a number", "too small", "missing", "children's shorter", "window", "basis"],
+    ids=[
+        "not a number",
+        "too small",
+        "superscript two",
+        "5000 digits",
+        "missing",
+        "children's shorter",
+        "window",
+        "basis",
+    ],
 )
 def test_settings_errors_are_summarised_and_nothing_changes(
     app: Flask, launched: Any, change: dict[str, str], message: str

@@ -128,7 +128,7 @@ def test_stale_form_from_an_earlier_attempt_is_refused(app: Flask, ready: Any) -
     assert count(app, QuizSubmission) == 1
 
 
-@pytest.mark.parametrize("bad", ["9", "0", "-1", "a", "1 OR 1=1"])
+@pytest.mark.parametrize("bad", ["9", "0", "-1", "a", "1 OR 1=1", "\u00b2", "1" * 5000])
 def test_an_option_that_is_not_the_questions_is_refused(app: Flask, ready: Any, bad: str) -> None:
     client = ready()
     action, page = start_quiz(client)
