@@ -127,7 +127,12 @@ def outage(database_url: str, tmp_path: Path) -> Iterator[tuple[dict[str, Any], 
     def cut() -> None:
         # The WAL stays: connections open at that moment finish with it, on the same file.
         os.rename(path, aside / path.name)
-        path.mkdir()  # where the file was: SQLite cannot open it, even as root
+        while True:  # where the file was, a directory: SQLite cannot open it, even as root
+            try:
+                path.mkdir()
+                return
+            except FileExistsError:  # a request connected in between, creating an empty file
+                path.unlink(missing_ok=True)
 
     def restore() -> None:
         path.rmdir()
