@@ -445,7 +445,9 @@ def retry_score(item_id: int) -> Any:
     """Send a refused score again, once the learning portal has been put right."""
     if not RetryScoreForm().validate_on_submit():
         abort(400, "The form has expired. Go back, reload the page and try again.")
-    if not retry(db.session(), current_user.organisation_id, item_id, utcnow()):
+    if not retry(
+        db.session(), current_user.organisation_id, item_id, utcnow(), current_user.person_id
+    ):
         abort(404)
     db.session.commit()
     score_sender.wake()

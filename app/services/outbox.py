@@ -23,6 +23,7 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from app.models import Acceptance, Launch, LmsContext, Person, ScoreOutbox
+from app.services import audit
 from lti.roles import graded
 
 BACKOFF_MINUTES = [1, 5, 15, 60, 240, 720, 1440]
@@ -189,11 +190,29 @@ def send_due(
     return result
 
 
-def retry(session: Session, organisation_id: int, item_id: int, now: datetime) -> bool:
-    """HR's "send again" for a refused score, once the LMS has been put right."""
+def retry(
+    session: Session, organisation_id: int, item_id: int, now: datetime, actor_person_id: int
+) -> bool:
+    """HR's "send again" for a refused score, once the LMS has been put right; recorded in
+    the person's audit trail with what the LMS had answered."""
     item = session.get(ScoreOutbox, item_id)
     if item is None or item.organisation_id != organisation_id or item.refused_at is None:
         return False
+    acceptance = session.get(Acceptance, item.acceptance_id)
+    audit.record(
+        session,
+        organisation_id,
+        "score_sent_again",
+        now,
+        actor_person_id=actor_person_id,
+        subject_person_id=acceptance.person_id if acceptance else None,
+        details={
+            "outbox": item.id,
+            "acceptance": item.acceptance_id,
+            "refused_at": item.refused_at.isoformat(),
+            "lms_status": item.lms_status,
+        },
+    )
     item.refused_at = None
     item.next_try_at = now
     session.flush()

@@ -15,7 +15,8 @@ from sqlalchemy import select
 
 from app.clock import utcnow
 from app.db import db
-from app.models import ScoreOutbox
+from app.models import AuditEvent, Person, ScoreOutbox
+from app.services import audit
 from app.services.outbox import RunResult, SendFailed, send_due
 from lti import ags
 from lti.roles import graded
@@ -183,6 +184,21 @@ def test_a_score_the_lms_refuses_is_not_tried_again_and_hr_sees_whose_and_why(
     assert sent.refused_at is None and sent.tries == 2
     [score] = lms.scores
     assert score["userId"] == "u-aisha"
+    with app.app_context():  # HR's action is in Aisha's audit trail, naming who and what
+        by_subject = {p.subject: p.id for p in db.session.scalars(select(Person))}
+        sent_again = select(AuditEvent).where(AuditEvent.action == "score_sent_again")
+        [event] = db.session.scalars(sent_again)
+        assert event.subject_person_id == by_subject["u-aisha"]
+        assert event.actor_person_id == by_subject["u-priya"]
+        assert event.details == {
+            "outbox": row.id,
+            "acceptance": row.acceptance_id,
+            "refused_at": row.refused_at.isoformat(),
+            "lms_status": 400,
+        }
+        assert all(r.ok for r in audit.verify(db.session()))
+    trail = hr.get(f"/hr/people/{by_subject['u-aisha']}").get_data(as_text=True)
+    assert "Score sent to the learning portal again by HR" in trail
 
 
 def test_sending_again_is_for_hr_and_only_for_a_refused_score(
