@@ -54,14 +54,6 @@ def normalise(role: str) -> str:
     return role
 
 
-def graded(lti_roles: Iterable[str]) -> bool:
-    """Whether the LMS keeps a grade for this person in the course: only its learners
-    (membership#Learner, or a sub-role of it). Moodle answers 400 to a teacher's or an
-    administrator's score; Instructor, Administrator, Mentor, ContentDeveloper and
-    TeachingAssistant (a sub-role of Instructor) have no place in the gradebook."""
-    return any(normalise(role) == _LIS + "membership#Learner" for role in lti_roles)
-
-
 def map_roles(lti_roles: Iterable[str], overrides: Mapping[str, Role] | None = None) -> Role:
     """The most capable role the person holds. Everyone can at least do the module."""
     overrides = overrides or {}
@@ -82,5 +74,8 @@ def teaches_course(lti_roles: Iterable[str]) -> bool:
 
 
 def course_learner(lti_roles: Iterable[str]) -> bool:
-    """Whether a course member is one of its learners (membership Learner, or a sub-role)."""
+    """Whether a course member is one of its learners (membership Learner, or a sub-role):
+    the only people an LMS keeps a grade for. Moodle answers 400 to a teacher's or an
+    administrator's score; Instructor, Administrator, Mentor, ContentDeveloper and
+    TeachingAssistant (a sub-role of Instructor) have no place in the gradebook."""
     return any(normalise(r) == _LIS + "membership#Learner" for r in lti_roles)

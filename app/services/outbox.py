@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Acceptance, Launch, LmsContext, Person, ScoreOutbox
 from app.services import audit
-from lti.roles import graded
+from lti.roles import course_learner
 
 BACKOFF_MINUTES = [1, 5, 15, 60, 240, 720, 1440]
 # A claimed row is not due again for this long: longer than any send takes (each HTTP call
@@ -63,7 +63,7 @@ def takes_scores(launch: Launch | None, user_id: str | None, registration_id: in
     offers AGS, and the person is a learner there (LMSs grade only learners)."""
     if launch is None or not launch.ags_endpoint or registration_id is None or not user_id:
         return False
-    if not graded(launch.lti_roles or []):
+    if not course_learner(launch.lti_roles or []):
         return False
     return bool(launch.ags_endpoint.get("lineitem") or launch.ags_endpoint.get("lineitems"))
 

@@ -19,7 +19,7 @@ from app.models import AuditEvent, Person, ScoreOutbox
 from app.services import audit
 from app.services.outbox import RunResult, SendFailed, send_due
 from lti import ags
-from lti.roles import graded
+from lti.roles import course_learner
 from scripts.demo_lms.platform import ROLE_STAFF, DemoPlatform
 from tests.learner_flow import csrf, read_all
 from tests.web.test_acceptance import accept, acceptances, passed
@@ -283,7 +283,7 @@ LIS = "http://purl.imsglobal.org/vocab/lis/v2/"
     ],
 )
 def test_only_learners_in_the_course_are_graded(roles: list[str], expected: bool) -> None:
-    assert graded(roles) is expected
+    assert course_learner(roles) is expected
 
 
 def test_a_teachers_acceptance_queues_no_score(
