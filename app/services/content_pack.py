@@ -44,6 +44,54 @@ PLACEHOLDERS: dict[str, tuple[str, str]] = {
         "The corporate parenting board, committee or panel",
         "the Corporate Parenting Board",
     ),
+    "board_chair": ("Who chairs the board", "a councillor chosen by the council"),
+    "board_meets": ("How often the board meets", "several times a year"),
+    "lead_member": (
+        "The Lead Member for Children's Services (title or name)",
+        "the Lead Member for Children's Services",
+    ),
+    "strategy_name": (
+        "The council's corporate parenting strategy",
+        "the council's corporate parenting strategy",
+    ),
+    "strategy_review": ("How often the strategy is reviewed", "every year"),
+    "pledge_name": ("The name of the council's Pledge to children in care", "the Pledge"),
+    "children_in_care_count": (
+        "How many children the council looks after, with the date of the figure",
+        "a number the corporate parenting team can give you",
+    ),
+    "care_leavers_count": (
+        "How many care leavers the council supports, with the date of the figure",
+        "a number the corporate parenting team can give you",
+    ),
+    "leaving_care_team": (
+        "The team that gives care leavers their personal advisers",
+        "the leaving care service",
+    ),
+    "local_offer_where": (
+        "Where the council publishes its local offer for care leavers",
+        "on the council's website",
+    ),
+    "safeguarding_contact": (
+        "Who to contact at once about a child's safety",
+        "the council's children's services contact number, on its website",
+    ),
+    "care_experience_equality": (
+        "Whether the council treats care experience as if it were a protected characteristic",
+        "The council's position is set out in its equality objectives.",
+    ),
+    "staff_support": (
+        "Where a care-experienced learner can get support",
+        "your manager, HR or the council's employee assistance service",
+    ),
+    "data_protection_contact": (
+        "The council's data protection officer (e-mail or address)",
+        "the council's data protection officer",
+    ),
+    "accessibility_contact": (
+        "Who to tell about an accessibility problem with this module (e-mail)",
+        "the corporate parenting team",
+    ),
 }
 
 POLICY_FIELDS = (
