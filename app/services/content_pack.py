@@ -542,7 +542,8 @@ def _our_words(
     _check_placeholders(fm.body, fm.body_first_line, name, problems)
     # Checked under the heading it will sit under, so their '###' is not a skipped level;
     # the heading takes two lines, hence first_line - 2.
-    block = f"{OUR_WORDS_HEADING}\n\n{fm.body.strip(chr(10))}"
+    words = fm.body.strip("\n")
+    block = f"{OUR_WORDS_HEADING}\n\n{words}"
     _, _, links = render_markdown(
         f"{OUR_WORDS_HEADING}\n\n{fm.body}", fm.body_first_line - 2, name, problems
     )
