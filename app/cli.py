@@ -17,7 +17,14 @@ from app.models import Person, Role
 from app.services import audit, organisations, roster, sheets
 from app.services import keys as key_service
 from app.services import settings as settings_service
-from app.services.content_pack import PackError, load_packs
+from app.services.content_pack import (
+    PackError,
+    PolicyPack,
+    Problem,
+    load_packs,
+    pack_warnings,
+    placeholder_values,
+)
 from app.services.outbox import pending, send_due
 from app.services.platforms import PlatformError, add_platform, list_platforms, map_role
 from app.services.policies import PublishError, publish
@@ -193,6 +200,14 @@ def _echo_problems(problems: Sequence[object]) -> None:
         click.echo(str(problem), err=True)
 
 
+def _echo_warnings(pack: PolicyPack) -> list[Problem]:
+    """Things to see to that do not stop publishing (a dated note past its review, ...)."""
+    warnings = pack_warnings(pack, today())
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    return warnings
+
+
 content_cli = AppGroup("content", help="Check and publish the policy text (content packs).")
 
 
@@ -212,9 +227,11 @@ def content_check_command(path: str | None) -> None:
             f"{len(exc.problems)} problem(s): nothing can be published."
         ) from exc
     for pack in packs:
+        warned = len(_echo_warnings(pack))
         click.echo(
             f"OK {pack.key} version {pack.version}: {len(pack.sections)} sections, "
             f"effective {long_date(pack.effective_date)}, hash {pack.content_hash[:12]}"
+            + (f"; {warned} warning(s) to see to" if warned else "")
         )
 
 
@@ -227,6 +244,8 @@ def content_publish_command(path: str | None) -> None:
     except PackError as exc:
         _echo_problems(exc.problems)
         raise click.ClickException("Not published: fix the problems above first.") from exc
+    for pack in packs:
+        _echo_warnings(pack)
     quiz_dir = Path(current_app.config["QUIZ_DIR"])
     try:
         banks = [load_bank_for(quiz_dir, pack) for pack in packs]
@@ -300,13 +319,16 @@ org_cli = AppGroup("org", help="An organisation's settings: local details and du
 @org_cli.command("show")
 @click.option("--org", "organisation", required=True)
 def org_show_command(organisation: str) -> None:
-    """Show an organisation's settings: the policy's local details, then its rules."""
+    """Show an organisation's settings: the policy's local details (with what the text
+    says while one is not set), then its rules."""
     try:
         org = organisations.find(db.session(), organisation)
     except organisations.SettingError as exc:
         raise click.ClickException(str(exc)) from exc
+    defaults = placeholder_values(org.name, {})
     for key, value in organisations.settings_of(org).items():
-        click.echo(f"{key:28} {value or '(not set)'}   {organisations.SETTINGS[key]}")
+        shown = value or f'(not set: the text says "{defaults[key]}")'
+        click.echo(f"{key:28} {shown}   {organisations.SETTINGS[key]}")
     for key, value in settings_service.settings_of(org).items():
         click.echo(f"{key:28} {value}   {settings_service.NAMES[key]}")
 

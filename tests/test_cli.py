@@ -9,8 +9,9 @@ from sqlalchemy import select
 
 from app.db import db
 from app.models import Deployment, Organisation, PlatformRegistration
+from app.services.content_pack import PLACEHOLDERS
 from scripts.demo_lms.platform import DemoPlatform
-from tests.conftest import tool_client
+from tests.conftest import ORG, tool_client
 from tests.lti_flow import Flow
 
 ARGS = [
@@ -111,3 +112,21 @@ def test_map_role_changes_how_a_launch_is_read(
 def test_migrations_match_the_models(runner: FlaskCliRunner) -> None:
     result = runner.invoke(args=["db", "check"])
     assert result.exit_code == 0, result.output
+
+
+def test_org_show_lists_every_local_detail_with_what_the_text_says_until_it_is_set(
+    runner: FlaskCliRunner, registered: DemoPlatform
+) -> None:
+    shown = runner.invoke(args=["org", "show", "--org", ORG])
+    assert shown.exit_code == 0, shown.output
+    lines = {line.split(" ", 1)[0]: line for line in shown.output.splitlines()}
+    for key, (label, default) in PLACEHOLDERS.items():
+        expected = default or ORG  # the council's name defaults to the organisation's
+        assert lines[key] == f'{key:28} (not set: the text says "{expected}")   {label}'
+    set_it = runner.invoke(args=["org", "set", "--org", ORG, "board_chair", "The Lead Member"])
+    assert set_it.exit_code == 0, set_it.output
+    shown = runner.invoke(args=["org", "show", "--org", ORG]).output
+    lines = {line.split(" ", 1)[0]: line for line in shown.splitlines()}
+    assert lines["board_chair"] == f"{'board_chair':28} The Lead Member   Who chairs the board"
+    assert "a councillor chosen by the council" not in shown
+    assert lines["board_meets"].startswith(f'{"board_meets":28} (not set: the text says "several')

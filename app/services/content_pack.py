@@ -105,6 +105,27 @@ POLICY_FIELDS = (
 )
 SECTION_FIELDS = ("key", "title", "summary", "audience")
 
+# The Children in Care Council's own words: a file the council fills, shown inside one section
+# (just before its "What this means for you"), so the words are part of the text people accept.
+OUR_WORDS_FILE = "our-words.md"
+OUR_WORDS_FIELDS = ("section",)
+OUR_WORDS_HEADING = "## In our own words"
+# Shown while the file is empty; it must not put words in anyone's mouth.
+OUR_WORDS_EMPTY = (
+    "This is the place for the words of {{children_in_care_council}}. "
+    "It has not written them yet. When it does, they will appear here."
+)
+ACTION_HEADING_RE = re.compile(r"^## What this means for you[ \t]*$", re.M)
+
+# A section's length, counted as the check counts it; outside the range is a warning only.
+WORDS_MIN = 300
+WORDS_MAX = 600
+
+# A note whose facts go out of date (a Bill before Parliament): the first line of a blockquote,
+# e.g. "> **Proposed change to the law (checked 2025-03-31, review by 2025-12-31)**".
+DATED_NOTE_START_RE = re.compile(r"\(\s*checked\b", re.I)
+DATED_NOTE_RE = re.compile(r"\(checked (\S+), review by (\S+)\)")
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -138,6 +159,24 @@ class Section:
     body_markdown: str
     body_html: str
     headings: tuple[Heading, ...]
+    file: str = field(compare=False, default="")
+    line: int = field(compare=False, default=1)  # where the body starts in the file
+
+
+@dataclass(frozen=True)
+class DatedNote:
+    file: str
+    line: int
+    name: str
+    checked: date
+    review_by: date
+
+
+@dataclass(frozen=True)
+class OurWords:
+    file: str
+    section: str
+    empty: bool
 
 
 @dataclass(frozen=True)
@@ -152,6 +191,8 @@ class PolicyPack:
     intro_html: str
     sections: tuple[Section, ...]
     folder: str = field(compare=False, default="")
+    notes: tuple[DatedNote, ...] = field(compare=False, default=())
+    our_words: OurWords | None = field(compare=False, default=None)
 
     @property
     def content_hash(self) -> str:
@@ -405,6 +446,161 @@ def _check_placeholders(source: str, first_line: int, file: str, problems: list[
                 )
 
 
+def _dated_notes(
+    source: str, first_line: int, file: str, problems: list[Problem]
+) -> list[DatedNote]:
+    """Blockquotes whose first line says when their facts were checked and when to look again."""
+    notes: list[DatedNote] = []
+    tokens = _md.parse(source)
+    for i, tok in enumerate(tokens[:-2]):
+        if tok.type != "blockquote_open" or tokens[i + 1].type != "paragraph_open":
+            continue
+        inline = tokens[i + 2]
+        first = inline.content.split("\n", 1)[0]
+        if not DATED_NOTE_START_RE.search(first):
+            continue
+        line = first_line + (inline.map[0] if inline.map else 0)
+        match = DATED_NOTE_RE.search(first)
+        if match is None:
+            problems.append(
+                Problem(
+                    file,
+                    line,
+                    "a dated note's first line must hold "
+                    "'(checked YYYY-MM-DD, review by YYYY-MM-DD)'",
+                )
+            )
+            continue
+        dates: list[date] = []
+        for label, text in (("checked", match.group(1)), ("review by", match.group(2))):
+            try:
+                if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+                    raise ValueError(text)
+                dates.append(date.fromisoformat(text))
+            except ValueError:
+                problems.append(
+                    Problem(
+                        file,
+                        line,
+                        f"bad {label} date '{text}' in a dated note: write it as YYYY-MM-DD",
+                    )
+                )
+        if len(dates) != 2:
+            continue
+        checked, review_by = dates
+        if review_by < checked:
+            problems.append(
+                Problem(
+                    file,
+                    line,
+                    f"the review date {review_by.isoformat()} is before the checked date "
+                    f"{checked.isoformat()} in a dated note",
+                )
+            )
+            continue
+        name = first[: match.start()].strip(" *_") or "dated note"
+        notes.append(DatedNote(file, line, name, checked, review_by))
+    return notes
+
+
+@dataclass(frozen=True)
+class _Words:
+    words: OurWords
+    block: str  # the Markdown inserted into the section
+
+
+def _our_words(
+    folder: Path, section_keys: list[str], problems: list[Problem]
+) -> tuple[_Words | None, list[_Link]]:
+    """The Children in Care Council's file, checked like a section, ready to insert."""
+    path = folder / OUR_WORDS_FILE
+    if not path.is_file():
+        return None, []
+    name = _display(path)
+    fm = _front_matter(path.read_text(encoding="utf-8"), name, problems)
+    if fm is None:
+        return None, []
+    for field_name in fm.data:
+        if field_name not in OUR_WORDS_FIELDS:
+            problems.append(Problem(name, fm.lines[field_name], f"unknown field '{field_name}'"))
+    target = _text(fm, "section", name, problems)
+    if not target:
+        return None, []
+    if target not in section_keys:
+        problems.append(
+            Problem(
+                name,
+                fm.lines["section"],
+                f"section '{target}' is not a section of this policy "
+                f"(sections: {', '.join(section_keys)})",
+            )
+        )
+        return None, []
+    text = fm.body.strip()
+    if not text:
+        return _Words(OurWords(name, target, empty=True), OUR_WORDS_EMPTY), []
+    _check_placeholders(fm.body, fm.body_first_line, name, problems)
+    # Checked under the heading it will sit under, so their '###' is not a skipped level;
+    # the heading takes two lines, hence first_line - 2.
+    words = fm.body.strip("\n")
+    block = f"{OUR_WORDS_HEADING}\n\n{words}"
+    _, _, links = render_markdown(
+        f"{OUR_WORDS_HEADING}\n\n{fm.body}", fm.body_first_line - 2, name, problems
+    )
+    return _Words(OurWords(name, target, empty=False), block), links
+
+
+def _insert_words(body: str, block: str) -> str:
+    """Put the block just before 'What this means for you' (at the end if there is none)."""
+    match = ACTION_HEADING_RE.search(body)
+    if match is None:
+        return f"{body.rstrip()}\n\n{block}"
+    return f"{body[: match.start()].rstrip()}\n\n{block}\n\n{body[match.start() :]}"
+
+
+def word_count(markdown: str) -> int:
+    return len(re.findall(r"\w+", markdown))
+
+
+def pack_warnings(pack: PolicyPack, today: date) -> list[Problem]:
+    """What a content owner should deal with soon; none of it stops publishing."""
+    warnings: list[Problem] = []
+    for note in pack.notes:
+        if today > note.review_by:
+            warnings.append(
+                Problem(
+                    note.file,
+                    note.line,
+                    f"the note '{note.name}' was due for review by {note.review_by.isoformat()} "
+                    f"(last checked {note.checked.isoformat()}): check the law as it stands "
+                    "today, update the note's text, and change both dates",
+                )
+            )
+    words = pack.our_words
+    if words is not None and words.empty:
+        warnings.append(
+            Problem(
+                words.file,
+                1,
+                f"{OUR_WORDS_FILE} is empty: ask the Children in Care Council to write their "
+                f"own words for '{words.section}', and put them in below the front matter "
+                "as they wrote them",
+            )
+        )
+    for section in pack.sections:
+        count = word_count(section.body_markdown)
+        if not WORDS_MIN <= count <= WORDS_MAX:
+            warnings.append(
+                Problem(
+                    section.file,
+                    section.line,
+                    f"the section has {count} words: aim for {WORDS_MIN} to {WORDS_MAX} "
+                    + ("(say more, or join it to another)" if count < WORDS_MIN else "(split it)"),
+                )
+            )
+    return warnings
+
+
 # -- the pack ---------------------------------------------------------------------------------
 
 
@@ -498,8 +694,9 @@ def load_pack(folder: Path) -> PolicyPack:
             problems.append(Problem(index_name, fm.lines[name], f"unknown field '{name}'"))
     _check_placeholders(fm.body, fm.body_first_line, index_name, problems)
     intro_html, _, intro_links = render_markdown(fm.body, fm.body_first_line, index_name, problems)
+    notes = _dated_notes(fm.body, fm.body_first_line, index_name, problems)
 
-    files = {p.stem: p for p in folder.glob("*.md") if p.name != "index.md"}
+    files = {p.stem: p for p in folder.glob("*.md") if p.name not in ("index.md", OUR_WORDS_FILE)}
     seen_order: dict[str, int] = {}
     for i, item in enumerate(order):
         line = order_lines[i] if i < len(order_lines) else fm.lines.get("sections", 2)
@@ -526,8 +723,11 @@ def load_pack(folder: Path) -> PolicyPack:
                 Problem(_display(path), 1, f"section '{stem}' is not listed in index.md's sections")
             )
 
+    words, words_links = _our_words(folder, [k for k in seen_order if k in files], problems)
     sections: list[Section] = []
     links: list[tuple[str, _Link]] = [(index_name, link) for link in intro_links]
+    if words is not None:
+        links.extend((words.words.file, link) for link in words_links)
     section_keys: dict[str, str] = {}
     for item in (k for k in seen_order if k in files):
         path = files[item]
@@ -573,8 +773,26 @@ def load_pack(folder: Path) -> PolicyPack:
             problems.append(Problem(name, sfm.body_first_line, "the section has no text"))
         _check_placeholders(sfm.body, sfm.body_first_line, name, problems)
         body_html, headings, slinks = render_markdown(sfm.body, sfm.body_first_line, name, problems)
+        notes.extend(_dated_notes(sfm.body, sfm.body_first_line, name, problems))
         links.extend((name, link) for link in slinks)
-        sections.append(Section(item, stitle, ssummary, audience, body, body_html, headings))
+        if words is not None and words.words.section == item:
+            # Both files' problems are reported above with their own lines; this is the text
+            # people read and accept.
+            body = _insert_words(body, words.block)
+            body_html, headings, _ = render_markdown(body, 1, name, [])
+        sections.append(
+            Section(
+                item,
+                stitle,
+                ssummary,
+                audience,
+                body,
+                body_html,
+                headings,
+                file=name,
+                line=sfm.body_first_line,
+            )
+        )
 
     anchors = {s.key: {h.anchor for h in s.headings} for s in sections}
     for name, link in links:
@@ -615,6 +833,8 @@ def load_pack(folder: Path) -> PolicyPack:
         intro_html=intro_html,
         sections=tuple(sections),
         folder=str(folder),
+        notes=tuple(notes),
+        our_words=None if words is None else words.words,
     )
 
 
