@@ -26,10 +26,10 @@ BANK = ROOT / "quizzes" / "corporate-parenting.yaml"
 
 def test_the_shipped_module_meets_its_brief() -> None:
     pack = load_pack(PACK)
-    assert len(pack.sections) == 10
+    assert len(pack.sections) == 11
     for audience in (Audience.MEMBERS, Audience.STAFF):
         seen = [s for s in pack.sections if s.audience in (Audience.ALL, audience)]
-        assert len(seen) == 9
+        assert len(seen) == 10
     for section in pack.sections:
         words = len(re.findall(r"\w+", section.body_markdown))
         assert 300 <= words <= 650, (section.key, words)
@@ -184,7 +184,7 @@ def test_markdown_cannot_inject_script(tmp_path: Path) -> None:
 def test_check_command_reports_the_shipped_content_as_sound(runner: FlaskCliRunner) -> None:
     result = runner.invoke(args=["content", "check"])
     assert result.exit_code == 0, result.output
-    assert "OK corporate-parenting version 1.0: 10 sections" in result.output
+    assert "OK corporate-parenting version 1.0: 11 sections" in result.output
     result = runner.invoke(args=["quiz", "check"])
     assert result.exit_code == 0, result.output
     assert "OK corporate-parenting:" in result.output
@@ -219,26 +219,26 @@ BANK_CASES: list[tuple[str, str, str, str, str]] = [
         "unknown section 'partnerz'",
     ),
     ("duplicate id", "  - id: par-02\n", "  - id: par-01\n", "par-01", "duplicate id"),
-    ("no correct option", "    correct: c\n", "    correct: []\n", "what-01", "no correct option"),
+    ("no correct option", "    correct: c\n", "    correct: []\n", "what-12", "no correct option"),
     (
         "several correct on single choice",
         "    correct: c\n",
         "    correct: [a, c]\n",
-        "what-01",
+        "what-12",
         "several correct options on a single-choice question",
     ),
     (
         "empty option",
-        "        text: Only social workers, foster carers and children's home staff\n",
+        "        text: The foster carer, while the child lives in their home\n",
         "        text: ''\n",
-        "what-01",
+        "what-12",
         "empty option 'a'",
     ),
     (
         "correct option that does not exist",
         "    correct: c\n",
         "    correct: z\n",
-        "what-01",
+        "what-12",
         "correct option 'z' is not one of the options",
     ),
 ]
