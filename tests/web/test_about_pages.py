@@ -72,6 +72,14 @@ def assert_general(client: FlaskClient) -> None:
     )
     assert "are kept for 6 years from the day you left (the default)" in words
     assert "they are kept for 25 years (the default)" in words
+    # What Article 13 asks for that comes from no setting: the basis, and what is recorded.
+    assert "Public task (UK GDPR Article 6(1)(e))." in words
+    assert "Your contract of employment, for staff (UK GDPR Article 6(1)(b))." in words
+    assert "We do not rely on your consent." in words
+    assert (
+        "the policy version and a fingerprint (hash) of its text, your quiz result, your IP "
+        "address and browser (user agent)" in words
+    )
     statement = text_of(main(client.get("/accessibility").get_data(as_text=True)))
     assert "The module is run by your council." in statement
     assert (
