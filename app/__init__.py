@@ -70,6 +70,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.setdefault("COMPRESS_STREAMS", False)
     compress.init_app(app)
 
+    from app.about import bp as about_bp
     from app.api import bp as api_bp
     from app.cli import register_cli
     from app.hr import bp as hr_bp
@@ -80,7 +81,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     init_web(app)
     csrf.exempt(api_bp)  # token auth, no cookies
-    for bp in (lti_bp, learner_bp, hr_bp, manager_bp, api_bp):
+    for bp in (lti_bp, learner_bp, hr_bp, manager_bp, api_bp, about_bp):
         app.register_blueprint(bp)
     register_cli(app)
     score_sender.init_app(app)
