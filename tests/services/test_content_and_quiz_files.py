@@ -26,10 +26,10 @@ BANK = ROOT / "quizzes" / "corporate-parenting.yaml"
 
 def test_the_shipped_module_meets_its_brief() -> None:
     pack = load_pack(PACK)
-    assert len(pack.sections) == 10
-    for audience in (Audience.MEMBERS, Audience.STAFF):
+    assert len(pack.sections) == 11
+    for audience, expected in ((Audience.MEMBERS, 10), (Audience.STAFF, 9)):
         seen = [s for s in pack.sections if s.audience in (Audience.ALL, audience)]
-        assert len(seen) == 9
+        assert len(seen) == expected, audience
     for section in pack.sections:
         words = len(re.findall(r"\w+", section.body_markdown))
         assert 300 <= words <= 650, (section.key, words)
@@ -184,7 +184,7 @@ def test_markdown_cannot_inject_script(tmp_path: Path) -> None:
 def test_check_command_reports_the_shipped_content_as_sound(runner: FlaskCliRunner) -> None:
     result = runner.invoke(args=["content", "check"])
     assert result.exit_code == 0, result.output
-    assert "OK corporate-parenting version 1.0: 10 sections" in result.output
+    assert "OK corporate-parenting version 1.0: 11 sections" in result.output
     result = runner.invoke(args=["quiz", "check"])
     assert result.exit_code == 0, result.output
     assert "OK corporate-parenting:" in result.output
