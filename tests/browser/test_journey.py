@@ -42,7 +42,7 @@ from tests.browser.journey import (
     verification_code,
 )
 
-STAFF_SECTIONS = 9  # a member of staff reads every section but the councillors' own
+STAFF_SECTIONS = 10  # a member of staff reads every section but the councillors' own
 FULL_NAME = "Aisha Khan"  # u-aisha's name in the demo LMS
 SEED = 2026
 

@@ -230,7 +230,7 @@ def test_renewal_window_then_expiry_reopen_the_journey(
     days_to_window = (first.valid_until - timedelta(days=30) - london_date(utcnow())).days
     travel(days=days_to_window + 1)
     html = launched("u-aisha").get("/").get_data(as_text=True)
-    assert "Due for renewal" in html and "0 of 9 sections read" in html
+    assert "Due for renewal" in html and "0 of 10 sections read" in html
     travel(days=days_to_window + 60)
     client = launched("u-aisha")
     assert "Expired" in client.get("/").get_data(as_text=True)
@@ -321,7 +321,7 @@ def test_audit_chain_covers_the_journey_and_verifies(
         actions = list(db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.seq)))
         count = db.session.scalar(select(func.count()).select_from(AuditEvent))
     assert actions[0] == "launch"
-    assert actions.count("section_read") == 9
+    assert actions.count("section_read") == 10
     assert {"quiz_attempt_started", "quiz_submitted", "acceptance"} <= set(actions)
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 0

@@ -18,12 +18,12 @@ def test_overview_shows_sections_progress_status_and_due_date(launched: Any) -> 
     client = launched("u-aisha")
     html = client.get("/").get_data(as_text=True)
     assert "Corporate Parenting Policy" in html
-    assert "0 of 9 sections read" in html
+    assert "0 of 10 sections read" in html
     assert "Not started" in html
     assert "Complete by" in html
     assert "Start reading" in html
     assert "Cannot start yet" in html
-    assert len(section_links(client)) == 9
+    assert len(section_links(client)) == 10
 
 
 def test_councillors_and_officers_each_get_their_own_section(launched: Any) -> None:
@@ -42,13 +42,13 @@ def test_reading_is_saved_on_the_server_and_resumed_on_the_next_launch(
     first = launched("u-lee")
     links = section_links(first)
     page = first.get(links[0]).get_data(as_text=True)
-    assert "Section 1 of 9" in page
+    assert "Section 1 of 10" in page
     assert "Next section" in page and links[1] in page
     first.get(links[1])
     # A new launch (another day, another browser) carries on from the server's record.
     later = launched("u-lee")
     html = later.get("/").get_data(as_text=True)
-    assert "2 of 9 sections read" in html
+    assert "2 of 10 sections read" in html
     assert "In progress" in html
     button = re.search(
         r'<a href="([^"]+)"[^>]*class="govuk-button[^"]*"[^>]*>\s*Continue reading', html
@@ -67,7 +67,7 @@ def test_opening_a_section_twice_counts_once(app: Flask, launched: Any) -> None:
     link = section_links(client)[0]
     for _ in range(3):
         client.get(link)
-    assert "1 of 9 sections read" in client.get("/").get_data(as_text=True)
+    assert "1 of 10 sections read" in client.get("/").get_data(as_text=True)
     with app.app_context():
         reads = db.session.scalar(
             select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "section_read")
@@ -82,7 +82,7 @@ def test_quiz_stays_locked_with_the_reason_until_every_section_is_opened(launche
         client.get(link)
     locked = client.get("/quiz").get_data(as_text=True)
     assert "The quiz is not open yet" in locked
-    assert "You have read 8 of 9" in locked
+    assert "You have read 9 of 10" in locked
     assert links[-1] in locked
     client.get(links[-1])
     opened = client.get("/quiz").get_data(as_text=True)
@@ -124,5 +124,5 @@ def test_all_read_shows_the_quiz_as_ready(launched: Any) -> None:
     client = launched("u-aisha")
     read_all(client)
     html = client.get("/").get_data(as_text=True)
-    assert "9 of 9 sections read" in html
+    assert "10 of 10 sections read" in html
     assert "Go to the quiz" in html

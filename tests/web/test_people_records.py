@@ -217,7 +217,7 @@ def test_subject_access_export_holds_their_data_and_nobody_elses(app: Flask, lau
     assert data["person"]["name"] == "Aisha Khan"
     assert data["organisation"] == "Test Borough Council"
     assert len(data["launches"]) == 1 and data["launches"][0]["ip_address"] == "127.0.0.1"
-    assert len(data["section_reads"]) == 9
+    assert len(data["section_reads"]) == 10
     [attempt] = data["quiz_attempts"]
     assert attempt["passed"] is True and attempt["percent"] == 100
     assert all(q["question"] and q["answer"] and q["correct"] for q in attempt["questions"])

@@ -40,17 +40,17 @@ def test_draw_is_fresh_fair_and_stable_across_reloads(app: Flask, ready: Any) ->
     action, page = start_quiz(client)
     again = client.get("/quiz").get_data(as_text=True)
     legends = re.findall(r"<legend[^>]*>\s*(.*?)\s*</legend>", page, re.S)
-    assert len(legends) == 10
+    assert len(legends) == 12
     assert legends == re.findall(r"<legend[^>]*>\s*(.*?)\s*</legend>", again, re.S)
     with app.app_context():
         attempt = db.session.get(QuizAttempt, attempt_id(action))
         assert attempt is not None
         bank = {q["id"]: q for q in attempt.bank.questions}
         sections = [bank[item["id"]]["section"] for item in attempt.drawn]
-    # At least one question from each of the nine sections this officer read.
-    assert len(set(sections)) == 9
+    # At least one question from each of the ten sections this officer read.
+    assert len(set(sections)) == 10
     assert "your-role-as-an-elected-member" not in sections
-    assert len({item["id"] for item in attempt.drawn}) == 10
+    assert len({item["id"] for item in attempt.drawn}) == 12
 
 
 def test_the_page_never_says_which_option_is_right(app: Flask, ready: Any) -> None:
@@ -80,11 +80,11 @@ def test_fail_then_cool_down_then_pass(
     client = ready()
     for expected_left in (1, 0):
         action, page = start_quiz(client)
-        result = submit(client, action, page, answers(app, attempt_id(action), right=5))
+        result = submit(client, action, page, answers(app, attempt_id(action), right=6))
         assert result.status_code == 302
         html = client.get(result.location).get_data(as_text=True)
         assert "You did not pass this time" in html
-        assert "5 out of 10 (50%)" in html
+        assert "6 out of 12 (50%)" in html
         assert "Read the section:" in html  # feedback links each question to its section
         if expected_left:
             assert "You have 1 attempt left" in html
@@ -96,10 +96,10 @@ def test_fail_then_cool_down_then_pass(
 
     travel(minutes=61)
     action, page = start_quiz(client)
-    result = submit(client, action, page, answers(app, attempt_id(action), right=8))
+    result = submit(client, action, page, answers(app, attempt_id(action), right=10))
     html = client.get(result.location).get_data(as_text=True)
     assert "You passed the quiz" in html
-    assert "8 out of 10 (80%)" in html
+    assert "10 out of 12 (83%)" in html
     assert "Continue to accept the policy" in html
     assert count(app, QuizSubmission) == 3
     # Passed: the quiz now leads to the acceptance, not to another attempt.
@@ -210,7 +210,7 @@ def test_multiple_choice_needs_exactly_the_right_set(
     submit(client, action, page, data)
     with app.app_context():
         sub = db.session.scalars(select(QuizSubmission)).one()
-        assert sub.score == 9
+        assert sub.score == 11
 
 
 def test_time_limit_can_be_extended_and_late_answers_do_not_count(
