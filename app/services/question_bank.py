@@ -210,7 +210,16 @@ def load_bank(path: Path, pack: PolicyPack) -> Bank:
         seen[qid] = line
         bad = len(problems)
         for key in item:
-            if key not in ("id", "section", "kind", "type", "stem", "options", "correct", "explanation"):
+            if key not in (
+                "id",
+                "section",
+                "kind",
+                "type",
+                "stem",
+                "options",
+                "correct",
+                "explanation",
+            ):
                 problem(lines.get(key, line), f"unknown field '{key}'", qid)
         section = item.get("section")
         if section not in section_keys:
