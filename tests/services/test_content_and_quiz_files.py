@@ -215,10 +215,10 @@ BANK_CASES: list[tuple[str, str, str, str, str]] = [
         "unknown section",
         "    section: partners\n",
         "    section: partnerz\n",
-        "par-01",
+        "par-11",
         "unknown section 'partnerz'",
     ),
-    ("duplicate id", "  - id: par-02\n", "  - id: par-01\n", "par-01", "duplicate id"),
+    ("duplicate id", "  - id: par-12\n", "  - id: par-11\n", "par-11", "duplicate id"),
     ("no correct option", "    correct: c\n", "    correct: []\n", "what-12", "no correct option"),
     (
         "several correct on single choice",
