@@ -86,7 +86,7 @@ PACK_CASES: list[tuple[str, Callable[[Path], None], str, str]] = [
     ),
     (
         "bad date",
-        lambda d: edit(d / "index.md", "effective_date: 2026-04-01", "effective_date: 2026-13-45"),
+        lambda d: edit(d / "index.md", "effective_date: 2026-12-01", "effective_date: 2026-13-45"),
         "index.md:5:",
         "bad date '2026-13-45'",
     ),
@@ -110,7 +110,7 @@ PACK_CASES: list[tuple[str, Callable[[Path], None], str, str]] = [
     ),
     (
         "version not quoted",
-        lambda d: edit(d / "index.md", 'version: "1.0"', "version: 1.10"),
+        lambda d: edit(d / "index.md", 'version: "2.0"', "version: 2.10"),
         "index.md:4:",
         "version must be in quotes",
     ),
@@ -184,7 +184,7 @@ def test_markdown_cannot_inject_script(tmp_path: Path) -> None:
 def test_check_command_reports_the_shipped_content_as_sound(runner: FlaskCliRunner) -> None:
     result = runner.invoke(args=["content", "check"])
     assert result.exit_code == 0, result.output
-    assert "OK corporate-parenting version 1.0: 11 sections" in result.output
+    assert "OK corporate-parenting version 2.0: 12 sections" in result.output
     result = runner.invoke(args=["quiz", "check"])
     assert result.exit_code == 0, result.output
     assert "OK corporate-parenting:" in result.output
@@ -203,9 +203,9 @@ def test_published_text_cannot_change_without_a_new_version(
     changed = runner.invoke(args=["content", "publish", "--path", str(content)])
     assert changed.exit_code != 0
     assert "cannot change: give the new text a new version number" in changed.output
-    edit(content / "corporate-parenting" / "index.md", 'version: "1.0"', 'version: "1.1"')
+    edit(content / "corporate-parenting" / "index.md", 'version: "2.0"', 'version: "2.1"')
     bumped = runner.invoke(args=["content", "publish", "--path", str(content)])
-    assert bumped.exit_code == 0 and "version 1.1" in bumped.output
+    assert bumped.exit_code == 0 and "version 2.1" in bumped.output
 
 
 # -- bad question banks -------------------------------------------------------------------

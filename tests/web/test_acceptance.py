@@ -52,8 +52,8 @@ def test_declaration_shows_the_policy_and_what_will_be_recorded(app: Flask, laun
     passed(app, client)
     page = client.get("/accept").get_data(as_text=True)
     assert (
-        "I have read, understood and accept the Corporate Parenting Policy, version 1.0, "
-        "effective 1 April 2026."
+        "I have read, understood and accept the Corporate Parenting Policy, version 2.0, "
+        "effective 1 December 2026."
     ) in page
     assert "not a request for consent" in page
     assert "consent" not in page.replace("not a request for consent", "")
@@ -198,7 +198,7 @@ def test_certificate_is_a_pdf_with_the_record(app: Flask, launched: Any) -> None
         "Aisha Khan",
         "Test Borough Council",
         "Corporate Parenting Policy",
-        "version 1.0",
+        "version 2.0",
         row.verification_code[:5],
     ):
         assert expected in text
@@ -284,12 +284,12 @@ def new_version(tmp_path: Any, runner: FlaskCliRunner, version: str, reaccept: b
     shutil.copytree(Path(__file__).resolve().parents[2] / "content", content)
     index = content / "corporate-parenting" / "index.md"
     text = index.read_text()
-    text = text.replace('version: "1.0"', f'version: "{version}"')
+    text = text.replace('version: "2.0"', f'version: "{version}"')
     text = text.replace(
         "requires_reacceptance: true", f"requires_reacceptance: {str(reaccept).lower()}"
     )
     text = text.replace(
-        "effective_date: 2026-04-01", f"effective_date: {date.today() - timedelta(days=1)}"
+        "effective_date: 2026-12-01", f"effective_date: {date.today() - timedelta(days=1)}"
     )
     index.write_text(text + "\nThis version corrects a typing error.\n")
     result = runner.invoke(args=["content", "publish", "--path", str(content)])

@@ -217,7 +217,7 @@ def test_csv_has_the_right_people_and_statuses(app: Flask, council: FlaskClient)
     )
     assert aisha["Manager name"] == "Maria Lopez"
     assert aisha["Manager email"] == "maria.lopez@test.example"
-    assert aisha["Policy version accepted"] == "1.0"
+    assert aisha["Policy version accepted"] == "2.0"
     assert aisha["Quiz score (%)"] == "100" and aisha["Quiz attempts"] == "1"
     accepted = datetime.strptime(aisha["Accepted at (UTC)"], "%Y-%m-%d %H:%M:%S")
     assert accepted.date() in (today(), today() - timedelta(days=1))

@@ -341,7 +341,7 @@ def test_person_record_shows_details_attempts_acceptances_reminders_and_events(
     assert "E-mail aisha.khan@demo-council.example" in words
     attempts = table(html, "Quiz attempts")
     assert len(attempts) == 1 and "(100%)" in attempts[0][3] and attempts[0][4] == "Passed"
-    assert "Version 1.0," in words
+    assert "Version 2.0," in words
     assert "In the learning portal, typing the name Aisha Khan" in words
     reminders = table(html, "Reminders")
     assert reminders[0][1:] == [

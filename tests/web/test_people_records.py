@@ -70,7 +70,7 @@ def date_fields(name: str, day: Any) -> dict[str, list[str]]:
         ({"declared_on": ["", "", ""]}, "Enter the date of the declaration"),
         ({"declared_on": ["31", "2", "2026"]}, "Date of the declaration must be a real date"),
         ({"declared_on": "future"}, "must be today or in the past"),
-        ({"declared_on": ["1", "1", "2026"]}, "must be on or after 1 April 2026"),
+        ({"declared_on": ["1", "1", "2026"]}, "must be on or after 1 December 2026"),
     ],
     ids=["no note", "not confirmed", "no date", "not a date", "future", "before the version"],
 )
@@ -222,7 +222,7 @@ def test_subject_access_export_holds_their_data_and_nobody_elses(app: Flask, lau
     assert attempt["passed"] is True and attempt["percent"] == 100
     assert all(q["question"] and q["answer"] and q["correct"] for q in attempt["questions"])
     [acceptance] = data["acceptances"]
-    assert acceptance["typed_name"] == "Aisha Khan" and acceptance["policy_version"] == "1.0"
+    assert acceptance["typed_name"] == "Aisha Khan" and acceptance["policy_version"] == "2.0"
     actions = {e["action"] for e in data["audit_events"]}
     assert {"launch", "section_read", "quiz_submitted", "acceptance"} <= actions
     for other in ("Lee", "lee.morgan", "Priya", "priya.shah", "Morgan"):
