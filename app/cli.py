@@ -306,9 +306,14 @@ def quiz_check_command(path: str | None, content: str | None) -> None:
     _echo_problems(flawed)
     if flawed or lucky:
         limit = f"{100 * item_review.GUESSER_LIMIT:.0f}%"
+        found = [f"{len(flawed)} item-writing flaw(s)"] if flawed else []
+        if lucky:
+            found.append(
+                f"a guesser who never read the module passes {limit} or more of first attempts"
+            )
         raise click.ClickException(
-            f"{len(flawed)} item-writing flaw(s)"
-            + (f"; a guesser who never read the module passes {limit} or more" if lucky else "")
+            "; ".join(found)[:1].upper()
+            + "; ".join(found)[1:]
             + ". Fix the questions: the quiz must show that people understood."
         )
 
