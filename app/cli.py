@@ -306,15 +306,13 @@ def quiz_check_command(path: str | None, content: str | None) -> None:
     _echo_problems(flawed)
     if flawed or lucky:
         limit = f"{100 * item_review.GUESSER_LIMIT:.0f}%"
-        found = [f"{len(flawed)} item-writing flaw(s)"] if flawed else []
+        why = f"{len(flawed)} item-writing flaw(s)" if flawed else ""
         if lucky:
-            found.append(
-                f"a guesser who never read the module passes {limit} or more of first attempts"
+            why += ("; a" if why else "A") + (
+                f" guesser who never read the module passes {limit} or more of first attempts"
             )
         raise click.ClickException(
-            "; ".join(found)[:1].upper()
-            + "; ".join(found)[1:]
-            + ". Fix the questions: the quiz must show that people understood."
+            why + ". Fix the questions: the quiz must show that people understood."
         )
 
 
