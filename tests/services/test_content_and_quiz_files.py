@@ -217,14 +217,6 @@ BANK_CASES: list[tuple[str, str, str, str, str]] = [
         "unknown section 'partnerz'",
     ),
     ("duplicate id", "  - id: par-02\n", "  - id: par-01\n", "par-01", "duplicate id"),
-    ("no kind", "    kind: recall\n", "", "what-01", "kind must be scenario or recall"),
-    (
-        "unknown kind",
-        "    kind: recall\n",
-        "    kind: quiz\n",
-        "what-01",
-        "kind must be scenario or recall",
-    ),
     ("no correct option", "    correct: c\n", "    correct: []\n", "what-01", "no correct option"),
     (
         "several correct on single choice",
@@ -285,3 +277,19 @@ def test_a_section_with_fewer_questions_than_its_minimum_is_refused(tmp_path: Pa
         "section 'partners' has 0 question(s), fewer than its minimum of 1" in str(p)
         for p in caught.value.problems
     )
+
+
+@pytest.mark.parametrize("new", ["", "    kind: quiz\n"], ids=["no kind", "unknown kind"])
+def test_a_question_without_scenario_or_recall_as_its_kind_is_refused(
+    tmp_path: Path, new: str
+) -> None:
+    text = BANK.read_text()
+    first = re.search(r"  - id: (\S+)\n", text)
+    assert first is not None
+    path = tmp_path / BANK.name
+    path.write_text(re.sub(r"    kind: \w+\n", new, text, count=1))
+    with pytest.raises(BankError) as caught:
+        load_bank(path, load_pack(PACK))
+    assert [p.reason for p in caught.value.problems if p.question == first.group(1)] == [
+        "kind must be scenario or recall"
+    ]
