@@ -14,7 +14,7 @@ from flask.testing import FlaskCliRunner
 
 from app.models import Audience
 from app.services.content_pack import PackError, load_pack
-from app.services.question_bank import BankError, load_bank
+from app.services.question_bank import BankError, Question, load_bank
 
 ROOT = Path(__file__).resolve().parents[2]
 PACK = ROOT / "content" / "corporate-parenting"
@@ -293,3 +293,21 @@ def test_a_question_without_scenario_or_recall_as_its_kind_is_refused(
     assert [p.reason for p in caught.value.problems if p.question == first.group(1)] == [
         "kind must be scenario or recall"
     ]
+
+
+def test_a_bank_published_before_kinds_existed_still_reads() -> None:
+    stored = {
+        "id": "q1",
+        "section": "partners",
+        "type": "true_false",
+        "stem": "A statement.",
+        "options": [{"id": "true", "text": "True"}, {"id": "false", "text": "False"}],
+        "correct": ["true"],
+        "explanation": "Because.",
+    }
+    question = Question.from_json(stored)
+    assert question.kind is None
+    assert question.as_json() == {**stored, "kind": None}
+    shipped = load_bank(BANK, load_pack(PACK)).questions[0]
+    assert Question.from_json(shipped.as_json()) == shipped
+    assert shipped.kind in ("scenario", "recall")
