@@ -14,7 +14,7 @@ from sqlalchemy import select
 from app.clock import long_date, today, utcnow
 from app.db import db
 from app.models import Person, Role
-from app.services import audit, organisations, roster, sheets
+from app.services import audit, item_review, organisations, roster, sheets
 from app.services import keys as key_service
 from app.services import settings as settings_service
 from app.services.content_pack import (
@@ -289,7 +289,8 @@ quiz_cli = AppGroup("quiz", help="Check the question banks.")
 @click.option("--path", default=None, help="A quizzes folder other than the shipped quizzes/.")
 @click.option("--content", default=None, help="The content folder the questions test.")
 def quiz_check_command(path: str | None, content: str | None) -> None:
-    """Check each question bank against its content pack: file, line, question and reason."""
+    """Check each question bank against its content pack (file, line, question and reason),
+    then review it: item-writing flaws, and how often a test-wise guesser would pass."""
     try:
         packs = load_packs(_content_dir(content))
     except PackError as exc:
@@ -297,20 +298,41 @@ def quiz_check_command(path: str | None, content: str | None) -> None:
         raise click.ClickException("Fix the content pack first.") from exc
     quiz_dir = Path(path) if path else Path(current_app.config["QUIZ_DIR"])
     failed: list[BankProblem] = []
+    flawed: list[BankProblem] = []
+    lucky = False
     for pack in packs:
         try:
             bank = load_bank_for(quiz_dir, pack)
         except BankError as exc:
             failed.extend(exc.problems)
             continue
+        found = item_review.review(bank, pack, item_review.places(quiz_dir / f"{pack.key}.yaml"))
         by_section = Counter(q.section for q in bank.questions)
         click.echo(
-            f"OK {pack.key}: {len(bank.questions)} questions; per section: "
+            ("OK" if found.sound else "NOT OK")
+            + f" {pack.key}: {len(bank.questions)} questions; per section: "
             + ", ".join(f"{k} {by_section[k]}" for k in (s.key for s in pack.sections))
         )
+        for line in item_review.summary_lines(bank, pack):
+            click.echo(line)
+        for result in found.guesser:
+            click.echo(item_review.guesser_line(result))
+        flawed.extend(found.flaws)
+        lucky = lucky or found.guesser_too_lucky
     if failed:
         _echo_problems(failed)
         raise click.ClickException(f"{len(failed)} problem(s) in the question banks.")
+    _echo_problems(flawed)
+    if flawed or lucky:
+        limit = f"{100 * item_review.GUESSER_LIMIT:.0f}%"
+        why = f"{len(flawed)} item-writing flaw(s)" if flawed else ""
+        if lucky:
+            why += ("; a" if why else "A") + (
+                f" guesser who never read the module passes {limit} or more of first attempts"
+            )
+        raise click.ClickException(
+            why + ". Fix the questions: the quiz must show that people understood."
+        )
 
 
 org_cli = AppGroup("org", help="An organisation's settings: local details and due dates.")

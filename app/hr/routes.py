@@ -36,7 +36,7 @@ from app.models import Organisation, Person, PolicyVersion, Role
 from app.services import anchoring
 from app.services import people as people_service
 from app.services.acceptance import AlreadyAccepted, by_code, declaration_text
-from app.services.attempts import question_statistics
+from app.services.attempts import MIN_FOR_DISCRIMINATION, question_statistics
 from app.services.outbox import pending, retry
 from app.services.policies import current_version
 from app.services.question_bank import current_bank
@@ -376,7 +376,12 @@ def quiz_statistics() -> str:
     version = current_version(db.session(), current_app.config["POLICY_KEY"], today())
     bank = current_bank(db.session(), version.policy_id) if version else None
     stats = question_statistics(db.session(), current_user.organisation_id, bank) if bank else []
-    return render_template("hr/quiz_statistics.html", stats=stats, bank=bank)
+    return render_template(
+        "hr/quiz_statistics.html",
+        stats=stats,
+        bank=bank,
+        min_group=MIN_FOR_DISCRIMINATION,
+    )
 
 
 @bp.get("/verify")

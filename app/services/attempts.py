@@ -289,6 +289,11 @@ def extend(session: Session, attempt: QuizAttempt, person_id: int, now: datetime
     return new_deadline
 
 
+# Below this many passed and failed attempts that drew a question, one person more or less
+# swings its discrimination by 20 points or more: too noisy to judge the question by.
+MIN_FOR_DISCRIMINATION = 5
+
+
 @dataclass(frozen=True)
 class QuestionStats:
     id: str
@@ -298,32 +303,54 @@ class QuestionStats:
     correct: int
     top_wrong: str | None
     top_wrong_count: int
+    kind: str | None = None
+    passed_attempts: int = 0  # attempts that passed and drew this question
+    passed_correct: int = 0  # ... and got it right
+    failed_attempts: int = 0
+    failed_correct: int = 0
 
     @property
     def percent_correct(self) -> int | None:
         return round(100 * self.correct / self.attempts) if self.attempts else None
 
+    @property
+    def discrimination(self) -> int | None:
+        """How much better people who passed did on this question than people who failed,
+        in percentage points: near zero or below, the question does not tell them apart."""
+        if min(self.passed_attempts, self.failed_attempts) < MIN_FOR_DISCRIMINATION:
+            return None
+        return round(
+            100 * self.passed_correct / self.passed_attempts
+            - 100 * self.failed_correct / self.failed_attempts
+        )
+
 
 def question_statistics(
     session: Session, organisation_id: int, bank: QuizBank
 ) -> list[QuestionStats]:
-    """Per question of a bank: how often asked, how often right, and the wrong answer most
-    chosen, so content owners can improve weak questions. One organisation's attempts."""
+    """Per question of a bank: how often asked, how often right, the wrong answer most
+    chosen, and how well it tells those who passed from those who failed, so content owners
+    can improve weak questions. One organisation's attempts."""
     rows = session.execute(
-        select(QuizSubmission.answers, QuizSubmission.results)
+        select(QuizSubmission.answers, QuizSubmission.results, QuizSubmission.passed)
         .join(QuizAttempt, QuizAttempt.id == QuizSubmission.attempt_id)
         .where(QuizAttempt.organisation_id == organisation_id, QuizAttempt.bank_id == bank.id)
     ).all()
     questions = {q["id"]: q for q in bank.questions}
     asked: Counter[str] = Counter()
     right: Counter[str] = Counter()
+    # (passed, question id) -> attempts, and how many of them got it right
+    by_outcome: Counter[tuple[bool, str]] = Counter()
+    right_by_outcome: Counter[tuple[bool, str]] = Counter()
     wrong: dict[str, Counter[str]] = {qid: Counter() for qid in questions}
-    for answers, results in rows:
+    for answers, results, passed in rows:
         for result in results:
             qid = result["id"]
             asked[qid] += 1
+            by_outcome[passed, qid] += 1
             if result["correct"]:
                 right[qid] += 1
+                right_by_outcome[passed, qid] += 1
                 continue
             correct = set(questions[qid]["correct"])
             wrong[qid].update(o for o in answers.get(qid, []) if o not in correct)
@@ -340,6 +367,11 @@ def question_statistics(
                 correct=right[qid],
                 top_wrong=option_text.get(top[0][0]) if top else None,
                 top_wrong_count=top[0][1] if top else 0,
+                kind=q.get("kind"),
+                passed_attempts=by_outcome[True, qid],
+                passed_correct=right_by_outcome[True, qid],
+                failed_attempts=by_outcome[False, qid],
+                failed_correct=right_by_outcome[False, qid],
             )
         )
     return stats

@@ -23,6 +23,10 @@ from app.services.content_pack import PolicyPack
 
 ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 TYPES = ("single", "multiple", "true_false")
+# A scenario puts the reader in a situation the section prepares them for; recall asks for
+# a fact. The checker counts them, since scenarios are what show understanding.
+KINDS = ("scenario", "recall")
+FIELDS = ("id", "section", "kind", "type", "stem", "options", "correct", "explanation")
 DEFAULT_SETTINGS: dict[str, Any] = {
     "questions_per_attempt": 10,
     "min_per_section": 1,
@@ -76,11 +80,13 @@ class Question:
     options: tuple[Option, ...]
     correct: frozenset[str]
     explanation: str
+    kind: str | None = None  # None only in banks published before `kind` existed
 
     def as_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "section": self.section,
+            "kind": self.kind,
             "type": self.type,
             "stem": self.stem,
             "options": [{"id": o.id, "text": o.text} for o in self.options],
@@ -98,6 +104,7 @@ class Question:
             options=tuple(Option(o["id"], o["text"]) for o in data["options"]),
             correct=frozenset(data["correct"]),
             explanation=data["explanation"],
+            kind=data.get("kind"),
         )
 
 
@@ -210,16 +217,7 @@ def load_bank(path: Path, pack: PolicyPack) -> Bank:
         seen[qid] = line
         bad = len(problems)
         for key in item:
-            if key not in (
-                "id",
-                "section",
-                "kind",
-                "type",
-                "stem",
-                "options",
-                "correct",
-                "explanation",
-            ):
+            if key not in FIELDS:
                 problem(lines.get(key, line), f"unknown field '{key}'", qid)
         section = item.get("section")
         if section not in section_keys:
@@ -228,6 +226,9 @@ def load_bank(path: Path, pack: PolicyPack) -> Bank:
                 f"unknown section '{section}' (not in content pack '{pack.key}')",
                 qid,
             )
+        kind = item.get("kind")
+        if kind not in KINDS:
+            problem(lines.get("kind", line), "kind must be scenario or recall", qid)
         qtype = item.get("type")
         if qtype not in TYPES:
             problem(lines.get("type", line), "type must be single, multiple or true_false", qid)
@@ -297,6 +298,7 @@ def load_bank(path: Path, pack: PolicyPack) -> Bank:
                 tuple(options),
                 frozenset(correct),
                 str(explanation).strip(),
+                str(kind),
             )
         )
 

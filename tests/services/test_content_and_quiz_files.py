@@ -8,13 +8,15 @@ import shutil
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from flask.testing import FlaskCliRunner
 
 from app.models import Audience
 from app.services.content_pack import PackError, load_pack
-from app.services.question_bank import BankError, load_bank
+from app.services.question_bank import BankError, Question, load_bank
 
 ROOT = Path(__file__).resolve().parents[2]
 PACK = ROOT / "content" / "corporate-parenting"
@@ -185,9 +187,7 @@ def test_check_command_reports_the_shipped_content_as_sound(runner: FlaskCliRunn
     result = runner.invoke(args=["content", "check"])
     assert result.exit_code == 0, result.output
     assert "OK corporate-parenting version 2.0: 12 sections" in result.output
-    result = runner.invoke(args=["quiz", "check"])
-    assert result.exit_code == 0, result.output
-    assert "OK corporate-parenting:" in result.output
+    # `quiz check` on the shipped bank: tests/services/test_item_review.py.
 
 
 def test_published_text_cannot_change_without_a_new_version(
@@ -210,51 +210,85 @@ def test_published_text_cannot_change_without_a_new_version(
 
 # -- bad question banks -------------------------------------------------------------------
 
-BANK_CASES: list[tuple[str, str, str, str, str]] = [
-    (
-        "unknown section",
-        "    section: partners\n",
-        "    section: partnerz\n",
-        "par-11",
-        "unknown section 'partnerz'",
-    ),
-    ("duplicate id", "  - id: par-12\n", "  - id: par-11\n", "par-11", "duplicate id"),
-    ("no correct option", "    correct: c\n", "    correct: []\n", "what-12", "no correct option"),
+# Each case breaks one question of the shipped bank, whichever questions it holds, and
+# names the question the problem must be reported against.
+
+
+def _questions(text: str) -> list[dict[str, Any]]:
+    return list(yaml.safe_load(text)["questions"])
+
+
+def _in_question(text: str, qid: str, pattern: str, new: str) -> str:
+    """Replace the first match of pattern inside one question's lines only."""
+    start = text.index(f"  - id: {qid}\n")
+    end = text.find("\n  - id: ", start + 1) + 1 or len(text)
+    changed, count = re.subn(pattern, new, text[start:end], count=1)
+    assert count == 1, (qid, pattern)
+    return text[:start] + changed + text[end:]
+
+
+def _first_single(text: str) -> dict[str, Any]:
+    return next(q for q in _questions(text) if q["type"] == "single")
+
+
+def _unknown_section(text: str) -> tuple[str, str]:
+    qid = next(q["id"] for q in _questions(text) if q["section"] == "partners")
+    return _in_question(text, qid, r"    section: partners\n", "    section: partnerz\n"), qid
+
+
+def _duplicate_id(text: str) -> tuple[str, str]:
+    first, second = (q["id"] for q in _questions(text)[:2])
+    return text.replace(f"  - id: {second}\n", f"  - id: {first}\n", 1), first
+
+
+def _correct(value: Callable[[dict[str, Any]], str]) -> Callable[[str], tuple[str, str]]:
+    def mutate(text: str) -> tuple[str, str]:
+        q = _first_single(text)
+        return _in_question(text, q["id"], r"    correct: .*\n", f"    correct: {value(q)}\n"), q[
+            "id"
+        ]
+
+    return mutate
+
+
+def _empty_first_option(text: str) -> tuple[str, str]:
+    q = _first_single(text)
+    # The option's text, and its continuation lines if it is folded over several.
+    emptied = _in_question(
+        text, q["id"], r"        text: .*\n(?:          .*\n)*", "        text: ''\n"
+    )
+    return emptied, q["id"]
+
+
+BANK_CASES: list[tuple[str, Callable[[str], tuple[str, str]], str]] = [
+    ("unknown section", _unknown_section, "unknown section 'partnerz'"),
+    ("duplicate id", _duplicate_id, "duplicate id"),
+    ("no correct option", _correct(lambda q: "[]"), "no correct option"),
     (
         "several correct on single choice",
-        "    correct: c\n",
-        "    correct: [a, c]\n",
-        "what-12",
+        _correct(lambda q: f"[{q['options'][0]['id']}, {q['options'][1]['id']}]"),
         "several correct options on a single-choice question",
     ),
-    (
-        "empty option",
-        "        text: The foster carer, while the child lives in their home\n",
-        "        text: ''\n",
-        "what-12",
-        "empty option 'a'",
-    ),
+    ("empty option", _empty_first_option, "empty option '"),
     (
         "correct option that does not exist",
-        "    correct: c\n",
-        "    correct: z\n",
-        "what-12",
-        "correct option 'z' is not one of the options",
+        _correct(lambda q: "zz"),
+        "correct option 'zz' is not one of the options",
     ),
 ]
 
 
-@pytest.mark.parametrize(
-    ("old", "new", "question", "reason"),
-    [pytest.param(o, n, q, r, id=i) for i, o, n, q, r in BANK_CASES],
-)
+@pytest.mark.parametrize(("mutate", "reason"), [pytest.param(m, r, id=i) for i, m, r in BANK_CASES])
 def test_a_bad_question_bank_is_refused_with_file_question_and_reason(
-    tmp_path: Path, runner: FlaskCliRunner, old: str, new: str, question: str, reason: str
+    tmp_path: Path,
+    runner: FlaskCliRunner,
+    mutate: Callable[[str], tuple[str, str]],
+    reason: str,
 ) -> None:
     quizzes = tmp_path / "quizzes"
     quizzes.mkdir()
-    shutil.copy(BANK, quizzes / BANK.name)
-    edit(quizzes / BANK.name, old, new)
+    text, question = mutate(BANK.read_text())
+    (quizzes / BANK.name).write_text(text)
     with pytest.raises(BankError) as caught:
         load_bank(quizzes / BANK.name, load_pack(PACK))
     found = [str(p) for p in caught.value.problems]
@@ -279,3 +313,37 @@ def test_a_section_with_fewer_questions_than_its_minimum_is_refused(tmp_path: Pa
         "section 'partners' has 0 question(s), fewer than its minimum of 1" in str(p)
         for p in caught.value.problems
     )
+
+
+@pytest.mark.parametrize("new", ["", "    kind: quiz\n"], ids=["no kind", "unknown kind"])
+def test_a_question_without_scenario_or_recall_as_its_kind_is_refused(
+    tmp_path: Path, new: str
+) -> None:
+    text = BANK.read_text()
+    first = re.search(r"  - id: (\S+)\n", text)
+    assert first is not None
+    path = tmp_path / BANK.name
+    path.write_text(re.sub(r"    kind: \w+\n", new, text, count=1))
+    with pytest.raises(BankError) as caught:
+        load_bank(path, load_pack(PACK))
+    assert [p.reason for p in caught.value.problems if p.question == first.group(1)] == [
+        "kind must be scenario or recall"
+    ]
+
+
+def test_a_bank_published_before_kinds_existed_still_reads() -> None:
+    stored = {
+        "id": "q1",
+        "section": "partners",
+        "type": "true_false",
+        "stem": "A statement.",
+        "options": [{"id": "true", "text": "True"}, {"id": "false", "text": "False"}],
+        "correct": ["true"],
+        "explanation": "Because.",
+    }
+    question = Question.from_json(stored)
+    assert question.kind is None
+    assert question.as_json() == {**stored, "kind": None}
+    shipped = load_bank(BANK, load_pack(PACK)).questions[0]
+    assert Question.from_json(shipped.as_json()) == shipped
+    assert shipped.kind in ("scenario", "recall")
