@@ -612,7 +612,7 @@ def summary_lines(bank: Bank, pack: PolicyPack) -> list[str]:
 
 def guesser_line(g: GuesserResult) -> str:
     return (
-        f"  guesser ({g.audience}): first attempt {100 * g.first_attempt:.1f}%, within "
-        f"{WITHIN_ATTEMPTS} attempts {100 * g.within_three:.1f}% "
+        f"  guesser ({g.audience}): first attempt {100 * g.first_attempt:.2f}%, within "
+        f"{WITHIN_ATTEMPTS} attempts {100 * g.within_three:.2f}% "
         f"({g.needed} of {g.questions} to pass; best strategy: {g.strategy})"
     )

@@ -494,9 +494,9 @@ def test_quiz_check_prints_the_review_and_passes_a_sound_bank(
         "  kinds: scenario 4, recall 0 (100% scenarios)\n"
         "  true/false keys: true 0, false 0\n"
         "  multiple-answer right options: none\n"
-        "  guesser (members): first attempt 0.4%, within 3 attempts 1.2% (4 of 4 to pass; "
+        "  guesser (members): first attempt 0.39%, within 3 attempts 1.17% (4 of 4 to pass; "
         "best strategy: random option; the majority true/false key)\n"
-        "  guesser (staff): first attempt 0.4%, within 3 attempts 1.2% (4 of 4 to pass; "
+        "  guesser (staff): first attempt 0.39%, within 3 attempts 1.17% (4 of 4 to pass; "
         "best strategy: random option; the majority true/false key)\n"
     )
 
@@ -530,7 +530,7 @@ def test_quiz_check_fails_when_a_guesser_passes_5_percent_of_first_attempts(
     write_bank(tmp_path, SOUND[:2])
     result = runner.invoke(args=args)
     assert result.exit_code == 1
-    assert "first attempt 6.2%" in result.output
+    assert "first attempt 6.25%" in result.output
     assert (
         "Error: A guesser who never read the module passes 5% or more of first attempts. "
         "Fix the questions" in result.output
