@@ -158,7 +158,7 @@ def test_every_page_of_the_journey_is_accessible_and_titled_apart(
     # A first attempt: submitted with questions unanswered, then failed.
     click_to_next_page(chrome, live, BUTTON, "Start the quiz")
     key = answer_key(live.app, attempt_on_page(chrome))
-    assert len(key) == 10
+    assert len(key) == 12
     assert_both_kinds(key)
     checks.check("quiz, attempt", "Quiz: check your understanding")
     for question in key[:7]:
