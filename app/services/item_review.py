@@ -124,6 +124,10 @@ class Places:
     def of(self, qid: str) -> int:
         return self.lines.get(qid, self.questions_line)
 
+    def flaw(self, qid: str | None, reason: str) -> BankProblem:
+        """A flaw of one question (at its line) or of the whole bank (qid None)."""
+        return BankProblem(self.file, self.of(qid) if qid else self.questions_line, qid, reason)
+
 
 def places(path: Path) -> Places:
     root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
@@ -167,9 +171,7 @@ def absolute_word_flaws(bank: Bank, at: Places) -> list[BankProblem]:
         in_wrong = set().union(*(absolute_words(t) for t in _wrong(q)))
         if in_wrong and not in_keys:
             found.append(
-                BankProblem(
-                    at.file,
-                    at.of(q.id),
+                at.flaw(
                     q.id,
                     "absolute words only in wrong options ("
                     + ", ".join(sorted(in_wrong))
@@ -192,9 +194,7 @@ def long_key_flaws(bank: Bank, at: Places) -> list[BankProblem]:
         longest = sum(1 for q in singles if unique_longest_key(q))
         if longest / len(singles) > LONGEST_KEY_SHARE:
             found.append(
-                BankProblem(
-                    at.file,
-                    at.questions_line,
+                at.flaw(
                     None,
                     f"the key is the longest option in {longest} of {len(singles)} "
                     f"single-choice questions ({_pct(longest / len(singles))}, more than "
@@ -206,9 +206,7 @@ def long_key_flaws(bank: Bank, at: Places) -> list[BankProblem]:
         shortest_key = min(len(t) for t in _keys(q))
         if wrong and shortest_key > LONG_KEY_RATIO * max(len(t) for t in wrong):
             found.append(
-                BankProblem(
-                    at.file,
-                    at.of(q.id),
+                at.flaw(
                     q.id,
                     f"the right answer is more than {LONG_KEY_RATIO}x as long as any wrong one",
                 )
@@ -224,9 +222,7 @@ def key_pattern_flaws(bank: Bank, at: Places) -> list[BankProblem]:
         number, most = counts.most_common(1)[0]
         if len(counts) < 2 or most / total > MULTIPLE_COUNT_SHARE:
             found.append(
-                BankProblem(
-                    at.file,
-                    at.questions_line,
+                at.flaw(
                     None,
                     (
                         f"all {total} multiple-answer questions have {number} right options"
@@ -243,9 +239,7 @@ def key_pattern_flaws(bank: Bank, at: Places) -> list[BankProblem]:
         low, high = TRUE_SHARE
         if not low <= share <= high:
             found.append(
-                BankProblem(
-                    at.file,
-                    at.questions_line,
+                at.flaw(
                     None,
                     f"true/false keys are {sum(keys)} true and {len(keys) - sum(keys)} false "
                     f"({_pct(share)} true, outside {_pct(low)}-{_pct(high)}): "
@@ -327,7 +321,7 @@ def _answers(x: Question, y: Question, weight: Callable[[str], float]) -> list[s
 def cross_answer_flaws(bank: Bank, at: Places) -> list[BankProblem]:
     weight = _idf(bank)
     return [
-        BankProblem(at.file, at.of(x.id), x.id, reason)
+        at.flaw(x.id, reason)
         for x in bank.questions
         for y in bank.questions
         if x.id != y.id
@@ -346,9 +340,7 @@ def duplicate_stem_flaws(bank: Bank, at: Places) -> list[BankProblem]:
         similarity = jaccard(stems[x.id], stems[y.id])
         if similarity >= DUPLICATE_STEMS:
             found.append(
-                BankProblem(
-                    at.file,
-                    at.of(y.id),
+                at.flaw(
                     y.id,
                     f"nearly the same question as {x.id} (stem word overlap {similarity:.2f})",
                 )
@@ -360,9 +352,7 @@ def scenario_flaws(bank: Bank, at: Places) -> list[BankProblem]:
     scenarios = sum(1 for q in bank.questions if q.kind == "scenario")
     if scenarios / len(bank.questions) < MIN_SCENARIO_SHARE:
         return [
-            BankProblem(
-                at.file,
-                at.questions_line,
+            at.flaw(
                 None,
                 f"only {scenarios} of {len(bank.questions)} questions are scenarios "
                 f"({_pct(scenarios / len(bank.questions))}): at least half must be",
