@@ -302,13 +302,13 @@ def test_a_minor_version_keeps_acceptances_a_major_one_reopens_the_journey(
     client = launched("u-aisha")
     passed(app, client)
     accept(client, "Aisha Khan")
-    new_version(tmp_path / "minor", runner, "1.1", reaccept=False)
+    new_version(tmp_path / "minor", runner, "2.1", reaccept=False)
     html = launched("u-aisha").get("/").get_data(as_text=True)
-    assert "version 1.1" in html.lower() or "Version 1.1" in html
+    assert "version 2.1" in html.lower() or "Version 2.1" in html
     assert "Completed" in html
-    new_version(tmp_path / "major", runner, "2.0", reaccept=True)
+    new_version(tmp_path / "major", runner, "3.0", reaccept=True)
     html = launched("u-aisha").get("/").get_data(as_text=True)
-    assert "Version 2.0" in html and "Not started" in html
+    assert "Version 3.0" in html and "Not started" in html
 
 
 def test_audit_chain_covers_the_journey_and_verifies(
