@@ -26,8 +26,10 @@ STATEMENT_REVIEWED = date(2026, 12, 5)
 # When the privacy notice last changed: change it whenever what the module records changes.
 PRIVACY_UPDATED = date(2026, 12, 5)
 
-# A whole value that is one e-mail address, and nothing else, becomes a mailto: link.
-_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")
+# A whole value that is one e-mail address, and nothing else, becomes a mailto: link. The
+# local part is kept to letters, digits and . _ + -: "?", "=", "&" and "%" would let a
+# contact add headers (a copy to someone else) to every mail a reader sends from the link.
+_EMAIL = re.compile(r"^[A-Za-z0-9._+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")
 
 
 @dataclass(frozen=True)

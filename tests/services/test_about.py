@@ -72,6 +72,9 @@ def test_a_visits_vanished_organisation_falls_back_to_the_only_one(session: Sess
         ('"><script>@x.example', None),
         ("dpo@@council.gov.uk", None),
         ("dpo@council..gov.uk", None),
+        ("a?cc=x@example.org", None),  # would add a copy header to the mail
+        ("a%3Fcc=x@example.org", None),
+        ("a&b=c@example.org", None),
     ],
 )
 def test_only_a_contact_that_is_exactly_one_address_is_an_email(
