@@ -22,8 +22,10 @@ from app.services.content_pack import (
     PolicyPack,
     Problem,
     load_packs,
+    local_details,
     pack_warnings,
     placeholder_values,
+    read_as,
 )
 from app.services.outbox import pending, send_due
 from app.services.platforms import PlatformError, add_platform, list_platforms, map_role
@@ -235,6 +237,48 @@ def content_check_command(path: str | None) -> None:
         )
 
 
+@content_cli.command("preview")
+@click.option("--path", default=None, help="A content folder other than the shipped content/.")
+@click.option(
+    "--org",
+    "organisation",
+    default=None,
+    help="Read it with this organisation's local details (default: none set).",
+)
+@click.option("--section", "section_key", default=None, help="Only this section (its key).")
+def content_preview_command(
+    path: str | None, organisation: str | None, section_key: str | None
+) -> None:
+    """Show the text as people read it: with no local details set (every default and the
+    wording for what is not set), or with one organisation's. Problems stop it, as in check."""
+    try:
+        packs = load_packs(_content_dir(path))
+    except PackError as exc:
+        _echo_problems(exc.problems)
+        raise click.ClickException(f"{len(exc.problems)} problem(s): fix them first.") from exc
+    if organisation:
+        try:
+            org = organisations.find(db.session(), organisation)
+        except organisations.SettingError as exc:
+            raise click.ClickException(str(exc)) from exc
+        details = local_details(org.name, org.content_values or {})
+    else:
+        details = local_details("(the council's name)", {})
+    shown = 0
+    for pack in packs:
+        if section_key is None:
+            click.echo(f"# {pack.title} (version {pack.version}): introduction\n")
+            click.echo(read_as(pack.intro_markdown, details) + "\n")
+        for section in pack.sections:
+            if section_key not in (None, section.key):
+                continue
+            shown += 1
+            click.echo(f"# {section.title} ({section.key}, for {section.audience.value})\n")
+            click.echo(read_as(section.body_markdown, details) + "\n")
+    if section_key is not None and not shown:
+        raise click.ClickException(f"No section {section_key!r}.")
+
+
 @content_cli.command("publish")
 @click.option("--path", default=None, help="A content folder other than the shipped content/.")
 def content_publish_command(path: str | None) -> None:
@@ -349,7 +393,12 @@ def org_show_command(organisation: str) -> None:
         raise click.ClickException(str(exc)) from exc
     defaults = placeholder_values(org.name, {})
     for key, value in organisations.settings_of(org).items():
-        shown = value or f'(not set: the text says "{defaults[key]}")'
+        if value:
+            shown = value
+        elif defaults[key]:
+            shown = f'(not set: the text says "{defaults[key]}")'
+        else:
+            shown = "(not set: the text words it another way)"
         click.echo(f"{key:28} {shown}   {organisations.SETTINGS[key]}")
     for key, value in settings_service.settings_of(org).items():
         click.echo(f"{key:28} {value}   {settings_service.NAMES[key]}")
@@ -371,18 +420,9 @@ def org_set_command(organisation: str, key: str, value: str) -> None:
                 )
             )
         else:
-            before = (org.content_values or {}).get(key, "")
-            organisations.set_setting(db.session(), org, key, value)
-            changed = before != value.strip()
-            if changed:
-                audit.record(
-                    db.session(),
-                    org.id,
-                    "config_change",
-                    utcnow(),
-                    actor="cli",
-                    details={"setting": key, "old": before, "new": value.strip()},
-                )
+            changed = bool(
+                organisations.change_details(db.session(), org, {key: value}, utcnow(), actor="cli")
+            )
     except organisations.SettingError as exc:
         db.session.rollback()
         raise click.ClickException(str(exc)) from exc

@@ -68,7 +68,7 @@ from app.services.attempts import (
     submit,
 )
 from app.services.certificates import certificate_for
-from app.services.content_pack import personalise, placeholder_values
+from app.services.content_pack import local_details, personalise
 from app.services.organisations import OrganisationView, today_for, validity_rule
 from app.services.outbox import enqueue, takes_scores
 from app.services.policies import VersionCache, VersionView, sections_for
@@ -94,8 +94,8 @@ class Reading:
     progress: Progress
 
     def html(self, stored: str) -> str:
-        values = placeholder_values(self.organisation.name, self.organisation.content_values)
-        return personalise(stored, values, lambda key: url_for("learner.section", key=key))
+        details = local_details(self.organisation.name, self.organisation.content_values)
+        return personalise(stored, details, lambda key: url_for("learner.section", key=key))
 
     @property
     def due(self) -> date:

@@ -4,7 +4,9 @@ Loading validates everything a content owner can get wrong and reports each prob
 its file, line and reason; nothing half-valid is ever returned. Markdown becomes safe HTML
 with GOV.UK Frontend classes: raw HTML in a file is shown as text, and the output passes an
 allow-list sanitiser as well. Local details ({{council_name}}) stay as placeholders until a
-page is shown, so one published text serves every council.
+page is shown, so one published text serves every council; so do conditional passages
+({{#if board_chair}}...{{else}}...{{/if}}), which pick their wording by whether the council
+has set that detail.
 """
 
 from __future__ import annotations
@@ -28,41 +30,62 @@ from markdown_it.token import Token
 from app.models.policy import Audience
 
 KEY_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-PLACEHOLDER_RE = re.compile(r"\{\{\s*([A-Za-z0-9_]+)\s*\}\}")
+PLACEHOLDER_RE = re.compile(r"\{\{\s*(?!else\s*\}\})([A-Za-z0-9_]+)\s*\}\}")
 SECTION_LINK_PREFIX = "section:"
 
-# What each placeholder means, and what a page says if an organisation has not set it.
+# Conditional text: "{{#if key}}said when the council has set key{{else}}said when not{{/if}}"
+# ({{else}} optional). Anything that looks like a marker but is not one of these is a problem.
+MARKER_RE = re.compile(r"\{\{\s*(?:[#/^]|else\b)[^{}]*\}\}")
+IF_RE = re.compile(r"\{\{#if ([a-z0-9_]+)\}\}")
+ELSE = "{{else}}"
+END_IF = "{{/if}}"
+CONDITIONAL_RE = re.compile(r"\{\{#if ([a-z0-9_]+)\}\}(.*?)(?:\{\{else\}\}(.*?))?\{\{/if\}\}", re.S)
+# A marker written as a paragraph of its own (a conditional around whole paragraphs or lists)
+# is stored bare, between the elements it chooses among.
+_BLOCK_MARKER_RE = re.compile(r'<p class="govuk-body">(\{\{(?:#if [a-z0-9_]+|else|/if)\}\})</p>')
+# What a conditional can leave behind when it says nothing: an empty paragraph, list item or
+# list, removed so the page has no gaps (and no empty list for a screen reader to announce).
+_EMPTY_RE = re.compile(r"<(p|li|ul|ol|blockquote)\b[^>]*>\s*</\1>\n?")
+
+# What each placeholder means, and what a page says if an organisation has not set it. A
+# default must read well in every sentence that uses it; where none can (a board's chair, a
+# phone number), the default is "" and the text uses the detail only inside its own
+# {{#if key}}...{{/if}}, with other wording for the council that has not set it (the check
+# enforces this). The council's name is never unset: it is the organisation's name.
 PLACEHOLDERS: dict[str, tuple[str, str]] = {
-    "council_name": ("The council's name", ""),  # the organisation's name by default
-    "corporate_parenting_team": ("The team or officer to contact", "the corporate parenting team"),
-    "corporate_parenting_email": ("Their e-mail address", "your manager"),
+    "council_name": ("The council's name", ""),
+    "corporate_parenting_team": (
+        "The team or officer to contact about corporate parenting",
+        "the corporate parenting team",
+    ),
+    "corporate_parenting_email": ("The corporate parenting team's e-mail address", ""),
     "children_in_care_council": (
         "The local name of the Children in Care Council",
         "the Children in Care Council",
     ),
     "board_name": (
-        "The corporate parenting board, committee or panel",
-        "the Corporate Parenting Board",
+        "The name of the corporate parenting board, committee or panel",
+        "the corporate parenting board",
     ),
-    "board_chair": ("Who chairs the board", "a councillor chosen by the council"),
-    "board_meets": ("How often the board meets", "several times a year"),
+    "board_chair": ("Who chairs the board", ""),
+    "board_meets": ("How often the board meets", ""),
     "lead_member": (
         "The Lead Member for Children's Services (title or name)",
         "the Lead Member for Children's Services",
     ),
     "strategy_name": (
-        "The council's corporate parenting strategy",
+        "The name of the council's corporate parenting strategy",
         "the council's corporate parenting strategy",
     ),
-    "strategy_review": ("How often the strategy is reviewed", "every year"),
+    "strategy_review": ("How often the strategy is reviewed", ""),
     "pledge_name": ("The name of the council's Pledge to children in care", "the Pledge"),
     "children_in_care_count": (
         "How many children the council looks after, with the date of the figure",
-        "a number the corporate parenting team can give you",
+        "",
     ),
     "care_leavers_count": (
         "How many care leavers the council supports, with the date of the figure",
-        "a number the corporate parenting team can give you",
+        "",
     ),
     "leaving_care_team": (
         "The team that gives care leavers their personal advisers",
@@ -74,15 +97,15 @@ PLACEHOLDERS: dict[str, tuple[str, str]] = {
     ),
     "safeguarding_contact": (
         "Who to contact at once about a child's safety",
-        "the council's children's services contact number, on its website",
+        "children's services, on the number given on the council's website",
     ),
     "care_experience_equality": (
         "Whether the council treats care experience as if it were a protected characteristic",
-        "The council's position is set out in its equality objectives.",
+        "",
     ),
     "staff_support": (
-        "Where a care-experienced learner can get support",
-        "your manager, HR or the council's employee assistance service",
+        "Where a care-experienced member of staff or councillor can get support",
+        "your manager or HR (or, for councillors, member services)",
     ),
     "data_protection_contact": (
         "The council's data protection officer (e-mail or address)",
@@ -93,6 +116,30 @@ PLACEHOLDERS: dict[str, tuple[str, str]] = {
         "the corporate parenting team",
     ),
 }
+# For the details with no default: what the text does while one is not set (HR's hint).
+WHEN_UNSET: dict[str, str] = {
+    "corporate_parenting_email": "The text leaves the e-mail address out.",
+    "board_chair": 'The text says the board "is usually chaired by a councillor".',
+    "board_meets": 'The text says "Most boards meet several times a year."',
+    "strategy_review": 'The text says "Ask how often it is reviewed."',
+    "children_in_care_count": (
+        "The text asks the reader to find out the numbers from the corporate parenting team."
+    ),
+    "care_leavers_count": (
+        "The text asks the reader to find out the numbers from the corporate parenting team."
+    ),
+    "care_experience_equality": (
+        "The text asks the reader to find out the council's position from the corporate "
+        "parenting team."
+    ),
+}
+
+
+def when_unset(key: str, organisation_name: str) -> str:
+    """What the policy text says while the council has not set this detail, in a sentence."""
+    default = organisation_name if key == "council_name" else PLACEHOLDERS[key][1]
+    return f'While empty, the text says "{default}".' if default else WHEN_UNSET[key]
+
 
 POLICY_FIELDS = (
     "key",
@@ -412,7 +459,7 @@ def render_markdown(
         url_schemes={"http", "https", "mailto", "section"},
         link_rel=None,
     )
-    return clean, tuple(headings), links
+    return _BLOCK_MARKER_RE.sub(r"\1", clean), tuple(headings), links
 
 
 def _section_target(href: str) -> str | None:
@@ -444,6 +491,145 @@ def _check_placeholders(source: str, first_line: int, file: str, problems: list[
                         file, first_line + n, "placeholders cannot be used inside a link address"
                     )
                 )
+
+
+def _line_at(source: str, pos: int, first_line: int) -> int:
+    return first_line + source.count("\n", 0, pos)
+
+
+def _check_conditionals(
+    source: str, rendered: str, first_line: int, file: str, problems: list[Problem]
+) -> None:
+    """{{#if key}}...{{else}}...{{/if}}: well formed, not nested, not in a heading, around
+    whole blocks or inside one, and a detail with no default used only where it is set."""
+    before = len(problems)
+    where = [(m.start(), m.group(0)) for m in MARKER_RE.finditer(source)]
+    opened: tuple[int, str] | None = None  # line, key of the {{#if}} we are inside
+    seen_else = False
+    for pos, marker in where:
+        line = _line_at(source, pos, first_line)
+        match = IF_RE.fullmatch(marker)
+        if match:
+            if match.group(1) not in PLACEHOLDERS:
+                problems.append(
+                    Problem(file, line, f"unknown placeholder '{match.group(1)}' in {marker}")
+                )
+            if opened is not None:
+                problems.append(
+                    Problem(
+                        file,
+                        line,
+                        f"{marker} is inside the {{{{#if {opened[1]}}}}} of line {opened[0]}: "
+                        "close that one with {{/if}} first (conditionals do not nest)",
+                    )
+                )
+            opened, seen_else = (line, match.group(1)), False
+        elif marker == ELSE:
+            if opened is None:
+                problems.append(Problem(file, line, "{{else}} without a {{#if ...}} before it"))
+            elif seen_else:
+                problems.append(
+                    Problem(
+                        file, line, f"a second {{{{else}}}} for the {{{{#if}}}} of line {opened[0]}"
+                    )
+                )
+            seen_else = True
+        elif marker == END_IF:
+            if opened is None:
+                problems.append(Problem(file, line, "{{/if}} without a {{#if ...}} before it"))
+            opened = None
+        else:
+            problems.append(
+                Problem(
+                    file,
+                    line,
+                    f"unknown marker '{marker}': write {{{{#if name}}}}, {{{{else}}}} and "
+                    "{{/if}}, with no spaces inside the braces",
+                )
+            )
+    if opened is not None:
+        problems.append(
+            Problem(file, opened[0], f"{{{{#if {opened[1]}}}}} is not closed with {{{{/if}}}}")
+        )
+    source_lines = source.split("\n")
+    for tok in _md.parse(source):
+        if tok.type == "heading_open" and tok.map:
+            heading = "\n".join(source_lines[tok.map[0] : tok.map[1]])
+            if MARKER_RE.search(heading):
+                problems.append(
+                    Problem(
+                        file,
+                        first_line + tok.map[0],
+                        "a heading cannot hold conditional text: put the {{#if}} around the "
+                        "heading and its paragraphs instead",
+                    )
+                )
+    if len(problems) > before:
+        return
+    _check_no_default_use(source, first_line, file, problems)
+    # Each branch must be whole elements, or lie inside one element, so that leaving it out
+    # leaves the page's HTML well formed.
+    stored = list(MARKER_RE.finditer(rendered))
+    lines = [_line_at(source, pos, first_line) for pos, _ in where]
+    if len(stored) != len(lines):  # a marker the renderer swallowed: name the first one
+        lines = [lines[0]] * len(stored)
+    for i in range(len(stored) - 1):
+        if stored[i].group(0) == END_IF:
+            continue
+        segment = rendered[stored[i].end() : stored[i + 1].start()]
+        if not _balanced(segment):
+            problems.append(
+                Problem(
+                    file,
+                    lines[i],
+                    f"the text after {stored[i].group(0)} must stay inside one paragraph or list "
+                    "item, or be whole paragraphs and lists: put each marker either inside the "
+                    "sentence or on a line of its own, with blank lines around it",
+                )
+            )
+
+
+def _check_no_default_use(source: str, first_line: int, file: str, problems: list[Problem]) -> None:
+    """A detail with no default can only be shown where the council has set it."""
+    inside: str | None = None  # the key of the {{#if}} branch we are in, None elsewhere
+    tokens = re.finditer(f"{MARKER_RE.pattern}|{PLACEHOLDER_RE.pattern}", source)
+    for match in tokens:
+        text = match.group(0)
+        if_match = IF_RE.fullmatch(text)
+        if if_match:
+            inside = if_match.group(1)
+        elif text in (ELSE, END_IF):
+            inside = None
+        else:
+            key = PLACEHOLDER_RE.fullmatch(text)
+            if key is None or key.group(1) not in PLACEHOLDERS:
+                continue
+            name = key.group(1)
+            if name != "council_name" and not PLACEHOLDERS[name][1] and inside != name:
+                problems.append(
+                    Problem(
+                        file,
+                        _line_at(source, match.start(), first_line),
+                        f"{{{{{name}}}}} has no default, so it can only be used where the "
+                        f"council has set it: inside {{{{#if {name}}}}} ... {{{{/if}}}} (with "
+                        "{{else}} and other wording for councils that have not)",
+                    )
+                )
+
+
+_TAG_RE = re.compile(r"<(/?)([a-zA-Z0-9]+)\b[^>]*>")
+_VOID = {"br", "hr"}
+
+
+def _balanced(fragment: str) -> bool:
+    depth = 0
+    for match in _TAG_RE.finditer(fragment):
+        if match.group(2).lower() in _VOID:
+            continue
+        depth += -1 if match.group(1) else 1
+        if depth < 0:
+            return False
+    return depth == 0
 
 
 def _dated_notes(
@@ -544,8 +730,11 @@ def _our_words(
     # the heading takes two lines, hence first_line - 2.
     words = fm.body.strip("\n")
     block = f"{OUR_WORDS_HEADING}\n\n{words}"
-    _, _, links = render_markdown(
+    words_html, _, links = render_markdown(
         f"{OUR_WORDS_HEADING}\n\n{fm.body}", fm.body_first_line - 2, name, problems
+    )
+    _check_conditionals(
+        f"{OUR_WORDS_HEADING}\n\n{fm.body}", words_html, fm.body_first_line - 2, name, problems
     )
     return _Words(OurWords(name, target, empty=False), block), links
 
@@ -559,7 +748,8 @@ def _insert_words(body: str, block: str) -> str:
 
 
 def word_count(markdown: str) -> int:
-    return len(re.findall(r"\w+", markdown))
+    """Words as a reader meets them while no local detail is set (a placeholder is one)."""
+    return len(re.findall(r"\w+", resolve_conditionals(markdown, frozenset({"council_name"}))))
 
 
 def pack_warnings(pack: PolicyPack, today: date) -> list[Problem]:
@@ -694,6 +884,7 @@ def load_pack(folder: Path) -> PolicyPack:
             problems.append(Problem(index_name, fm.lines[name], f"unknown field '{name}'"))
     _check_placeholders(fm.body, fm.body_first_line, index_name, problems)
     intro_html, _, intro_links = render_markdown(fm.body, fm.body_first_line, index_name, problems)
+    _check_conditionals(fm.body, intro_html, fm.body_first_line, index_name, problems)
     notes = _dated_notes(fm.body, fm.body_first_line, index_name, problems)
 
     files = {p.stem: p for p in folder.glob("*.md") if p.name not in ("index.md", OUR_WORDS_FILE)}
@@ -773,6 +964,7 @@ def load_pack(folder: Path) -> PolicyPack:
             problems.append(Problem(name, sfm.body_first_line, "the section has no text"))
         _check_placeholders(sfm.body, sfm.body_first_line, name, problems)
         body_html, headings, slinks = render_markdown(sfm.body, sfm.body_first_line, name, problems)
+        _check_conditionals(sfm.body, body_html, sfm.body_first_line, name, problems)
         notes.extend(_dated_notes(sfm.body, sfm.body_first_line, name, problems))
         links.extend((name, link) for link in slinks)
         if words is not None and words.words.section == item:
@@ -877,21 +1069,57 @@ def _display(path: Path) -> str:
 # -- showing a published text ------------------------------------------------------------------
 
 
-def placeholder_values(organisation_name: str, configured: Mapping[str, str]) -> dict[str, str]:
+@dataclass(frozen=True)
+class LocalDetails:
+    """An organisation's local details as the text shows them: every placeholder's value
+    (defaults filled in), and which ones the council has set (what {{#if}} asks)."""
+
+    values: Mapping[str, str]
+    set: frozenset[str]
+
+
+def local_details(organisation_name: str, configured: Mapping[str, str]) -> LocalDetails:
+    given = {k: v for k, v in configured.items() if k in PLACEHOLDERS and v}
     values = {name: default for name, (_, default) in PLACEHOLDERS.items()}
     values["council_name"] = organisation_name
-    values.update({k: v for k, v in configured.items() if k in PLACEHOLDERS and v})
-    return values
+    values.update(given)
+    return LocalDetails(values, frozenset(given) | {"council_name"})
 
 
-def personalise(
-    stored_html: str, values: Mapping[str, str], section_url: Callable[[str], str]
-) -> str:
-    """Fill in an organisation's details (escaped) and turn section links into URLs."""
-    filled = PLACEHOLDER_RE.sub(lambda m: html.escape(values.get(m.group(1), "")), stored_html)
+def placeholder_values(organisation_name: str, configured: Mapping[str, str]) -> dict[str, str]:
+    return dict(local_details(organisation_name, configured).values)
+
+
+def resolve_conditionals(text: str, is_set: frozenset[str]) -> str:
+    """Keep each conditional's wording for what is set (HTML or Markdown, placeholders kept)."""
+
+    def choose(match: re.Match[str]) -> str:
+        return match.group(2) if match.group(1) in is_set else (match.group(3) or "")
+
+    return CONDITIONAL_RE.sub(choose, text)
+
+
+def personalise(stored_html: str, details: LocalDetails, section_url: Callable[[str], str]) -> str:
+    """Choose the conditional wording, fill in an organisation's details (escaped, and never
+    read again as markers) and turn section links into URLs."""
+    chosen = resolve_conditionals(stored_html, details.set)
+    if chosen != stored_html:
+        emptied = ""
+        while emptied != chosen:
+            emptied, chosen = chosen, _EMPTY_RE.sub("", chosen)
+    filled = PLACEHOLDER_RE.sub(lambda m: html.escape(details.values.get(m.group(1), "")), chosen)
 
     def link(match: re.Match[str]) -> str:
         key, _, anchor = match.group(1).partition("#")
         return 'href="' + html.escape(section_url(key) + (f"#{anchor}" if anchor else "")) + '"'
 
     return re.sub(r'href="section:([^"]*)"', link, filled)
+
+
+def read_as(markdown: str, details: LocalDetails) -> str:
+    """The Markdown as an organisation's readers meet it, for an author to read in a terminal
+    (`content preview`): conditionals chosen, details filled in, nothing left empty."""
+    text = resolve_conditionals(markdown, details.set)
+    text = PLACEHOLDER_RE.sub(lambda m: details.values.get(m.group(1), ""), text)
+    text = re.sub(r"^[ \t]*(?:[-*+]|\d+[.)])[ \t]*$\n?", "", text, flags=re.M)  # emptied items
+    return re.sub(r"\n{3,}", "\n\n", text).strip("\n")
