@@ -30,6 +30,8 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Regexp
 
+from app.services.content_pack import PLACEHOLDERS
+from app.services.organisations import MAX_DETAIL
 from app.services.status import State
 
 # Text HR types and the tool stores: control characters (other than line breaks and tabs)
@@ -245,3 +247,20 @@ class SettingsForm(FlaskForm):
     )
     CHOICES = ("renewal_basis", "due_from", "roster_join")
     TEXTS = ("lms_url",)
+    DETAILS = tuple(PLACEHOLDERS)  # the policy text's local details, one box each
+
+
+# One box per local detail, labelled as `flask org show` describes it; the page gives each
+# its hint (what the text says while the box is empty). The service checks them again.
+for _key, (_label, _default) in PLACEHOLDERS.items():
+    setattr(
+        SettingsForm,
+        _key,
+        StringField(
+            _label,
+            widget=GovTextInput(),
+            validators=[
+                Length(max=MAX_DETAIL, message=f"{_label} must be {MAX_DETAIL} characters or fewer")
+            ],
+        ),
+    )

@@ -16,6 +16,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_login import current_user, login_required
@@ -33,10 +34,12 @@ from app.hr.forms import (
     UnitFilterForm,
 )
 from app.models import Organisation, Person, PolicyVersion, Role
-from app.services import anchoring
+from app.services import anchoring, organisations
 from app.services import people as people_service
 from app.services.acceptance import AlreadyAccepted, by_code, declaration_text
 from app.services.attempts import MIN_FOR_DISCRIMINATION, question_statistics
+from app.services.content_pack import when_unset
+from app.services.organisations import MAX_DETAIL
 from app.services.outbox import pending, retry
 from app.services.policies import current_version
 from app.services.question_bank import current_bank
@@ -344,26 +347,70 @@ def subject_access(person_id: int) -> Response:
 # -- the organisation's settings -------------------------------------------------------------
 
 
+# A failed save is kept here for the next GET (Post/Redirect/Get): the messages, and what was
+# typed into the boxes that differ from what is saved. The session is a cookie (about 4 KB),
+# so a long stash keeps only the boxes in error, each cut to just over the limit.
+_SETTINGS_STASH = "hr_settings_failed"
+_STASH_BUDGET = 2500
+
+
+def _stash_failed(form: SettingsForm, saved: dict[str, str]) -> None:
+    entered = {
+        name: str(form[name].data or "")[: MAX_DETAIL + 20]
+        for name in (*form.NUMBERS, *form.CHOICES, *form.TEXTS, *form.DETAILS)
+        if str(form[name].data or "") != saved.get(name, "")
+    }
+    errors = {name: list(messages) for name, messages in form.errors.items() if name}
+    stash = {"entered": entered, "errors": errors}
+    if len(json.dumps(stash)) > _STASH_BUDGET:
+        stash["entered"] = {n: v for n, v in entered.items() if n in errors}
+    session[_SETTINGS_STASH] = stash
+
+
+def _saved_settings(org: Organisation) -> dict[str, str]:
+    return {**settings_of(org), **organisations.settings_of(org)}
+
+
 @bp.route("/settings", methods=["GET", "POST"])
 def settings() -> Any:
     org = db.session.get(Organisation, current_user.organisation_id)
     assert org is not None
-    form = SettingsForm(data=settings_of(org))
-    saved = request.args.get("saved", type=int)
+    saved_values = _saved_settings(org)
+    if request.method == "GET":
+        failed = session.pop(_SETTINGS_STASH, None) or {}
+        form = SettingsForm(formdata=None, data={**saved_values, **failed.get("entered", {})})
+        for name, messages in failed.get("errors", {}).items():
+            if name in form:
+                form[name].errors = list(messages)
+        hints = {key: when_unset(key, org.name) for key in form.DETAILS}
+        saved = request.args.get("saved", type=int) if not failed else None
+        return render_template("hr/settings.html", form=form, saved=saved, hints=hints)
+    form = SettingsForm()
     if not form.validate_on_submit():
-        return render_template("hr/settings.html", form=form, saved=saved), (
-            400 if form.errors else 200
-        )
-    values = {key: str(form[key].data or "") for key in (*form.NUMBERS, *form.CHOICES, *form.TEXTS)}
-    try:
-        changes = change_settings(
-            db.session(), org, values, utcnow(), actor_person_id=current_user.person_id
-        )
-    except SettingsInvalid as exc:
+        _stash_failed(form, saved_values)
+        return redirect(url_for("hr.settings"))
+    rules = {key: str(form[key].data or "") for key in (*form.NUMBERS, *form.CHOICES, *form.TEXTS)}
+    details = {key: str(form[key].data or "") for key in form.DETAILS}
+    now, actor = utcnow(), current_user.person_id
+    problems: dict[str, str] = {}
+    changes = []
+    for change in (change_settings, organisations.change_details):
+        try:
+            changes += change(
+                db.session(),
+                org,
+                rules if change is change_settings else details,
+                now,
+                actor_person_id=actor,
+            )
+        except SettingsInvalid as exc:
+            problems.update(exc.problems)
+    if problems:
         db.session.rollback()
-        for key, message in exc.problems.items():
-            form[key].errors.append(message)
-        return render_template("hr/settings.html", form=form, saved=None), 400
+        for key, message in problems.items():
+            form[key].errors = [message]
+        _stash_failed(form, saved_values)
+        return redirect(url_for("hr.settings"))
     db.session.commit()
     return redirect(url_for("hr.settings", saved=len(changes)))
 
