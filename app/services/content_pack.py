@@ -42,7 +42,7 @@ END_IF = "{{/if}}"
 CONDITIONAL_RE = re.compile(r"\{\{#if ([a-z0-9_]+)\}\}(.*?)(?:\{\{else\}\}(.*?))?\{\{/if\}\}", re.S)
 # A marker written as a paragraph of its own (a conditional around whole paragraphs or lists)
 # is stored bare, between the elements it chooses among.
-_BLOCK_MARKER_RE = re.compile(r'<p class="govuk-body">(\{\{(?:#if [a-z0-9_]+|else|/if)\}\})</p>')
+_BLOCK_MARKER_RE = re.compile(r'<p class="govuk-body">(\{\{(?:#if [a-z0-9_]+|else|/if)\}\})</p>\n?')
 # What a conditional can leave behind when it says nothing: an empty paragraph, list item or
 # list, removed so the page has no gaps (and no empty list for a screen reader to announce).
 _EMPTY_RE = re.compile(r"<(p|li|ul|ol|blockquote)\b[^>]*>\s*</\1>\n?")
@@ -518,9 +518,9 @@ def _check_conditionals(
                 problems.append(
                     Problem(
                         file,
-                        line,
-                        f"{marker} is inside the {{{{#if {opened[1]}}}}} of line {opened[0]}: "
-                        "close that one with {{/if}} first (conditionals do not nest)",
+                        opened[0],
+                        f"{{{{#if {opened[1]}}}}} is not closed with {{{{/if}}}} before the "
+                        f"{marker} of line {line} (conditionals do not nest)",
                     )
                 )
             opened, seen_else = (line, match.group(1)), False
