@@ -192,3 +192,40 @@ def test_hr_forms_with_errors_are_accessible(chrome: WebDriver, live_tool: LiveT
     assert "at least as long" in chrome.find_element(By.CSS_SELECTOR, ".govuk-error-summary").text
     assert_accessible(chrome)
     assert_no_csp_refusals(chrome)
+
+
+def test_local_details_are_set_on_the_settings_page_and_read_as_typed(
+    chrome: WebDriver, live_tool: LiveTool
+) -> None:
+    """A detail over the limit: an error summary linked to its box, what was typed kept; a
+    good one is saved, and the policy text shows it as literal text (axe-clean throughout)."""
+    launch(chrome, live_tool, "u-priya")
+    _open(chrome, live_tool, "/hr/settings")
+    chair = chrome.find_element(By.ID, "board_chair")
+    assert chair.get_attribute("aria-describedby") == "board_chair-hint"
+    chair.send_keys("x" * 301)
+    with next_page(chrome, live_tool.tool_url):
+        chrome.find_element(By.CSS_SELECTOR, "form button.govuk-button").click()
+    assert chrome.current_url == live_tool.tool_url + "/hr/settings"  # redirected: no resubmit
+    summary = chrome.find_element(By.CSS_SELECTOR, ".govuk-error-summary")
+    link = summary.find_element(
+        By.LINK_TEXT, "Who chairs the board must be 300 characters or fewer"
+    )
+    assert link.get_attribute("href").endswith("#board_chair")
+    assert chrome.find_element(By.ID, "board_chair").get_attribute("value") == "x" * 301
+    assert_accessible(chrome)
+    chair = chrome.find_element(By.ID, "board_chair")
+    chair.clear()
+    chair.send_keys("<script>alert(1)</script> **Cllr** {{board_name}}")
+    with next_page(chrome, live_tool.tool_url):
+        chrome.find_element(By.CSS_SELECTOR, "form button.govuk-button").click()
+    banner = chrome.find_element(By.CSS_SELECTOR, ".govuk-notification-banner")
+    assert "Settings saved: 1 change." in banner.text
+    assert_accessible(chrome)
+    launch(chrome, live_tool, "u-aisha")
+    _open(chrome, live_tool, "/sections/roles-and-responsibilities")
+    text = chrome.find_element(By.TAG_NAME, "main").text
+    assert "It is chaired by <script>alert(1)</script> **Cllr** {{board_name}}." in text
+    assert "Most boards meet several times a year." in text
+    assert_accessible(chrome)
+    assert_no_csp_refusals(chrome)
