@@ -392,19 +392,19 @@ def settings() -> Any:
     rules = {key: str(form[key].data or "") for key in (*form.NUMBERS, *form.CHOICES, *form.TEXTS)}
     details = {key: str(form[key].data or "") for key in form.DETAILS}
     now, actor = utcnow(), current_user.person_id
+    # Both are checked before anything is kept, so one wrong box saves nothing at all.
     problems: dict[str, str] = {}
     changes = []
-    for change in (change_settings, organisations.change_details):
-        try:
-            changes += change(
-                db.session(),
-                org,
-                rules if change is change_settings else details,
-                now,
-                actor_person_id=actor,
-            )
-        except SettingsInvalid as exc:
-            problems.update(exc.problems)
+    try:
+        changes += change_settings(db.session(), org, rules, now, actor_person_id=actor)
+    except SettingsInvalid as exc:
+        problems.update(exc.problems)
+    try:
+        changes += organisations.change_details(
+            db.session(), org, details, now, actor_person_id=actor
+        )
+    except SettingsInvalid as exc:
+        problems.update(exc.problems)
     if problems:
         db.session.rollback()
         for key, message in problems.items():
