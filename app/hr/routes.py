@@ -348,8 +348,9 @@ def subject_access(person_id: int) -> Response:
 
 
 # A failed save is kept here for the next GET (Post/Redirect/Get): the messages, and what was
-# typed into the boxes that differ from what is saved. The session is a cookie (about 4 KB),
-# so a long stash keeps only the boxes in error, each cut to just over the limit.
+# typed into the boxes that differ from what is saved. The session is a cookie (about 4 KB):
+# a long stash keeps only the boxes in error, each cut to just over the limit, or else only
+# the messages, rather than lose the whole session.
 _SETTINGS_STASH = "hr_settings_failed"
 _STASH_BUDGET = 2500
 
@@ -364,6 +365,8 @@ def _stash_failed(form: SettingsForm, saved: dict[str, str]) -> None:
     stash = {"entered": entered, "errors": errors}
     if len(json.dumps(stash)) > _STASH_BUDGET:
         stash["entered"] = {n: v for n, v in entered.items() if n in errors}
+    if len(json.dumps(stash)) > _STASH_BUDGET:  # many long wrong boxes: the messages only
+        stash["entered"] = {}
     session[_SETTINGS_STASH] = stash
 
 

@@ -5,7 +5,9 @@ values shown in the policy text as literal text, whatever they hold."""
 from __future__ import annotations
 
 import html
+import random
 import re
+import string
 from typing import Any
 
 import pytest
@@ -192,3 +194,24 @@ def test_org_set_goes_through_the_same_audited_service(
         launched("u-aisha").get("/sections/your-role-as-a-member-of-staff").get_data(as_text=True)
     )
     assert "You can e-mail them at cp@x.example." in page
+
+
+def test_many_long_wrong_boxes_keep_the_messages_and_the_session_cookie_small(
+    app: Flask, launched: Any
+) -> None:
+    """The failed save waits in the session cookie: it must stay under a browser's 4 KB or
+    the browser drops it, and HR with it."""
+    hr = launched("u-priya")
+    # Text that does not compress (the cookie is zlib-compressed when that makes it shorter).
+    long = {
+        key: "".join(random.Random(key).choices(string.ascii_letters, k=301))
+        for key in PLACEHOLDERS
+    }
+    response = post(hr, **long)
+    assert response.location == "/hr/settings"
+    cookie = hr.get_cookie(app.config["SESSION_COOKIE_NAME"], domain="tool.test")
+    assert cookie is not None and len(cookie.value) < 4000
+    page = html.unescape(hr.get("/hr/settings").get_data(as_text=True))
+    for label, _ in PLACEHOLDERS.values():
+        assert f"{label} must be 300 characters or fewer" in page
+    assert content_values(app) == {}
