@@ -228,4 +228,10 @@ def test_local_details_are_set_on_the_settings_page_and_read_as_typed(
     assert "It is chaired by <script>alert(1)</script> **Cllr** {{board_name}}." in text
     assert "Most boards meet several times a year." in text
     assert_accessible(chrome)
+    # The note for colleagues who were in care, with the support contact's default wording.
+    _open(chrome, live_tool, "/sections/children-in-care-and-care-leavers")
+    note = chrome.find_element(By.CSS_SELECTOR, "main .govuk-inset-text").text
+    assert note.startswith("If you were in care yourself, parts of this module about abuse")
+    assert note.endswith("contact your manager or HR (or, for councillors, member services).")
+    assert_accessible(chrome)
     assert_no_csp_refusals(chrome)
