@@ -351,7 +351,7 @@ def load_bank(path: Path, pack: PolicyPack) -> Bank:
     wanted_line = setting_lines.get("questions_per_attempt", top.get("settings", 1))
     found: dict[tuple[Audience, str], int] = {}
     for reader in READERS:
-        name = READER_NAMES[reader]
+        who = READER_NAMES[reader]
         sections = [s.key for s in pack.sections if s.audience.includes(reader)]
         mine = pool(questions, sections, reader)
         for key in sections:
@@ -360,12 +360,12 @@ def load_bank(path: Path, pack: PolicyPack) -> Bank:
             problem(
                 wanted_line,
                 f"questions_per_attempt ({wanted}) is less than min_per_section x "
-                f"{len(sections)} sections read by {name}",
+                f"{len(sections)} sections read by {who}",
             )
         if len(mine) < wanted:
             problem(
                 top.get("questions", 1),
-                f"only {len(mine)} questions for {name}, fewer than questions_per_attempt "
+                f"only {len(mine)} questions for {who}, fewer than questions_per_attempt "
                 f"({wanted})",
             )
     for section in pack.sections:
