@@ -33,6 +33,7 @@ from app.services.question_bank import (
     Question,
     draw,
     pool_sizes,
+    sections_read_by,
 )
 
 # -- thresholds --------------------------------------------------------------------------
@@ -523,10 +524,6 @@ class GuesserResult:
     needed: int
 
 
-def audience_sections(pack: PolicyPack, audience: Audience) -> list[str]:
-    return [s.key for s in pack.sections if s.audience.includes(audience)]
-
-
 def guesser(
     bank: Bank,
     pack: PolicyPack,
@@ -544,7 +541,7 @@ def guesser(
     )
     results = []
     for audience in audiences:
-        sections = audience_sections(pack, audience)
+        sections = sections_read_by(pack, audience)
         rng = random.Random(seed)  # noqa: S311 - a repeatable simulation, not a secret
         drawn = [
             [d["id"] for d in draw(stand_ins, sections, audience, bank.settings, rng)]

@@ -352,7 +352,7 @@ def load_bank(path: Path, pack: PolicyPack) -> Bank:
     found: dict[tuple[Audience, str], int] = {}
     for reader in READERS:
         who = READER_NAMES[reader]
-        sections = [s.key for s in pack.sections if s.audience.includes(reader)]
+        sections = sections_read_by(pack, reader)
         mine = pool(questions, sections, reader)
         for key in sections:
             found[reader, key] = sum(1 for q in mine if q.section == key)
@@ -424,6 +424,10 @@ def current_bank(session: Session, policy_id: int) -> QuizBank | None:
     ).first()
 
 
+def sections_read_by(pack: PolicyPack, reader: Audience) -> list[str]:
+    return [s.key for s in pack.sections if s.audience.includes(reader)]
+
+
 def pool(
     questions: Iterable[Question], section_keys: Iterable[str], reader: Audience
 ) -> list[Question]:
@@ -434,13 +438,7 @@ def pool(
 
 def pool_sizes(bank: Bank, pack: PolicyPack) -> dict[Audience, int]:
     return {
-        reader: len(
-            pool(
-                bank.questions,
-                (s.key for s in pack.sections if s.audience.includes(reader)),
-                reader,
-            )
-        )
+        reader: len(pool(bank.questions, sections_read_by(pack, reader), reader))
         for reader in READERS
     }
 

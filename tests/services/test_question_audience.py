@@ -28,6 +28,7 @@ from app.services.question_bank import (
     draw,
     load_bank,
     pool,
+    sections_read_by,
 )
 from tests.services import records
 from tests.services.records import NOON
@@ -63,10 +64,6 @@ def bank(pack: PolicyPack) -> Bank:
     return load_bank(BANK, pack)
 
 
-def sections_of(pack: PolicyPack, reader: Audience) -> list[str]:
-    return [s.key for s in pack.sections if s.audience.includes(reader)]
-
-
 def words_of(q: Question) -> str:
     return " ".join([q.stem, *(o.text for o in q.options), q.explanation])
 
@@ -100,8 +97,8 @@ def test_every_question_on_a_one_audience_section_is_for_that_audience(
 def test_no_councillor_is_asked_to_act_as_an_officer_nor_staff_as_a_councillor(
     pack: PolicyPack, bank: Bank
 ) -> None:
-    members = pool(bank.questions, sections_of(pack, Audience.MEMBERS), Audience.MEMBERS)
-    staff = pool(bank.questions, sections_of(pack, Audience.STAFF), Audience.STAFF)
+    members = pool(bank.questions, sections_read_by(pack, Audience.MEMBERS), Audience.MEMBERS)
+    staff = pool(bank.questions, sections_read_by(pack, Audience.STAFF), Audience.STAFF)
     assert [q.id for q in members if OFFICERS_WORDS.search(words_of(q))] == []
     assert [q.id for q in staff if COUNCILLORS_WORDS.search(words_of(q))] == []
     # The patterns do find what they are for: they are not simply blind.
@@ -321,7 +318,7 @@ DRAWS = 2000
 def test_every_draw_asks_only_the_readers_own_questions(
     pack: PolicyPack, bank: Bank, reader: Audience
 ) -> None:
-    sections = sections_of(pack, reader)
+    sections = sections_read_by(pack, reader)
     by_id = {q.id: q for q in bank.questions}
     rng = random.Random(14)
     seen: Counter[str] = Counter()
@@ -370,7 +367,7 @@ def test_an_attempt_stores_a_draw_from_the_pool_the_persons_record_gives(
 ) -> None:
     s = records.setup(session, bank=[q.as_json() for q in bank.questions])
     settings = attempts.rules(bank.settings, None)
-    allowed = {q.id for q in pool(bank.questions, sections_of(pack, reader), reader)}
+    allowed = {q.id for q in pool(bank.questions, sections_read_by(pack, reader), reader)}
     for n in range(40):
         who = records.person(session, s.org, f"Person {n}", elected_member=elected_member)
         attempts.start_attempt(
