@@ -599,10 +599,16 @@ def summary_lines(bank: Bank, pack: PolicyPack) -> list[str]:
         mine = [q for q in bank.questions if q.section == section.key]
         kinds = Counter(q.kind for q in mine)
         types = Counter(q.type for q in mine)
+        # min_per_section applies to each reader's share of the section, so show it.
+        asked = ", ".join(
+            f"{READER_NAMES[reader]} {sum(1 for q in mine if q.audience.includes(reader))}"
+            for reader in READERS
+            if section.audience.includes(reader)
+        )
         lines.append(
             f"  {section.key}: {len(mine)} (scenario {kinds['scenario']}, recall "
             f"{kinds['recall']}; single {types['single']}, multiple {types['multiple']}, "
-            f"true_false {types['true_false']})"
+            f"true_false {types['true_false']}; asked of {asked})"
         )
     scenarios = sum(1 for q in bank.questions if q.kind == "scenario")
     lines.append(

@@ -117,6 +117,16 @@ def test_quiz_check_prints_each_readers_pool(runner: FlaskCliRunner) -> None:
         "  audience: all 54, members 15, staff 14; each reader's pool (what they can be "
         "asked): councillors 69, staff 68\n"
     ) in result.output
+    # Each section's share for each reader who reads it, which min_per_section applies to.
+    assert (
+        f"  {KIDS}: 7 (scenario 5, recall 2; single 5, multiple 1, true_false 1; asked of "
+        "councillors 5, staff 6)\n"
+    ) in result.output
+    assert "  scrutiny-and-challenge: 7 (scenario 4, recall 3; single 4, multiple 1, " in (
+        result.output
+    )
+    assert "true_false 2; asked of councillors 7)\n" in result.output
+    assert "true_false 1; asked of staff 7)\n" in result.output
 
 
 # -- the check, rule by rule --------------------------------------------------------------------
