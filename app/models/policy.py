@@ -13,9 +13,20 @@ from app.db import Base, UtcDateTime
 
 
 class Audience(enum.StrEnum):
+    """Who a section or a quiz question is for. A reader is MEMBERS or STAFF, never ALL."""
+
     ALL = "all"
     MEMBERS = "members"  # elected members (councillors)
     STAFF = "staff"
+
+    @classmethod
+    def of_reader(cls, elected_member: bool) -> Audience:
+        """A person's own audience: councillors are marked as elected members (by the LMS's
+        elected_member parameter or HR's roster); everyone else is staff."""
+        return cls.MEMBERS if elected_member else cls.STAFF
+
+    def includes(self, reader: Audience) -> bool:
+        return self in (Audience.ALL, reader)
 
 
 class Policy(Base):

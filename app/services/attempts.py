@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from app.models import QuizAttempt, QuizBank, QuizExtension, QuizSubmission
+from app.models import Audience, Person, QuizAttempt, QuizBank, QuizExtension, QuizSubmission
 from app.services.question_bank import DEFAULT_SETTINGS, RANGES, Question, draw
 
 _rng = secrets.SystemRandom()
@@ -169,6 +169,10 @@ def start_attempt(
     if not allowance(session, person_id, version_id, cycle, settings, now).can_start:
         raise NotAllowed("no attempt may be started now")
     questions = [Question.from_json(q) for q in bank.questions]
+    # The person's record says whether they are a councillor, as it does for their sections:
+    # the draw asks them only what was written for them.
+    elected_member = session.scalar(select(Person.elected_member).where(Person.id == person_id))
+    reader = Audience.of_reader(bool(elected_member))
     limit = settings.get("time_limit_minutes")
     attempt = QuizAttempt(
         person_id=person_id,
@@ -177,7 +181,7 @@ def start_attempt(
         cycle=cycle,
         bank_id=bank.id,
         launch_id=launch_id,
-        drawn=draw(questions, section_keys, settings, rng or _rng),
+        drawn=draw(questions, section_keys, reader, settings, rng or _rng),
         settings=settings,
         started_at=now,
         deadline=now + timedelta(minutes=limit) if limit else None,

@@ -24,7 +24,17 @@ import yaml
 
 from app.models import Audience
 from app.services.content_pack import PolicyPack
-from app.services.question_bank import Bank, BankProblem, Option, Question, draw
+from app.services.question_bank import (
+    READER_NAMES,
+    READERS,
+    Bank,
+    BankProblem,
+    Option,
+    Question,
+    draw,
+    pool_sizes,
+    sections_read_by,
+)
 
 # -- thresholds --------------------------------------------------------------------------
 
@@ -349,16 +359,26 @@ def duplicate_stem_flaws(bank: Bank, at: Places) -> list[BankProblem]:
 
 
 def scenario_flaws(bank: Bank, at: Places) -> list[BankProblem]:
-    scenarios = sum(1 for q in bank.questions if q.kind == "scenario")
-    if scenarios / len(bank.questions) < MIN_SCENARIO_SHARE:
-        return [
-            at.flaw(
-                None,
-                f"only {scenarios} of {len(bank.questions)} questions are scenarios "
-                f"({_pct(scenarios / len(bank.questions))}): at least half must be",
+    """At least half of the bank, and of each reader's pool, are scenarios: a councillor's
+    attempts must show understanding as much as a member of staff's. (A loaded bank's
+    question audiences fit their sections, so a pool is its audience's questions.)"""
+    groups = [("questions", list(bank.questions))]
+    for reader in READERS:
+        mine = [q for q in bank.questions if q.audience.includes(reader)]
+        if len(mine) < len(bank.questions):  # else the same questions, said once
+            groups.append((f"questions {READER_NAMES[reader]} can be asked", mine))
+    found = []
+    for what, questions in groups:
+        scenarios = sum(1 for q in questions if q.kind == "scenario")
+        if questions and scenarios / len(questions) < MIN_SCENARIO_SHARE:
+            found.append(
+                at.flaw(
+                    None,
+                    f"only {scenarios} of {len(questions)} {what} are scenarios "
+                    f"({_pct(scenarios / len(questions))}): at least half must be",
+                )
             )
-        ]
-    return []
+    return found
 
 
 CHECKS = (
@@ -491,6 +511,7 @@ class _StandIn:
     section: str
     type: str
     options: tuple[Option, ...]
+    audience: Audience
 
 
 @dataclass(frozen=True)
@@ -501,10 +522,6 @@ class GuesserResult:
     within_three: float
     questions: int
     needed: int
-
-
-def audience_sections(pack: PolicyPack, audience: Audience) -> list[str]:
-    return [s.key for s in pack.sections if s.audience in (Audience.ALL, audience)]
 
 
 def guesser(
@@ -519,14 +536,16 @@ def guesser(
     # The real draw, given stand-ins compared by identity: comparing whole questions for
     # equality made the draws several times slower and changes nothing drawn.
     stand_ins = cast(
-        list[Question], [_StandIn(q.id, q.section, q.type, q.options) for q in bank.questions]
+        list[Question],
+        [_StandIn(q.id, q.section, q.type, q.options, q.audience) for q in bank.questions],
     )
     results = []
     for audience in audiences:
-        sections = audience_sections(pack, audience)
+        sections = sections_read_by(pack, audience)
         rng = random.Random(seed)  # noqa: S311 - a repeatable simulation, not a secret
         drawn = [
-            [d["id"] for d in draw(stand_ins, sections, bank.settings, rng)] for _ in range(draws)
+            [d["id"] for d in draw(stand_ins, sections, audience, bank.settings, rng)]
+            for _ in range(draws)
         ]
         index = {q.id: n for n, q in enumerate(bank.questions)}
         drawn_at = np.array([[index[qid] for qid in ids] for ids in drawn])
@@ -580,15 +599,30 @@ def summary_lines(bank: Bank, pack: PolicyPack) -> list[str]:
         mine = [q for q in bank.questions if q.section == section.key]
         kinds = Counter(q.kind for q in mine)
         types = Counter(q.type for q in mine)
+        # min_per_section applies to each reader's share of the section, so show it.
+        asked = ", ".join(
+            f"{READER_NAMES[reader]} {sum(1 for q in mine if q.audience.includes(reader))}"
+            for reader in READERS
+            if section.audience.includes(reader)
+        )
         lines.append(
             f"  {section.key}: {len(mine)} (scenario {kinds['scenario']}, recall "
             f"{kinds['recall']}; single {types['single']}, multiple {types['multiple']}, "
-            f"true_false {types['true_false']})"
+            f"true_false {types['true_false']}; asked of {asked})"
         )
     scenarios = sum(1 for q in bank.questions if q.kind == "scenario")
     lines.append(
         f"  kinds: scenario {scenarios}, recall {len(bank.questions) - scenarios} "
         f"({_pct(scenarios / len(bank.questions))} scenarios)"
+    )
+    audiences = Counter(q.audience for q in bank.questions)
+    lines.append(
+        "  audience: "
+        + ", ".join(f"{a.value} {audiences[a]}" for a in Audience)
+        + "; each reader's pool (what they can be asked): "
+        + ", ".join(
+            f"{READER_NAMES[reader]} {size}" for reader, size in pool_sizes(bank, pack).items()
+        )
     )
     tf = Counter("true" in q.correct for q in bank.questions if q.type == "true_false")
     lines.append(f"  true/false keys: true {tf[True]}, false {tf[False]}")

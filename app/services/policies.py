@@ -103,8 +103,8 @@ def versions(session: Session) -> list[PolicyVersion]:
 
 def sections_for(version: Any, elected_member: bool) -> list[Any]:
     """The sections this reader gets: everyone's, plus councillors' or officers' own."""
-    own = Audience.MEMBERS if elected_member else Audience.STAFF
-    return [s for s in version.sections if s.audience in (Audience.ALL, own)]
+    own = Audience.of_reader(elected_member)
+    return [s for s in version.sections if s.audience.includes(own)]
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import hashlib
 import json
 import random
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,19 @@ TYPES = ("single", "multiple", "true_false")
 # A scenario puts the reader in a situation the section prepares them for; recall asks for
 # a fact. The checker counts them, since scenarios are what show understanding.
 KINDS = ("scenario", "recall")
-FIELDS = ("id", "section", "kind", "type", "stem", "options", "correct", "explanation")
+FIELDS = (
+    "id",
+    "section",
+    "audience",
+    "kind",
+    "type",
+    "stem",
+    "options",
+    "correct",
+    "explanation",
+)
+READERS = (Audience.MEMBERS, Audience.STAFF)
+READER_NAMES = {Audience.MEMBERS: "councillors", Audience.STAFF: "staff"}
 DEFAULT_SETTINGS: dict[str, Any] = {
     "questions_per_attempt": 10,
     "min_per_section": 1,
@@ -81,11 +94,15 @@ class Question:
     correct: frozenset[str]
     explanation: str
     kind: str | None = None  # None only in banks published before `kind` existed
+    # Who may be asked it, as for sections: a question that puts the reader in an officer's
+    # job (or a councillor's) is drawn only for them. Banks published before it: all.
+    audience: Audience = Audience.ALL
 
     def as_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "section": self.section,
+            "audience": self.audience.value,
             "kind": self.kind,
             "type": self.type,
             "stem": self.stem,
@@ -105,6 +122,7 @@ class Question:
             correct=frozenset(data["correct"]),
             explanation=data["explanation"],
             kind=data.get("kind"),
+            audience=Audience(data.get("audience", Audience.ALL.value)),
         )
 
 
@@ -194,6 +212,7 @@ def load_bank(path: Path, pack: PolicyPack) -> Bank:
             settings[key] = value
 
     section_keys = {s.key for s in pack.sections}
+    read_by = {s.key: s.audience for s in pack.sections}
     questions: list[Question] = []
     seen: dict[str, int] = {}
     items = data.get("questions")
@@ -229,6 +248,27 @@ def load_bank(path: Path, pack: PolicyPack) -> Bank:
         kind = item.get("kind")
         if kind not in KINDS:
             problem(lines.get("kind", line), "kind must be scenario or recall", qid)
+        audience_value = item.get("audience", Audience.ALL.value)
+        try:
+            audience = Audience(audience_value)
+        except ValueError:
+            problem(
+                lines.get("audience", line),
+                f"audience must be all, members or staff, not '{audience_value}'",
+                qid,
+            )
+            audience = Audience.ALL
+        else:
+            # Nobody may be asked about a section they were not given to read.
+            section_readers = read_by.get(str(section))
+            if section_readers not in (None, Audience.ALL) and audience != section_readers:
+                problem(
+                    lines.get("audience", line),
+                    f"section '{section}' is read only by {READER_NAMES[section_readers]}, "
+                    f"so the question needs audience: {section_readers.value} "
+                    f"(not {audience.value})",
+                    qid,
+                )
         qtype = item.get("type")
         if qtype not in TYPES:
             problem(lines.get("type", line), "type must be single, multiple or true_false", qid)
@@ -299,36 +339,46 @@ def load_bank(path: Path, pack: PolicyPack) -> Bank:
                 frozenset(correct),
                 str(explanation).strip(),
                 str(kind),
+                audience,
             )
         )
 
-    # Every attempt draws at least min_per_section from each section its reader sees.
+    # Each reader's attempt draws only from their pool (their sections, their audience's
+    # questions), at least min_per_section from each of their sections: every pool must
+    # hold enough for that and for questions_per_attempt.
     minimum = settings["min_per_section"]
-    per_section = {key: 0 for key in section_keys}
-    for q in questions:
-        per_section[q.section] = per_section.get(q.section, 0) + 1
+    wanted = settings["questions_per_attempt"]
+    wanted_line = setting_lines.get("questions_per_attempt", top.get("settings", 1))
+    found: dict[tuple[Audience, str], int] = {}
+    for reader in READERS:
+        who = READER_NAMES[reader]
+        sections = sections_read_by(pack, reader)
+        mine = pool(questions, sections, reader)
+        for key in sections:
+            found[reader, key] = sum(1 for q in mine if q.section == key)
+        if wanted < minimum * len(sections):
+            problem(
+                wanted_line,
+                f"questions_per_attempt ({wanted}) is less than min_per_section x "
+                f"{len(sections)} sections read by {who}",
+            )
+        if len(mine) < wanted:
+            problem(
+                top.get("questions", 1),
+                f"only {len(mine)} questions for {who}, fewer than questions_per_attempt "
+                f"({wanted})",
+            )
     for section in pack.sections:
-        if per_section[section.key] < minimum:
+        short = [
+            f"{found[reader, section.key]} for {READER_NAMES[reader]}"
+            for reader in READERS
+            if section.audience.includes(reader) and found[reader, section.key] < minimum
+        ]
+        if short:
             problem(
                 top.get("questions", 1),
-                f"section '{section.key}' has {per_section[section.key]} question(s), "
-                f"fewer than its minimum of {minimum}",
-            )
-    for audience in (Audience.MEMBERS, Audience.STAFF):
-        seen_sections = [s.key for s in pack.sections if s.audience in (Audience.ALL, audience)]
-        needed = minimum * len(seen_sections)
-        if settings["questions_per_attempt"] < needed:
-            problem(
-                setting_lines.get("questions_per_attempt", top.get("settings", 1)),
-                f"questions_per_attempt ({settings['questions_per_attempt']}) is less than "
-                f"min_per_section x {len(seen_sections)} sections read by {audience.value}",
-            )
-        available = sum(1 for q in questions if q.section in seen_sections)
-        if available < settings["questions_per_attempt"]:
-            problem(
-                top.get("questions", 1),
-                f"only {available} questions for {audience.value}, fewer than "
-                f"questions_per_attempt ({settings['questions_per_attempt']})",
+                f"section '{section.key}' has fewer questions than its minimum of {minimum}: "
+                + " and ".join(short),
             )
     if problems:
         raise BankError(problems)
@@ -374,18 +424,42 @@ def current_bank(session: Session, policy_id: int) -> QuizBank | None:
     ).first()
 
 
+def sections_read_by(pack: PolicyPack, reader: Audience) -> list[str]:
+    return [s.key for s in pack.sections if s.audience.includes(reader)]
+
+
+def pool(
+    questions: Iterable[Question], section_keys: Iterable[str], reader: Audience
+) -> list[Question]:
+    """What a reader may be asked: questions on the sections they read, for their audience."""
+    keys = set(section_keys)
+    return [q for q in questions if q.section in keys and q.audience.includes(reader)]
+
+
+def pool_sizes(bank: Bank, pack: PolicyPack) -> dict[Audience, int]:
+    return {
+        reader: len(pool(bank.questions, sections_read_by(pack, reader), reader))
+        for reader in READERS
+    }
+
+
 def draw(
-    questions: list[Question], section_keys: list[str], settings: dict[str, Any], rng: random.Random
+    questions: list[Question],
+    section_keys: list[str],
+    reader: Audience,
+    settings: dict[str, Any],
+    rng: random.Random,
 ) -> list[dict[str, Any]]:
-    """A fresh draw: at least the minimum from every section the reader saw, the rest at
-    random, questions in random order, options shuffled if the bank says so."""
-    pool = [q for q in questions if q.section in section_keys]
+    """A fresh draw from the reader's pool: at least the minimum from every section they
+    saw, the rest at random, questions in random order, options shuffled if the bank says
+    so."""
+    mine = pool(questions, section_keys, reader)
     chosen: list[Question] = []
     for key in section_keys:
-        mine = [q for q in pool if q.section == key]
-        chosen.extend(rng.sample(mine, min(settings["min_per_section"], len(mine))))
-    rest = [q for q in pool if q not in chosen]
-    wanted = max(0, min(settings["questions_per_attempt"], len(pool)) - len(chosen))
+        in_section = [q for q in mine if q.section == key]
+        chosen.extend(rng.sample(in_section, min(settings["min_per_section"], len(in_section))))
+    rest = [q for q in mine if q not in chosen]
+    wanted = max(0, min(settings["questions_per_attempt"], len(mine)) - len(chosen))
     chosen.extend(rng.sample(rest, wanted))
     rng.shuffle(chosen)
     drawn = []

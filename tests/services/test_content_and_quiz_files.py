@@ -310,7 +310,8 @@ def test_a_section_with_fewer_questions_than_its_minimum_is_refused(tmp_path: Pa
     with pytest.raises(BankError) as caught:
         load_bank(path, load_pack(PACK))
     assert any(
-        "section 'partners' has 0 question(s), fewer than its minimum of 1" in str(p)
+        "section 'partners' has fewer questions than its minimum of 1: 0 for councillors "
+        "and 0 for staff" in str(p)
         for p in caught.value.problems
     )
 
@@ -331,7 +332,7 @@ def test_a_question_without_scenario_or_recall_as_its_kind_is_refused(
     ]
 
 
-def test_a_bank_published_before_kinds_existed_still_reads() -> None:
+def test_a_bank_published_before_kinds_and_audiences_existed_still_reads() -> None:
     stored = {
         "id": "q1",
         "section": "partners",
@@ -343,7 +344,8 @@ def test_a_bank_published_before_kinds_existed_still_reads() -> None:
     }
     question = Question.from_json(stored)
     assert question.kind is None
-    assert question.as_json() == {**stored, "kind": None}
+    assert question.audience is Audience.ALL  # asked of everyone, as it always was
+    assert question.as_json() == {**stored, "kind": None, "audience": "all"}
     shipped = load_bank(BANK, load_pack(PACK)).questions[0]
     assert Question.from_json(shipped.as_json()) == shipped
     assert shipped.kind in ("scenario", "recall")

@@ -490,8 +490,11 @@ def test_quiz_check_prints_the_review_and_passes_a_sound_bank(
     assert result.exit_code == 0, result.output
     assert result.output == (
         "OK p: 4 questions; per section: one 4\n"
-        "  one: 4 (scenario 4, recall 0; single 4, multiple 0, true_false 0)\n"
+        "  one: 4 (scenario 4, recall 0; single 4, multiple 0, true_false 0; asked of "
+        "councillors 4, staff 4)\n"
         "  kinds: scenario 4, recall 0 (100% scenarios)\n"
+        "  audience: all 4, members 0, staff 0; each reader's pool (what they can be asked): "
+        "councillors 4, staff 4\n"
         "  true/false keys: true 0, false 0\n"
         "  multiple-answer right options: none\n"
         "  guesser (members): first attempt 0.39%, within 3 attempts 1.17% (4 of 4 to pass; "
