@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
 
+from app.clock import long_date, today
 from app.db import db
 from app.models import AuditEvent, Person, Reminder
 from scripts.demo_lms.platform import DemoPlatform
@@ -92,6 +95,40 @@ def names_on(page: str) -> set[str]:
     return {n for n in everyone if f"{n} " in page}
 
 
+def check(client: FlaskClient, *people: int, everyone: bool = False) -> str:
+    """The check page for reminding these people (or everyone overdue): its HTML."""
+    query: dict[str, Any] = {"person": list(people)}
+    if everyone:
+        query["everyone_overdue"] = "1"
+    response = client.get("/team/remind", query_string=query)
+    assert response.status_code == 200, response.status_code
+    return response.get_data(as_text=True)
+
+
+def send(client: FlaskClient, page: str) -> Any:
+    """Press the check page's send button: its form as the browser would post it."""
+    data: dict[str, Any] = {
+        "csrf_token": csrf(page),
+        "person": re.findall(r'name="person" value="(\d+)"', page),
+    }
+    if 'name="everyone_overdue"' in page:
+        data["everyone_overdue"] = "1"
+    return client.post("/team/remind", data=data)
+
+
+def remind(client: FlaskClient, *people: int) -> str:
+    """Check, send, and follow the redirect: the results page's HTML."""
+    response = send(client, check(client, *people))
+    assert response.status_code == 302, response.status_code
+    assert response.headers["Location"].startswith("/team/reminded?at=")
+    return client.get(response.headers["Location"]).get_data(as_text=True)
+
+
+def token(client: FlaskClient, someone: int) -> str:
+    """A CSRF token, from the check page for reminding someone in the team."""
+    return csrf(check(client, someone))
+
+
 def test_a_manager_sees_direct_reports_or_the_whole_tree_and_nobody_else(
     council: dict[str, Person], launched: Any
 ) -> None:
@@ -127,11 +164,9 @@ def test_reminders_reach_the_person_with_due_date_and_link_and_are_recorded(
     app: Flask, council: dict[str, Person], launched: Any, inbox: Inbox
 ) -> None:
     tom = launched("u-tom")
-    page = tom.get("/team/").get_data(as_text=True)
     lee = council["E1002"]
-    response = tom.post("/team/remind", data={"csrf_token": csrf(page), "person": [lee.id]})
-    html = response.get_data(as_text=True)
-    assert response.status_code == 200 and "Sent (1)" in html
+    html = remind(tom, lee.id)
+    assert "Sent (1)" in html and f"Lee Morgan (lee.morgan@{D})" in html
     [message] = inbox.to(f"lee.morgan@{D}")
     text = message.get_body(("plain",)).get_content()
     rich = message.get_body(("html",)).get_content()
@@ -145,8 +180,13 @@ def test_reminders_reach_the_person_with_due_date_and_link_and_are_recorded(
         assert (row.kind, row.outcome, row.person_id) == ("manual", "sent", lee.id)
         assert row.sent_by_person_id is not None
     assert "Never" in tom.get("/team/").get_data(as_text=True)  # the others
-    again = tom.post("/team/remind", data={"csrf_token": csrf(page), "person": [lee.id]})
-    assert "was reminded less than 5 days ago" in again.get_data(as_text=True)
+    day = today()  # the clock is not moved in this test
+    again = check(tom, lee.id)
+    assert (
+        f"Lee Morgan was reminded on {long_date(day)}. You can remind them again from "
+        f"{long_date(day + timedelta(days=5))}."
+    ) in again
+    assert "Send the reminder" not in again and "Nobody to remind" in again
     assert len(inbox.to(f"lee.morgan@{D}")) == 1
 
 
@@ -178,11 +218,7 @@ def test_reminders_never_carry_a_launchers_return_url_or_session_key(
     tom = launched("u-tom")  # the latest launch of the organisation is a manager's
     secrets_given = set(moodle_like.sesskeys.values())
     assert len(secrets_given) == 2
-    page = tom.get("/team/").get_data(as_text=True)
-    tom.post(
-        "/team/remind",
-        data={"csrf_token": csrf(page), "person": [council["E1002"].id, council["E1005"].id]},
-    )
+    remind(tom, council["E1002"].id, council["E1005"].id)
     runner.invoke(args=["reminders", "run"])  # scheduled ones, to everyone
     travel(days=40)
     runner.invoke(args=["reminders", "run"])  # overdue reminders and managers' digests
@@ -206,10 +242,10 @@ def test_reminders_link_to_the_lms_address_hr_set(
     result = runner.invoke(args=["org", "set", "--org", ORG, "lms_url", address])
     assert result.exit_code == 0, result.output
     tom = launched("u-tom")
-    page = tom.get("/team/").get_data(as_text=True)
-    tom.post("/team/remind", data={"csrf_token": csrf(page), "person": [council["E1002"].id]})
+    assert f"Open the module: {address}" in check(tom, council["E1002"].id)
+    remind(tom, council["E1002"].id)
     [message] = inbox.to(f"lee.morgan@{D}")
-    assert address in message.get_body(("plain",)).get_content()
+    assert f"Open the module: {address}" in message.get_body(("plain",)).get_content()
     assert f'href="{address}"' in message.get_body(("html",)).get_content()
     assert not any(key in all_of(message) for key in moodle_like.sesskeys.values())
 
@@ -267,9 +303,10 @@ def test_a_manager_cannot_remind_anyone_outside_their_tree(
     council: dict[str, Person], launched: Any, inbox: Inbox
 ) -> None:
     tom = launched("u-tom")
-    page = tom.get("/team/").get_data(as_text=True)
+    dan = council["E1007"].id
+    assert tom.get("/team/remind", query_string={"person": dan}).status_code == 403
     response = tom.post(
-        "/team/remind", data={"csrf_token": csrf(page), "person": [council["E1007"].id]}
+        "/team/remind", data={"csrf_token": token(tom, council["E1002"].id), "person": [dan]}
     )
     assert response.status_code == 403
     assert inbox.messages == []
@@ -281,8 +318,10 @@ def test_remind_everyone_overdue(
     travel(days=40)  # past everyone's due date (28 days from assignment)
     tom = launched("u-tom")
     page = tom.get("/team/?overdue=1").get_data(as_text=True)
-    assert "Overdue" in page
-    tom.post("/team/remind", data={"csrf_token": csrf(page), "everyone_overdue": "1"})
+    assert "Overdue" in page and "Remind everyone who is overdue (3)" in page
+    checked = check(tom, everyone=True)
+    assert "It will go to 3 people" in checked
+    assert send(tom, checked).status_code == 302
     assert {str(m["To"]) for m in inbox.messages} == {
         f"aisha.khan@{D}",
         f"lee.morgan@{D}",
@@ -325,11 +364,7 @@ def test_a_failed_send_is_retried_and_reported_never_dropped(
 ) -> None:
     inbox.refuse = True
     tom = launched("u-tom")
-    page = tom.get("/team/").get_data(as_text=True)
-    response = tom.post(
-        "/team/remind", data={"csrf_token": csrf(page), "person": [council["E1001"].id]}
-    )
-    html = response.get_data(as_text=True)
+    html = remind(tom, council["E1001"].id)
     assert "Not sent yet (1)" in html and "451" in html
     with app.app_context():
         row = db.session.scalars(select(Reminder).where(Reminder.kind == "manual")).one()
@@ -392,8 +427,9 @@ def test_hr_reminding_an_id_no_row_can_have_is_refused(
     """HR has no team to check the chosen ids against, so an id past the 32-bit columns
     reached PostgreSQL ("integer out of range": a 500)."""
     hr = launched("u-priya")
-    page = hr.get("/team/").get_data(as_text=True)
-    response = hr.post("/team/remind", data={"csrf_token": csrf(page), "person": [person]})
+    response = hr.post(
+        "/team/remind", data={"csrf_token": token(hr, council["E1001"].id), "person": [person]}
+    )
     assert response.status_code == 400
     assert "The people chosen could not be read." in response.get_data(as_text=True)
     assert inbox.messages == []
@@ -403,7 +439,10 @@ def test_hr_reminding_the_largest_id_finds_nobody(
     council: dict[str, Person], launched: Any, inbox: Inbox
 ) -> None:
     hr = launched("u-priya")
-    page = hr.get("/team/").get_data(as_text=True)
-    response = hr.post("/team/remind", data={"csrf_token": csrf(page), "person": ["2147483647"]})
-    assert response.status_code == 200
+    response = hr.post(
+        "/team/remind",
+        data={"csrf_token": token(hr, council["E1001"].id), "person": ["2147483647"]},
+    )
+    assert response.status_code == 302 and response.headers["Location"] == "/team/"
+    assert "the people chosen have completed the module" in hr.get("/team/").get_data(as_text=True)
     assert inbox.messages == []
