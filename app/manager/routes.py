@@ -122,7 +122,7 @@ def team() -> str:
         row["reminded_at"] = when
         row["again_on"] = (
             reminders.remindable_from(when, settings)
-            if reminders.too_soon(when, now, settings)
+            if when is not None and reminders.too_soon(when, now, settings)
             else None
         )
         row["completed_on"] = _completed_on(row["accepted_at_utc"])
