@@ -101,7 +101,10 @@ def _courses() -> list[dict[str, Any]]:
     shown = []
     for course in courses:
         frame = people_frame(db.session(), _scope(), Filters(person_ids=course.learner_ids))
-        shown.append({"course": course, "rows": frame.to_dict("records")})
+        rows = frame.to_dict("records")
+        for row in rows:
+            row["completed_on"] = _completed_on(row["accepted_at_utc"])
+        shown.append({"course": course, "rows": rows})
     return shown
 
 

@@ -460,6 +460,8 @@ def test_nobody_overdue_offers_no_button_and_names_the_first_due_date(
     assert f"Nobody in your team is overdue; the first due date is {long_date(due)}." in page
     assert "Remind everyone who is overdue" not in page
     assert "Remind the people ticked" in page
+    everyone = launched("u-priya").get("/team/").get_data(as_text=True)  # HR: everyone's
+    assert f"Nobody is overdue; the first due date is {long_date(due)}." in everyone
     travel(days=28)
     on_the_day = launched("u-tom").get("/team/").get_data(as_text=True)
     assert "Remind everyone who is overdue" not in on_the_day
