@@ -60,7 +60,7 @@ def _main(chrome: WebDriver) -> str:
     return str(chrome.find_element(By.TAG_NAME, "main").text)
 
 
-_FITS = """
+_FITS = r"""
 const width = arguments[0];
 const doc = document.scrollingElement;
 const cells = [...document.querySelectorAll("main table td")]
@@ -73,7 +73,34 @@ return {
   narrow: cells.filter(c => c.offsetWidth && !c.classList.contains("app-table-stack__tick")
                             && c.getBoundingClientRect().width < width / 2).map(c => c.innerText),
   stacked: cells.length > 0 && cells.every(c => getComputedStyle(c).display === "block"),
+  broken: broken(cells),
 };
+
+// Words (split at spaces and after hyphens, where lines may break) wider than their cell:
+// such a word is cut in the middle to fit.
+function broken(cells) {
+  const found = [];
+  for (const cell of cells) {
+    const style = getComputedStyle(cell);
+    const room = cell.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    const texts = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    for (let text = texts.nextNode(); text; text = texts.nextNode()) {
+      const part = text.parentElement;
+      if (!part.offsetWidth || part.closest(".govuk-visually-hidden")) continue;
+      const words = text.textContent.split(/\s+|(?<=-)/).filter(Boolean);
+      for (const word of words) {
+        const probe = document.createElement("span");
+        probe.style.whiteSpace = "nowrap";
+        probe.textContent = word;
+        part.appendChild(probe);
+        const wide = probe.getBoundingClientRect().width;
+        probe.remove();
+        if (wide > room + 1) found.push(`${word} (${Math.round(wide)}px in ${room}px)`);
+      }
+    }
+  }
+  return found;
+}
 """
 
 
@@ -92,7 +119,7 @@ def assert_fits_a_phone(chrome: WebDriver, width: int) -> None:
     assert found["inner"] <= width
     assert found["page"][0] <= found["page"][1], f"scrolls sideways at {width}px: {found}"
     assert found["stacked"], f"the table's rows are not cards at {width}px"
-    assert not found["cut"] and not found["narrow"], found
+    assert not found["cut"] and not found["narrow"] and not found["broken"], found
 
 
 def test_the_team_page_when_nobody_is_overdue_is_accessible_and_fits_a_phone(
