@@ -219,6 +219,14 @@ def _sender() -> str:
     return me.display_name if me is not None else ""
 
 
+def _back_text() -> str:
+    return (
+        "Back to everyone's progress"
+        if current_user.role in (Role.HR, Role.ADMIN)
+        else ("Back to your team")
+    )
+
+
 def _nobody(everyone_overdue: bool, whole_tree: bool) -> Any:
     """Back to the team page, saying why nobody was reminded (Post/Redirect/Get)."""
     session[NOTICE] = "nobody_overdue" if everyone_overdue else "none_chosen"
@@ -254,6 +262,7 @@ def check() -> Any:
         whole_tree=whole_tree,
         form=RemindForm(),
         back=url_for("manager.team", tree="1" if whole_tree else None),
+        back_text=_back_text(),
     )
 
 
@@ -329,4 +338,5 @@ def reminded() -> Any:
         if (left := session.get(SKIPPED)) and left["at"] == at.isoformat()
         else [],
         back=url_for("manager.team", tree="1" if request.args.get("tree") == "1" else None),
+        back_text=_back_text(),
     )

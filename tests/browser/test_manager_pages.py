@@ -189,3 +189,27 @@ def test_the_check_page_then_the_results_are_accessible_on_a_phone_too(
     assert "Can be reminded again from" in _main(chrome)
     assert_accessible(chrome)
     assert_no_csp_refusals(chrome)
+
+
+def test_when_people_are_overdue_the_button_leads_to_an_accessible_check_page(
+    chrome: WebDriver, team: LiveTool, inbox: Inbox, travel: Any
+) -> None:
+    travel(days=40)  # past everyone's due date (28 days from the import)
+    launch(chrome, team, "u-tom")
+    _open(chrome, team, "/team/")
+    assert "Nobody in your team is overdue" not in _main(chrome)
+    assert_accessible(chrome)
+    for width in (390, 320):
+        assert_fits_a_phone(chrome, width)
+    with next_page(chrome, team.tool_url):
+        chrome.find_element(
+            By.XPATH, "//button[normalize-space()='Remind everyone who is overdue (4)']"
+        ).click()
+    assert h1_text(chrome) == "Check the reminder before you send it"
+    text = _main(chrome)
+    assert "It will go to 4 people" in text
+    assert "Please complete the mandatory Corporate Parenting module: it was due on" in text
+    assert "Send 4 reminders" in text
+    assert_accessible(chrome)
+    assert inbox.messages == []
+    assert_no_csp_refusals(chrome)

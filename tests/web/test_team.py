@@ -322,6 +322,8 @@ def test_remind_everyone_overdue(
     assert "Overdue" in page and "Remind everyone who is overdue (3)" in page
     checked = check(tom, everyone=True)
     assert "It will go to 3 people" in checked
+    due = long_date(today() - timedelta(days=40 - 28))
+    assert f"Corporate Parenting module: it was due on {due}." in checked
     assert send(tom, checked).status_code == 302
     assert {str(m["To"]) for m in inbox.messages} == {
         f"aisha.khan@{D}",
