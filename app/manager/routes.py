@@ -191,9 +191,9 @@ def team_csv() -> Response:
     )
 
 
-def _chosen(values: MultiDict[str, str], whole_tree: bool) -> list[int]:
+def _chosen(values: MultiDict[str, str], whole_tree: bool, checked: bool) -> list[int]:
     """The people a reminder is for: those ticked, or everyone in the view who is overdue
-    now (narrowed to those ticked on the check page, if it names them). Anyone outside the
+    now; once `checked`, only those of them the check page named. Anyone outside the
     person's tree is refused outright."""
     try:
         ticked = [int(p) for p in values.getlist("person")]
@@ -210,7 +210,7 @@ def _chosen(values: MultiDict[str, str], whole_tree: bool) -> list[int]:
     if values.get("everyone_overdue"):
         frame = _frame(whole_tree, (), overdue=True)
         overdue = [int(p) for p in frame["person_id"].tolist()]
-        return [p for p in overdue if p in ticked] if ticked else overdue
+        return [p for p in overdue if p in ticked] if checked and ticked else overdue
     return ticked
 
 
@@ -220,11 +220,8 @@ def _sender() -> str:
 
 
 def _back_text() -> str:
-    return (
-        "Back to everyone's progress"
-        if current_user.role in (Role.HR, Role.ADMIN)
-        else ("Back to your team")
-    )
+    hr = current_user.role in (Role.HR, Role.ADMIN)
+    return "Back to everyone's progress" if hr else "Back to your team"
 
 
 def _nobody(everyone_overdue: bool, whole_tree: bool) -> Any:
@@ -238,7 +235,7 @@ def check() -> Any:
     """The e-mail as it will be sent, and to whom, before anything is sent."""
     whole_tree = request.args.get("tree") == "1"
     everyone = bool(request.args.get("everyone_overdue"))
-    chosen = _chosen(request.args, whole_tree)
+    chosen = _chosen(request.args, whole_tree, checked=False)  # ticks beside the button: moot
     if not chosen:
         return _nobody(everyone, whole_tree)
     scope = _scope()
@@ -273,7 +270,7 @@ def remind() -> Any:
         abort(400, "The form has expired. Go back, reload the page and try again.")
     whole_tree = request.form.get("tree") == "1"
     everyone = bool(request.form.get("everyone_overdue"))
-    chosen = _chosen(request.form, whole_tree)
+    chosen = _chosen(request.form, whole_tree, checked=True)
     if not chosen:
         return _nobody(everyone, whole_tree)
     scope = _scope()

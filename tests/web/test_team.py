@@ -322,6 +322,8 @@ def test_remind_everyone_overdue(
     assert "Overdue" in page and "Remind everyone who is overdue (3)" in page
     checked = check(tom, everyone=True)
     assert "It will go to 3 people" in checked
+    # A box ticked beside the button does not narrow "everyone who is overdue".
+    assert "It will go to 3 people" in check(tom, council["E1001"].id, everyone=True)
     due = long_date(today() - timedelta(days=40 - 28))
     assert f"Corporate Parenting module: it was due on {due}." in checked
     assert send(tom, checked).status_code == 302
@@ -638,3 +640,16 @@ def test_names_with_html_or_header_characters_stay_text(
     rich = message.get_body(("html",)).get_content()
     assert "<script>" not in rich and "&lt;script&gt;alert(1)&lt;/script&gt;" in rich
     assert "<b>Tom</b>" not in rich and "&lt;b&gt;Tom&lt;/b&gt;" in rich
+
+
+def test_sending_to_everyone_overdue_reminds_only_those_the_check_page_named(
+    council: dict[str, Person], launched: Any, inbox: Inbox, travel: Any
+) -> None:
+    """Someone who became overdue after Tom checked the e-mail is not reminded unseen."""
+    travel(days=40)
+    tom = launched("u-tom")
+    checked = check(tom, everyone=True)
+    sam = council["E1005"].id
+    without_sam = checked.replace(f'name="person" value="{sam}"', 'name="x" value=""')
+    assert send(tom, without_sam).status_code == 302
+    assert {str(m["To"]) for m in inbox.messages} == {f"aisha.khan@{D}", f"lee.morgan@{D}"}
