@@ -133,6 +133,7 @@ def _facts(row: dict[str, Any], minutes: dict[bool, int]) -> dict[str, Any]:
         "state": row["state"],
         "due_date": due.isoformat() if (due := _day(row["due_date"])) else None,
         "valid_until": until.isoformat() if (until := _day(row["valid_until"])) else None,
+        "councillor": row["elected_member"] == "Yes",
         "minutes": minutes[row["elected_member"] == "Yes"],
         "overdue": bool(row["overdue"]),
     }

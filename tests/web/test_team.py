@@ -653,3 +653,27 @@ def test_sending_to_everyone_overdue_reminds_only_those_the_check_page_named(
     without_sam = checked.replace(f'name="person" value="{sam}"', 'name="x" value=""')
     assert send(tom, without_sam).status_code == 302
     assert {str(m["To"]) for m in inbox.messages} == {f"aisha.khan@{D}", f"lee.morgan@{D}"}
+
+
+def test_scheduled_reminders_say_whom_to_ask_for_staff_and_for_councillors(
+    app: Flask, council: dict[str, Person], runner: FlaskCliRunner, inbox: Inbox
+) -> None:
+    """No contact set and no manager sent them: staff ask their manager; a councillor has
+    none, so the council's corporate parenting team."""
+    with app.app_context():
+        dan = db.session.get(Person, council["E1007"].id)
+        assert dan is not None
+        dan.elected_member = True
+        db.session.commit()
+    runner.invoke(args=["reminders", "run"])
+    [staff] = inbox.to(f"sam.wilson@{D}")
+    [councillor] = inbox.to(f"dan.hughes@{D}")
+    staff_text = staff.get_body(("plain",)).get_content()
+    councillor_text = councillor.get_body(("plain",)).get_content()
+    assert "If you have a question, ask your manager." in staff_text
+    assert (
+        "If you have a question, contact Test Borough Council's corporate parenting team."
+        in councillor_text
+    )
+    # 6,481 words for councillors (33 minutes) and 12 questions: about 45 minutes too.
+    assert "It takes about 45 minutes" in councillor_text
