@@ -10,6 +10,7 @@ from flask import current_app, render_template
 
 from app.clock import long_date
 from app.models import Organisation
+from app.services.about import Contact
 from app.services.mail import SmtpSettings
 from app.services.reminders import Renderer
 
@@ -40,6 +41,7 @@ def renderer(org: Organisation, link: str | None) -> Renderer:
         for name in ("due_date", "valid_until"):
             if facts.get(name):
                 facts[f"{name}_text"] = long_date(date.fromisoformat(facts[name]))
+        local = org.content_values or {}
         context = {
             "kind": kind,
             "facts": facts,
@@ -47,6 +49,9 @@ def renderer(org: Organisation, link: str | None) -> Renderer:
             "council": org.name,
             "link": link,
             "message": settings.get("message"),
+            # Whom to ask: the council's own local details, as the policy's text names them.
+            "contact_team": str(local.get("corporate_parenting_team") or "").strip(),
+            "contact_email": Contact(str(local.get("corporate_parenting_email") or "").strip()),
         }
         subject = render_template("email/subjects.txt", **context).strip()
         if settings.get("subject") and kind not in ("digest", "attempts_used"):

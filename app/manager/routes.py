@@ -5,14 +5,26 @@ their tree or the courses they teach; HR sees everyone."""
 from __future__ import annotations
 
 import io
+from datetime import UTC, date, datetime
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 
-from app.clock import today, utcnow
+from app.clock import london_date, today, utcnow
 from app.db import MAX_ID, db
 from app.manager.emails import lms_link, renderer, smtp_settings
 from app.models import Person, Reminder, Role
@@ -25,6 +37,8 @@ from app.services.teams import team_of
 
 bp = Blueprint("manager", __name__, url_prefix="/team", template_folder="templates")
 PAGE_SIZE = 100
+NOTICE = "team_notice"  # why nobody was reminded, for the team page after a redirect
+SKIPPED = "team_reminder_skipped"  # who was left out of the last batch sent
 
 
 class RemindForm(FlaskForm):
@@ -87,7 +101,10 @@ def _courses() -> list[dict[str, Any]]:
     shown = []
     for course in courses:
         frame = people_frame(db.session(), _scope(), Filters(person_ids=course.learner_ids))
-        shown.append({"course": course, "rows": frame.to_dict("records")})
+        rows = frame.to_dict("records")
+        for row in rows:
+            row["completed_on"] = _completed_on(row["accepted_at_utc"])
+        shown.append({"course": course, "rows": rows})
     return shown
 
 
@@ -100,6 +117,21 @@ def team() -> str:
     frame = _frame(whole_tree, states, overdue)
     page = max(1, request.args.get("page", 1, type=int))
     rows = frame.iloc[(page - 1) * PAGE_SIZE : page * PAGE_SIZE].to_dict("records")
+    settings = reminders.settings_of(_scope().organisation)
+    last = reminders.last_reminded(db.session(), [int(r["person_id"]) for r in rows])
+    now = utcnow()
+    for row in rows:
+        when = last.get(int(row["person_id"]))
+        row["reminded_at"] = when
+        row["again_on"] = (
+            reminders.remindable_from(when, settings)
+            if when is not None and reminders.too_soon(when, now, settings)
+            else None
+        )
+        row["completed_on"] = _completed_on(row["accepted_at_utc"])
+    # The whole team, whatever the filters: whether anyone is overdue decides the button.
+    unfiltered = not states and not overdue
+    summary = reminders.overdue_summary(frame if unfiltered else _frame(whole_tree, (), False))
     return render_template(
         "manager/team.html",
         rows=rows,
@@ -110,11 +142,19 @@ def team() -> str:
         states=states,
         overdue=overdue,
         all_states=list(State),
-        form=RemindForm(),
+        summary=summary,
+        notice=session.pop(NOTICE, None),
         open_states=OPEN,
         hr=hr,
         courses=[] if hr else _courses(),
     )
+
+
+def _completed_on(accepted_at_utc: Any) -> date | None:
+    """The London date of an acceptance, from the frame's UTC text (NaN when none)."""
+    if not isinstance(accepted_at_utc, str):
+        return None
+    return london_date(datetime.fromisoformat(accepted_at_utc).replace(tzinfo=UTC))
 
 
 @bp.get("/team.csv")
@@ -151,63 +191,149 @@ def team_csv() -> Response:
     )
 
 
+def _chosen(values: MultiDict[str, str], whole_tree: bool, checked: bool) -> list[int]:
+    """The people a reminder is for: those ticked, or everyone in the view who is overdue
+    now; once `checked`, only those of them the check page named. Anyone outside the
+    person's tree is refused outright."""
+    try:
+        ticked = [int(p) for p in values.getlist("person")]
+    except ValueError:
+        abort(400, "The people chosen could not be read.")
+    if any(not 0 < p <= MAX_ID for p in ticked):  # HR has no team to check them against
+        abort(400, "The people chosen could not be read.")
+    team = _team(whole_tree=True)  # anyone in the tree may be reminded
+    if team is not None and any(p not in team for p in ticked):
+        current_app.logger.warning(
+            "person %s tried to remind people outside their team", current_user.person_id
+        )
+        abort(403, "You can only remind people in your team.")
+    if values.get("everyone_overdue"):
+        frame = _frame(whole_tree, (), overdue=True)
+        overdue = [int(p) for p in frame["person_id"].tolist()]
+        return [p for p in overdue if p in ticked] if checked and ticked else overdue
+    return ticked
+
+
+def _sender() -> str:
+    me = db.session.get(Person, current_user.person_id)
+    return me.display_name if me is not None else ""
+
+
+def _back_text() -> str:
+    hr = current_user.role in (Role.HR, Role.ADMIN)
+    return "Back to everyone's progress" if hr else "Back to your team"
+
+
+def _nobody(everyone_overdue: bool, whole_tree: bool) -> Any:
+    """Back to the team page, saying why nobody was reminded (Post/Redirect/Get)."""
+    session[NOTICE] = "nobody_overdue" if everyone_overdue else "none_chosen"
+    return redirect(url_for("manager.team", tree="1" if whole_tree else None))
+
+
+@bp.get("/remind")
+def check() -> Any:
+    """The e-mail as it will be sent, and to whom, before anything is sent."""
+    whole_tree = request.args.get("tree") == "1"
+    everyone = bool(request.args.get("everyone_overdue"))
+    chosen = _chosen(request.args, whole_tree, checked=False)  # ticks beside the button: moot
+    if not chosen:
+        return _nobody(everyone, whole_tree)
+    scope = _scope()
+    selection = reminders.choose_manual(db.session(), scope, chosen, utcnow(), _sender())
+    preview = None
+    if selection.drafts:
+        first = selection.drafts[0]
+        render = renderer(scope.organisation, lms_link(scope.organisation))
+        subject, text, _ = render(
+            first.kind,
+            {**first.facts, "name": first.name},
+            reminders.settings_of(scope.organisation),
+        )
+        preview = {"name": first.name, "subject": subject, "text": text}
+    return render_template(
+        "manager/check.html",
+        drafts=selection.drafts,
+        skipped=selection.skipped,
+        preview=preview,
+        everyone_overdue=everyone,
+        whole_tree=whole_tree,
+        form=RemindForm(),
+        back=url_for("manager.team", tree="1" if whole_tree else None),
+        back_text=_back_text(),
+    )
+
+
 @bp.post("/remind")
 def remind() -> Any:
     form = RemindForm()
     if not form.validate_on_submit():
         abort(400, "The form has expired. Go back, reload the page and try again.")
     whole_tree = request.form.get("tree") == "1"
-    team = _team(whole_tree=True)  # anyone in the tree may be reminded
-    if request.form.get("everyone_overdue"):
-        frame = _frame(whole_tree, (), overdue=True)
-        chosen = [int(p) for p in frame["person_id"].tolist()]
-    else:
-        try:
-            chosen = [int(p) for p in request.form.getlist("person")]
-        except ValueError:
-            abort(400, "The people chosen could not be read.")
-        if any(not 0 < p <= MAX_ID for p in chosen):  # HR has no team to check them against
-            abort(400, "The people chosen could not be read.")
-    if team is not None and any(p not in team for p in chosen):
-        current_app.logger.warning(
-            "person %s tried to remind people outside their team", current_user.person_id
-        )
-        abort(403, "You can only remind people in your team.")
+    everyone = bool(request.form.get("everyone_overdue"))
+    chosen = _chosen(request.form, whole_tree, checked=True)
     if not chosen:
-        return render_template(
-            "manager/reminded.html", sent=[], skipped=[], failed=[], none_chosen=True
-        ), 400
+        return _nobody(everyone, whole_tree)
     scope = _scope()
     now = utcnow()
-    selection = reminders.choose_manual(db.session(), scope, chosen, now)
-    settings = reminders.settings_of(scope.organisation)
+    selection = reminders.choose_manual(db.session(), scope, chosen, now, _sender())
+    if not selection.drafts:  # completed or reminded since the check page: nothing to send
+        session[NOTICE] = "nobody_to_remind"
+        return redirect(url_for("manager.team", tree="1" if whole_tree else None))
     created = reminders.record(
         db.session(),
         scope.organisation.id,
         selection.drafts,
         renderer(scope.organisation, lms_link(scope.organisation)),
-        settings,
+        reminders.settings_of(scope.organisation),
         now,
         sent_by=current_user.person_id,
     )
     db.session.commit()
     with Mailer(smtp_settings()) as mailer:
         reminders.deliver(db.session(), mailer, now, only=[r.id for r in created])
-    done = db.session.scalars(select(Reminder).where(Reminder.id.in_([r.id for r in created])))
-    names = dict(
-        db.session.execute(select(Person.id, Person.name).where(Person.id.in_(chosen))).all()
+    # The results page finds this batch again by its moment; those left out since the
+    # check page are few, and said by name.
+    session[SKIPPED] = {"at": now.isoformat(), "names": [s.name for s in selection.skipped][:50]}
+    return redirect(
+        url_for("manager.reminded", at=now.isoformat(), tree="1" if whole_tree else None)
     )
+
+
+@bp.get("/reminded")
+def reminded() -> Any:
+    try:
+        at = datetime.fromisoformat(request.args.get("at", ""))
+    except ValueError:
+        abort(404)
+    if at.tzinfo is None:
+        abort(404)
+    done = db.session.scalars(
+        select(Reminder)
+        .where(
+            Reminder.organisation_id == current_user.organisation_id,
+            Reminder.sent_by_person_id == current_user.person_id,
+            Reminder.created_at == at,
+        )
+        .order_by(Reminder.id)
+    ).all()
+    if not done:
+        abort(404)
+    ids = [r.person_id for r in done]
+    names = {
+        p.id: p.display_name for p in db.session.scalars(select(Person).where(Person.id.in_(ids)))
+    }
     sent: list[tuple[str, Reminder]] = []
     failed: list[tuple[str, Reminder]] = []
     for reminder in done:
-        (sent if reminder.outcome == "sent" else failed).append(
-            (names.get(reminder.person_id) or reminder.to_address, reminder)
-        )
+        name = names.get(reminder.person_id) or reminder.to_address
+        (sent if reminder.outcome == "sent" else failed).append((name, reminder))
     return render_template(
         "manager/reminded.html",
         sent=sent,
         failed=failed,
-        skipped=selection.skipped,
-        none_chosen=False,
-        back=url_for("manager.team", tree="1" if whole_tree else None),
+        skipped=left["names"]
+        if (left := session.get(SKIPPED)) and left["at"] == at.isoformat()
+        else [],
+        back=url_for("manager.team", tree="1" if request.args.get("tree") == "1" else None),
+        back_text=_back_text(),
     )

@@ -1,7 +1,11 @@
-"""Reading progress: which sections of a policy version a person has opened."""
+"""Reading progress: which sections of a policy version a person has opened, and about how
+long the module takes."""
 
 from __future__ import annotations
 
+import math
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -12,6 +16,18 @@ from sqlalchemy.orm import Session
 
 from app.db import DIALECT_INSERT, dialect_name, table
 from app.models import PolicySection, SectionRead
+
+WORDS_PER_MINUTE = 200  # an unhurried adult reading plain English on screen
+MINUTES_PER_QUESTION = 1
+_WORD = re.compile(r"\w+(?:['\u2019-]\w+)*")
+
+
+def estimated_minutes(sections: Iterable[PolicySection], questions: int) -> int:
+    """About how long the module takes one reader: their audience's sections at
+    WORDS_PER_MINUTE, plus the quiz's questions; rounded up to 5 minutes, as it is an "about"."""
+    words = sum(len(_WORD.findall(s.body_markdown)) for s in sections)
+    minutes = math.ceil(words / WORDS_PER_MINUTE) + questions * MINUTES_PER_QUESTION
+    return max(5, math.ceil(minutes / 5) * 5)
 
 
 @cache

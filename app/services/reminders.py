@@ -20,9 +20,12 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.clock import london_date
 from app.models import Organisation, Person, QuizAttempt, QuizSubmission, Reminder
 from app.services import audit
 from app.services.mail import Mailer, MailError
+from app.services.policies import sections_for
+from app.services.progress import estimated_minutes
 from app.services.reports import OPEN, Filters, Scope, people_frame
 from app.services.status import State
 
@@ -69,6 +72,16 @@ class Draft:
 Renderer = Callable[[str, dict[str, Any], dict[str, Any]], tuple[str, str, str]]
 
 
+def remindable_from(last: datetime, settings: dict[str, Any]) -> date:
+    """The first day someone reminded at `last` may be reminded again: the interval counts
+    in whole London days, so that a page can name the day and be right all of it."""
+    return london_date(last) + timedelta(days=settings["min_interval_days"])
+
+
+def too_soon(last: datetime | None, now: datetime, settings: dict[str, Any]) -> bool:
+    return last is not None and london_date(now) < remindable_from(last, settings)
+
+
 def last_reminded(session: Session, person_ids: Iterable[int]) -> dict[int, datetime]:
     ids = list(person_ids)
     if not ids:
@@ -102,45 +115,100 @@ def _week(day: date) -> str:
     return f"{year}-W{week:02d}"
 
 
-def _facts(row: dict[str, Any]) -> dict[str, Any]:
+def minutes_by_audience(session: Session, scope: Scope) -> dict[bool, int]:
+    """About how long the module takes a councillor (True) and a staff member (False)."""
+    from app.services.question_bank import current_bank
+
+    bank = current_bank(session, scope.version.policy_id)
+    questions = int(bank.settings["questions_per_attempt"]) if bank is not None else 0
+    return {
+        elected: estimated_minutes(sections_for(scope.version, elected), questions)
+        for elected in (True, False)
+    }
+
+
+def _facts(row: dict[str, Any], minutes: dict[bool, int]) -> dict[str, Any]:
     return {
         "status": row["status"],
         "state": row["state"],
         "due_date": due.isoformat() if (due := _day(row["due_date"])) else None,
         "valid_until": until.isoformat() if (until := _day(row["valid_until"])) else None,
+        "councillor": row["elected_member"] == "Yes",
+        "minutes": minutes[row["elected_member"] == "Yes"],
+        "overdue": bool(row["overdue"]),
     }
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """Someone a manager chose who will not be reminded, and why (the page words it)."""
+
+    person_id: int
+    name: str
+    reason: str  # "completed", "no_email" or "too_soon"
+    last: datetime | None = None  # too_soon: when they were last reminded
+    again_on: date | None = None  # too_soon: the first day they can be reminded again
 
 
 @dataclass
 class Selection:
     drafts: list[Draft] = field(default_factory=list)
-    skipped: list[tuple[int, str, str]] = field(default_factory=list)  # id, name, reason
+    skipped: list[Skipped] = field(default_factory=list)
 
 
 def choose_manual(
-    session: Session, scope: Scope, person_ids: list[int], now: datetime
+    session: Session,
+    scope: Scope,
+    person_ids: list[int],
+    now: datetime,
+    sender: str | None = None,
 ) -> Selection:
-    """Reminders a manager asked for: only people who have not completed, who have an
-    e-mail address, and who were not reminded within the interval."""
+    """Reminders a manager (named in the e-mail as `sender`) asked for: only people who
+    have not completed, who have an e-mail address, and who were not reminded too recently."""
     settings = settings_of(scope.organisation)
-    interval = timedelta(days=settings["min_interval_days"])
     frame = people_frame(session, scope, Filters(person_ids=tuple(person_ids)))
     last = last_reminded(session, person_ids)
+    minutes = minutes_by_audience(session, scope)
     selection = Selection()
     for row in frame.to_dict("records"):
         pid = int(row["person_id"])
         name = _name(row)
         if row["state"] in (State.CERTIFIED.value,):
-            selection.skipped.append((pid, name, "has already completed the module"))
+            selection.skipped.append(Skipped(pid, name, "completed"))
         elif not _text(row["email"]):
-            selection.skipped.append((pid, name, "has no e-mail address on record"))
-        elif pid in last and now - last[pid] < interval:
+            selection.skipped.append(Skipped(pid, name, "no_email"))
+        elif too_soon(last.get(pid), now, settings):
+            when = last[pid]
             selection.skipped.append(
-                (pid, name, f"was reminded less than {settings['min_interval_days']} days ago")
+                Skipped(pid, name, "too_soon", when, remindable_from(when, settings))
             )
         else:
-            selection.drafts.append(Draft(pid, "manual", row["email"], name, facts=_facts(row)))
+            facts = {**_facts(row, minutes), "sender": sender or ""}
+            selection.drafts.append(Draft(pid, "manual", row["email"], name, facts=facts))
     return selection
+
+
+@dataclass(frozen=True)
+class OverdueSummary:
+    """What a manager's team looks like for "remind everyone who is overdue"."""
+
+    overdue: int
+    first_due: date | None  # the earliest due date of those still to complete; None: nobody
+    all_completed: bool
+
+
+def overdue_summary(frame: pd.DataFrame) -> OverdueSummary:
+    """From a team's people_frame (unfiltered by status): who is overdue, and if nobody
+    is, when the first of those still to complete is due."""
+    rows = frame.to_dict("records")
+    overdue = sum(1 for r in rows if bool(r["overdue"]))
+    open_due = [d for r in rows if r["state"] in OPEN and (d := _day(r["due_date"]))]
+    completed = (State.CERTIFIED.value, State.DUE_FOR_RENEWAL.value)
+    return OverdueSummary(
+        overdue=overdue,
+        first_due=min(open_due) if open_due else None,
+        all_completed=bool(rows) and all(r["state"] in completed for r in rows),
+    )
 
 
 def choose_scheduled(session: Session, scope: Scope, now: datetime) -> list[Draft]:
@@ -154,7 +222,7 @@ def choose_scheduled(session: Session, scope: Scope, now: datetime) -> list[Draf
         return []
     managers = _managers(session, scope.organisation.id)
     last = last_reminded(session, frame["person_id"].astype(int).tolist())
-    interval = timedelta(days=settings["min_interval_days"])
+    minutes = minutes_by_audience(session, scope)
     drafts: list[Draft] = []
     overdue_by_manager: dict[int, list[str]] = {}
     for row in frame.to_dict("records"):
@@ -188,12 +256,12 @@ def choose_scheduled(session: Session, scope: Scope, now: datetime) -> list[Draf
                 overdue_by_manager.setdefault(manager[0], []).append(name)
         if kind is None or email is None:
             continue
-        if pid in last and now - last[pid] < interval:
+        if too_soon(last.get(pid), now, settings):
             continue
         cc = None
         if settings["manager_copy"] and kind in ("overdue", "expired") and managers.get(pid):
             cc = managers[pid][1]
-        drafts.append(Draft(pid, kind, email, name, key, cc, _facts(row)))
+        drafts.append(Draft(pid, kind, email, name, key, cc, _facts(row, minutes)))
     if settings["digest"]:
         emails = dict(
             session.execute(

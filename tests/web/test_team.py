@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 from collections.abc import Iterator
+from datetime import timedelta
+from html import unescape as html_unescape
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +17,9 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
 
+from app.clock import long_date, today
 from app.db import db
-from app.models import AuditEvent, Person, Reminder
+from app.models import AuditEvent, Organisation, Person, Reminder
 from scripts.demo_lms.platform import DemoPlatform
 from tests.learner_flow import answers, attempt_id, csrf, read_all, start_quiz, submit
 from tests.web.test_gunicorn import free_port
@@ -92,6 +96,40 @@ def names_on(page: str) -> set[str]:
     return {n for n in everyone if f"{n} " in page}
 
 
+def check(client: FlaskClient, *people: int, everyone: bool = False) -> str:
+    """The check page for reminding these people (or everyone overdue): its HTML."""
+    query: dict[str, Any] = {"person": list(people)}
+    if everyone:
+        query["everyone_overdue"] = "1"
+    response = client.get("/team/remind", query_string=query)
+    assert response.status_code == 200, response.status_code
+    return response.get_data(as_text=True)
+
+
+def send(client: FlaskClient, page: str) -> Any:
+    """Press the check page's send button: its form as the browser would post it."""
+    data: dict[str, Any] = {
+        "csrf_token": csrf(page),
+        "person": re.findall(r'name="person" value="(\d+)"', page),
+    }
+    if 'name="everyone_overdue"' in page:
+        data["everyone_overdue"] = "1"
+    return client.post("/team/remind", data=data)
+
+
+def remind(client: FlaskClient, *people: int) -> str:
+    """Check, send, and follow the redirect: the results page's HTML."""
+    response = send(client, check(client, *people))
+    assert response.status_code == 302, response.status_code
+    assert response.headers["Location"].startswith("/team/reminded?at=")
+    return client.get(response.headers["Location"]).get_data(as_text=True)
+
+
+def token(client: FlaskClient, someone: int) -> str:
+    """A CSRF token, from the check page for reminding someone in the team."""
+    return csrf(check(client, someone))
+
+
 def test_a_manager_sees_direct_reports_or_the_whole_tree_and_nobody_else(
     council: dict[str, Person], launched: Any
 ) -> None:
@@ -127,11 +165,9 @@ def test_reminders_reach_the_person_with_due_date_and_link_and_are_recorded(
     app: Flask, council: dict[str, Person], launched: Any, inbox: Inbox
 ) -> None:
     tom = launched("u-tom")
-    page = tom.get("/team/").get_data(as_text=True)
     lee = council["E1002"]
-    response = tom.post("/team/remind", data={"csrf_token": csrf(page), "person": [lee.id]})
-    html = response.get_data(as_text=True)
-    assert response.status_code == 200 and "Sent (1)" in html
+    html = remind(tom, lee.id)
+    assert "Sent (1)" in html and f"Lee Morgan (lee.morgan@{D})" in html
     [message] = inbox.to(f"lee.morgan@{D}")
     text = message.get_body(("plain",)).get_content()
     rich = message.get_body(("html",)).get_content()
@@ -145,8 +181,13 @@ def test_reminders_reach_the_person_with_due_date_and_link_and_are_recorded(
         assert (row.kind, row.outcome, row.person_id) == ("manual", "sent", lee.id)
         assert row.sent_by_person_id is not None
     assert "Never" in tom.get("/team/").get_data(as_text=True)  # the others
-    again = tom.post("/team/remind", data={"csrf_token": csrf(page), "person": [lee.id]})
-    assert "was reminded less than 5 days ago" in again.get_data(as_text=True)
+    day = today()  # the clock is not moved in this test
+    again = check(tom, lee.id)
+    assert (
+        f"Lee Morgan was reminded on {long_date(day)}. You can remind them again from "
+        f"{long_date(day + timedelta(days=5))}."
+    ) in again
+    assert "Send the reminder" not in again and "Nobody to remind" in again
     assert len(inbox.to(f"lee.morgan@{D}")) == 1
 
 
@@ -178,11 +219,7 @@ def test_reminders_never_carry_a_launchers_return_url_or_session_key(
     tom = launched("u-tom")  # the latest launch of the organisation is a manager's
     secrets_given = set(moodle_like.sesskeys.values())
     assert len(secrets_given) == 2
-    page = tom.get("/team/").get_data(as_text=True)
-    tom.post(
-        "/team/remind",
-        data={"csrf_token": csrf(page), "person": [council["E1002"].id, council["E1005"].id]},
-    )
+    remind(tom, council["E1002"].id, council["E1005"].id)
     runner.invoke(args=["reminders", "run"])  # scheduled ones, to everyone
     travel(days=40)
     runner.invoke(args=["reminders", "run"])  # overdue reminders and managers' digests
@@ -206,10 +243,10 @@ def test_reminders_link_to_the_lms_address_hr_set(
     result = runner.invoke(args=["org", "set", "--org", ORG, "lms_url", address])
     assert result.exit_code == 0, result.output
     tom = launched("u-tom")
-    page = tom.get("/team/").get_data(as_text=True)
-    tom.post("/team/remind", data={"csrf_token": csrf(page), "person": [council["E1002"].id]})
+    assert f"Open the module: {address}" in check(tom, council["E1002"].id)
+    remind(tom, council["E1002"].id)
     [message] = inbox.to(f"lee.morgan@{D}")
-    assert address in message.get_body(("plain",)).get_content()
+    assert f"Open the module: {address}" in message.get_body(("plain",)).get_content()
     assert f'href="{address}"' in message.get_body(("html",)).get_content()
     assert not any(key in all_of(message) for key in moodle_like.sesskeys.values())
 
@@ -267,9 +304,10 @@ def test_a_manager_cannot_remind_anyone_outside_their_tree(
     council: dict[str, Person], launched: Any, inbox: Inbox
 ) -> None:
     tom = launched("u-tom")
-    page = tom.get("/team/").get_data(as_text=True)
+    dan = council["E1007"].id
+    assert tom.get("/team/remind", query_string={"person": dan}).status_code == 403
     response = tom.post(
-        "/team/remind", data={"csrf_token": csrf(page), "person": [council["E1007"].id]}
+        "/team/remind", data={"csrf_token": token(tom, council["E1002"].id), "person": [dan]}
     )
     assert response.status_code == 403
     assert inbox.messages == []
@@ -281,8 +319,14 @@ def test_remind_everyone_overdue(
     travel(days=40)  # past everyone's due date (28 days from assignment)
     tom = launched("u-tom")
     page = tom.get("/team/?overdue=1").get_data(as_text=True)
-    assert "Overdue" in page
-    tom.post("/team/remind", data={"csrf_token": csrf(page), "everyone_overdue": "1"})
+    assert "Overdue" in page and "Remind everyone who is overdue (3)" in page
+    checked = check(tom, everyone=True)
+    assert "It will go to 3 people" in checked
+    # A box ticked beside the button does not narrow "everyone who is overdue".
+    assert "It will go to 3 people" in check(tom, council["E1001"].id, everyone=True)
+    due = long_date(today() - timedelta(days=40 - 28))
+    assert f"Corporate Parenting module: it was due on {due}." in checked
+    assert send(tom, checked).status_code == 302
     assert {str(m["To"]) for m in inbox.messages} == {
         f"aisha.khan@{D}",
         f"lee.morgan@{D}",
@@ -325,11 +369,7 @@ def test_a_failed_send_is_retried_and_reported_never_dropped(
 ) -> None:
     inbox.refuse = True
     tom = launched("u-tom")
-    page = tom.get("/team/").get_data(as_text=True)
-    response = tom.post(
-        "/team/remind", data={"csrf_token": csrf(page), "person": [council["E1001"].id]}
-    )
-    html = response.get_data(as_text=True)
+    html = remind(tom, council["E1001"].id)
     assert "Not sent yet (1)" in html and "451" in html
     with app.app_context():
         row = db.session.scalars(select(Reminder).where(Reminder.kind == "manual")).one()
@@ -392,8 +432,9 @@ def test_hr_reminding_an_id_no_row_can_have_is_refused(
     """HR has no team to check the chosen ids against, so an id past the 32-bit columns
     reached PostgreSQL ("integer out of range": a 500)."""
     hr = launched("u-priya")
-    page = hr.get("/team/").get_data(as_text=True)
-    response = hr.post("/team/remind", data={"csrf_token": csrf(page), "person": [person]})
+    response = hr.post(
+        "/team/remind", data={"csrf_token": token(hr, council["E1001"].id), "person": [person]}
+    )
     assert response.status_code == 400
     assert "The people chosen could not be read." in response.get_data(as_text=True)
     assert inbox.messages == []
@@ -403,7 +444,236 @@ def test_hr_reminding_the_largest_id_finds_nobody(
     council: dict[str, Person], launched: Any, inbox: Inbox
 ) -> None:
     hr = launched("u-priya")
-    page = hr.get("/team/").get_data(as_text=True)
-    response = hr.post("/team/remind", data={"csrf_token": csrf(page), "person": ["2147483647"]})
-    assert response.status_code == 200
+    response = hr.post(
+        "/team/remind",
+        data={"csrf_token": token(hr, council["E1001"].id), "person": ["2147483647"]},
+    )
+    assert response.status_code == 302 and response.headers["Location"] == "/team/"
+    assert "the people chosen have completed the module" in hr.get("/team/").get_data(as_text=True)
     assert inbox.messages == []
+
+
+def test_nobody_overdue_offers_no_button_and_names_the_first_due_date(
+    council: dict[str, Person], launched: Any, travel: Any
+) -> None:
+    """Everyone was assigned on the import, so all are due in 28 days: on the due date
+    itself nobody is overdue; the day after, all three of Tom's reports are."""
+    due = today() + timedelta(days=28)
+    tom = launched("u-tom")
+    page = tom.get("/team/").get_data(as_text=True)
+    assert f"Nobody in your team is overdue; the first due date is {long_date(due)}." in page
+    assert "Remind everyone who is overdue" not in page
+    assert "Remind the people ticked" in page
+    everyone = launched("u-priya").get("/team/").get_data(as_text=True)  # HR: everyone's
+    assert f"Nobody is overdue; the first due date is {long_date(due)}." in everyone
+    travel(days=28)
+    on_the_day = launched("u-tom").get("/team/").get_data(as_text=True)
+    assert "Remind everyone who is overdue" not in on_the_day
+    assert f"the first due date is {long_date(due)}" in on_the_day
+    travel(days=29)
+    after = launched("u-tom").get("/team/").get_data(as_text=True)
+    assert "Remind everyone who is overdue (3)" in after
+    assert "Nobody in your team is overdue" not in after
+
+
+def test_reminding_everyone_overdue_when_nobody_is_sends_nothing_and_says_so(
+    council: dict[str, Person], launched: Any, inbox: Inbox, travel: Any
+) -> None:
+    travel(days=40)
+    tom = launched("u-tom")
+    checked = check(tom, everyone=True)  # all three overdue when the page was drawn...
+    travel(days=0)  # ...and by the time Tom presses send, nobody is (the due rule moved)
+    with_no_one = send(tom, checked.replace('name="person" value=', 'name="x" value='))
+    # The check page always names the people; without them the POST re-reads the team.
+    assert with_no_one.status_code == 302 and with_no_one.headers["Location"] == "/team/"
+    page = tom.get("/team/").get_data(as_text=True)
+    assert "Nobody was reminded: nobody in your team is overdue now." in page
+    assert inbox.messages == []
+    shown_once = tom.get("/team/").get_data(as_text=True)
+    assert "Nobody was reminded" not in shown_once  # said once, not on every visit
+
+
+def test_a_post_that_finds_nobody_overdue_redirects_with_the_reason(
+    council: dict[str, Person], launched: Any, inbox: Inbox
+) -> None:
+    """The race: the button was on an older page, and nobody is overdue now."""
+    tom = launched("u-tom")
+    lee = council["E1002"].id
+    response = tom.post(
+        "/team/remind", data={"csrf_token": token(tom, lee), "everyone_overdue": "1"}
+    )
+    assert response.status_code == 302 and response.headers["Location"] == "/team/"
+    page = tom.get("/team/").get_data(as_text=True)
+    assert "Nobody was reminded: nobody in your team is overdue now." in page
+    assert "Remind everyone who is overdue" not in page
+    by_link = tom.get("/team/remind?everyone_overdue=1")
+    assert by_link.status_code == 302 and by_link.headers["Location"] == "/team/"
+    assert inbox.messages == []
+
+
+def test_choosing_nobody_returns_to_the_team_with_an_error_summary(
+    council: dict[str, Person], launched: Any
+) -> None:
+    tom = launched("u-tom")
+    response = tom.get("/team/remind")
+    assert response.status_code == 302 and response.headers["Location"] == "/team/"
+    page = tom.get("/team/").get_data(as_text=True)
+    assert "<title>Error: Your team" in page
+    assert "Select the people you want to remind" in page
+    assert 'href="#person-' in page
+
+
+@pytest.mark.parametrize(("days", "allowed"), [(4, False), (5, True)])
+def test_someone_can_be_reminded_again_from_the_fifth_day(
+    council: dict[str, Person],
+    launched: Any,
+    inbox: Inbox,
+    travel: Any,
+    days: int,
+    allowed: bool,
+) -> None:
+    tom = launched("u-tom")
+    lee = council["E1002"].id
+    first = today()
+    remind(tom, lee)
+    again_on = long_date(first + timedelta(days=5))
+    page = tom.get("/team/").get_data(as_text=True)
+    assert f"Can be reminded again from {again_on}" in page
+    travel(days=days)
+    tom = launched("u-tom")  # a visit lasts hours, not days
+    page = tom.get("/team/").get_data(as_text=True)
+    assert (f"Can be reminded again from {again_on}" in page) is not allowed
+    checked = check(tom, lee)
+    assert ("Send the reminder" in checked) is allowed
+    csrf_token = token(tom, council["E1001"].id)  # no send button for Lee on day 4
+    response = tom.post("/team/remind", data={"csrf_token": csrf_token, "person": [lee]})
+    assert response.status_code == 302
+    assert len(inbox.to(f"lee.morgan@{D}")) == (2 if allowed else 1)
+    if not allowed:
+        assert response.headers["Location"] == "/team/"
+        assert "were reminded since you checked" in tom.get("/team/").get_data(as_text=True)
+
+
+def test_the_check_page_shows_the_email_that_is_then_sent_and_refresh_sends_nothing(
+    council: dict[str, Person], launched: Any, inbox: Inbox
+) -> None:
+    tom = launched("u-tom")
+    aisha, lee = council["E1001"].id, council["E1002"].id
+    page = check(tom, aisha, lee)
+    assert "Check the reminder before you send it" in page
+    assert "It will go to 2 people" in page
+    assert '<li class="app-break-word">Aisha Khan</li>' in page
+    assert '<li class="app-break-word">Lee Morgan</li>' in page
+    assert 'Subject:</strong> <span class="app-break-word">Reminder: the mandatory' in page
+    assert "Send 2 reminders" in page
+    assert inbox.messages == []  # a GET sends nothing
+    response = send(tom, page)
+    results = response.headers["Location"]
+    html = tom.get(results).get_data(as_text=True)
+    assert "Sent (2)" in html
+    assert "Sent (2)" in tom.get(results).get_data(as_text=True)  # refreshing: the same
+    assert len(inbox.messages) == 2  # and nothing sent again
+    [message] = inbox.to(f"aisha.khan@{D}")
+    text = message.get_body(("plain",)).get_content()
+    shown = re.search(r'app-email-preview__body">(.*?)</div>', page, re.S)
+    assert (
+        shown is not None
+        and html_unescape(shown.group(1)).strip() == text.replace("\r\n", "\n").strip()
+    )
+
+
+def test_the_email_names_the_manager_how_long_it_takes_and_whom_to_ask(
+    app: Flask, council: dict[str, Person], launched: Any, inbox: Inbox, runner: FlaskCliRunner
+) -> None:
+    tom = launched("u-tom")
+    remind(tom, council["E1002"].id)
+    [message] = inbox.to(f"lee.morgan@{D}")
+    text = message.get_body(("plain",)).get_content()
+    assert "Tom Price has asked for this reminder to be sent to you." in text
+    # 5,920 words for staff at 200 a minute (30) and 12 questions (12): about 45 minutes.
+    assert "It takes about 45 minutes: reading the policy, then a short quiz." in text
+    assert "If you have a question, ask Tom Price." in text  # no contact set
+    with app.app_context():
+        org = db.session.scalars(select(Organisation)).one()
+        org.content_values = {
+            "corporate_parenting_team": "the Children's Rights Team",
+            "corporate_parenting_email": "cpt@test-borough.gov.uk",
+        }
+        db.session.commit()
+    remind(tom, council["E1001"].id)
+    [message] = inbox.to(f"aisha.khan@{D}")
+    text = message.get_body(("plain",)).get_content()
+    rich = message.get_body(("html",)).get_content()
+    expected = "contact the Children's Rights Team at cpt@test-borough.gov.uk."
+    assert f"If you have a question, {expected}" in text
+    assert 'at <a href="mailto:cpt@test-borough.gov.uk">cpt@test-borough.gov.uk</a>.' in rich
+    runner.invoke(args=["reminders", "run"])  # scheduled: nobody asked, so no manager named
+    [scheduled] = [m for m in inbox.to(f"sam.wilson@{D}")]
+    body = scheduled.get_body(("plain",)).get_content()
+    assert "has asked for this reminder" not in body
+    assert f"If you have a question, {expected}" in body
+
+
+def test_names_with_html_or_header_characters_stay_text(
+    app: Flask, council: dict[str, Person], launched: Any, inbox: Inbox
+) -> None:
+    """A learner controls their own name in the learning portal, and so does a manager."""
+    tom = launched("u-tom")
+    lee = council["E1002"].id
+    with app.app_context():
+        row = db.session.get(Person, lee)
+        assert row is not None
+        row.first_name = "<script>alert(1)</script>"
+        row.last_name = "Morgan\r\nBcc: evil@example.org"
+        boss = db.session.get(Person, council["E1003"].id)
+        assert boss is not None
+        boss.name = '<b>Tom</b> "Price"\r\nBcc: evil@example.org'
+        db.session.commit()
+    page = check(tom, lee)
+    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
+    assert "<b>Tom</b>" not in page and "&lt;b&gt;Tom&lt;/b&gt;" in page
+    remind(tom, lee)
+    assert inbox.envelopes == [[f"lee.morgan@{D}"]]
+    [message] = inbox.messages
+    assert message["Bcc"] is None and message["Cc"] is None
+    assert "evil" not in "".join(f"{k}: {v}" for k, v in message.items())
+    rich = message.get_body(("html",)).get_content()
+    assert "<script>" not in rich and "&lt;script&gt;alert(1)&lt;/script&gt;" in rich
+    assert "<b>Tom</b>" not in rich and "&lt;b&gt;Tom&lt;/b&gt;" in rich
+
+
+def test_sending_to_everyone_overdue_reminds_only_those_the_check_page_named(
+    council: dict[str, Person], launched: Any, inbox: Inbox, travel: Any
+) -> None:
+    """Someone who became overdue after Tom checked the e-mail is not reminded unseen."""
+    travel(days=40)
+    tom = launched("u-tom")
+    checked = check(tom, everyone=True)
+    sam = council["E1005"].id
+    without_sam = checked.replace(f'name="person" value="{sam}"', 'name="x" value=""')
+    assert send(tom, without_sam).status_code == 302
+    assert {str(m["To"]) for m in inbox.messages} == {f"aisha.khan@{D}", f"lee.morgan@{D}"}
+
+
+def test_scheduled_reminders_say_whom_to_ask_for_staff_and_for_councillors(
+    app: Flask, council: dict[str, Person], runner: FlaskCliRunner, inbox: Inbox
+) -> None:
+    """No contact set and no manager sent them: staff ask their manager; a councillor has
+    none, so the council's corporate parenting team."""
+    with app.app_context():
+        dan = db.session.get(Person, council["E1007"].id)
+        assert dan is not None
+        dan.elected_member = True
+        db.session.commit()
+    runner.invoke(args=["reminders", "run"])
+    [staff] = inbox.to(f"sam.wilson@{D}")
+    [councillor] = inbox.to(f"dan.hughes@{D}")
+    staff_text = staff.get_body(("plain",)).get_content()
+    councillor_text = councillor.get_body(("plain",)).get_content()
+    assert "If you have a question, ask your manager." in staff_text
+    assert (
+        "If you have a question, contact Test Borough Council's corporate parenting team."
+        in councillor_text
+    )
+    # 6,481 words for councillors (33 minutes) and 12 questions: about 45 minutes too.
+    assert "It takes about 45 minutes" in councillor_text
