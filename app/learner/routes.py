@@ -48,6 +48,7 @@ from app.services.acceptance import (
     NotReady,
     Where,
     declaration_text,
+    format_code,
     names_match,
     record_acceptance,
 )
@@ -72,7 +73,7 @@ from app.services.content_pack import personalise, placeholder_values
 from app.services.organisations import OrganisationView, today_for, validity_rule
 from app.services.outbox import enqueue, takes_scores
 from app.services.policies import VersionCache, VersionView, sections_for
-from app.services.progress import Progress, mark_read, progress
+from app.services.progress import Progress, mark_read, progress, reading_minutes
 from app.services.question_bank import current_bank
 from app.services.status import PersonStatus, State, person_status
 
@@ -104,6 +105,16 @@ class Reading:
     @property
     def overdue(self) -> bool:
         return self.status.overdue(today())
+
+    @property
+    def councillor(self) -> bool:
+        """Elected members read their own sections and accept in words fitting their office."""
+        return self.visit.info.elected_member
+
+    @property
+    def declaration(self) -> str:
+        """The words shown, which are the words recorded (acceptance.py hashes the same)."""
+        return declaration_text(self.version, self.councillor)
 
 
 def versions() -> VersionCache:
@@ -144,14 +155,34 @@ def _audit(reading: Reading, action: str, **details: Any) -> None:
 @bp.get("/")
 def home() -> str:
     reading = _reading()
+    status = reading.status
+    # The quiz's rules come from its settings, so the overview promises what the quiz does.
+    bank = current_bank(db.session(), reading.version.policy_id)
+    settings = rules(bank.settings, reading.organisation.quiz_settings) if bank else None
+    allowed = None
+    if settings and status.journey_open and status.passed is None and reading.progress.all_read:
+        allowed = allowance(
+            db.session(),
+            reading.visit.person_id,
+            reading.version.id,
+            status.cycle,
+            settings,
+            utcnow(),
+        )
     return render_template(
         "learner/overview.html",
         reading=reading,
         progress=reading.progress,
         version=reading.version,
-        status=reading.status,
+        status=status,
         state=State,
         intro=reading.html(reading.version.intro_html),
+        minutes=reading_minutes(reading.progress.sections),
+        settings=settings,
+        wait_until=allowed.wait_until if allowed else None,
+        code=format_code(status.acceptance.verification_code)
+        if status.state is State.CERTIFIED and status.acceptance
+        else None,
     )
 
 
