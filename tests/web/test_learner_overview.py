@@ -152,7 +152,7 @@ def test_a_lock_out_shows_on_the_overview_with_when_the_quiz_opens_again(
     opens = long_datetime(last + timedelta(minutes=60))
     text = text_of(client)
     assert (
-        "You have used all 2 attempts without reaching the pass mark. "
+        "You did not reach the pass mark in your last 2 attempts. "
         f"You can try the quiz again from {opens}."
     ) in text
     assert f"You can try again from {opens}." in text  # the quiz's line in the contents
