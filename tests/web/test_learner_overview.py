@@ -127,6 +127,9 @@ def test_once_completed_the_overview_shows_the_code_hr_can_verify(
     # The to-do parts are gone: no time estimate, no button, nothing left to do.
     assert "How long it takes" not in text
     assert "To do" not in text and "Start reading" not in text
+    # Nor the introduction, with its steps to complete (shown to anyone who has not).
+    assert 'class="app-policy-text"' not in client.get("/").get_data(as_text=True)
+    assert 'class="app-policy-text"' in launched("u-lee").get("/").get_data(as_text=True)
     # HR's verify page finds the acceptance by the code exactly as the overview shows it.
     verify = launched("u-priya").get(f"/hr/verify?code={shown}")
     assert verify.status_code == 200
