@@ -38,6 +38,7 @@ from app.models import (
     Launch,
     Person,
     PolicySection,
+    PolicyVersion,
     QuizAttempt,
     QuizBank,
 )
@@ -73,7 +74,7 @@ from app.services.content_pack import personalise, placeholder_values
 from app.services.organisations import OrganisationView, today_for, validity_rule
 from app.services.outbox import enqueue, takes_scores
 from app.services.policies import VersionCache, VersionView, sections_for
-from app.services.progress import Progress, mark_read, progress, reading_minutes
+from app.services.progress import Progress, estimated_minutes, mark_read, progress
 from app.services.question_bank import current_bank
 from app.services.status import PersonStatus, State, person_status
 
@@ -152,6 +153,18 @@ def _audit(reading: Reading, action: str, **details: Any) -> None:
     )
 
 
+def _minutes(reading: Reading, questions: int) -> int:
+    """About how long the module takes this reader, as their reminder e-mails say it. Worked
+    out from the sections' text once per process: a published version never changes."""
+    known: dict[tuple[int, bool, int], int] = current_app.extensions.setdefault("cpm_minutes", {})
+    key = (reading.version.id, reading.councillor, questions)
+    if key not in known:
+        version = db.session.get(PolicyVersion, reading.version.id)
+        assert version is not None
+        known[key] = estimated_minutes(sections_for(version, reading.councillor), questions)
+    return known[key]
+
+
 @bp.get("/")
 def home() -> str:
     reading = _reading()
@@ -177,7 +190,7 @@ def home() -> str:
         status=status,
         state=State,
         intro=reading.html(reading.version.intro_html),
-        minutes=reading_minutes(reading.progress.sections),
+        minutes=_minutes(reading, settings["questions_per_attempt"] if settings else 0),
         settings=settings,
         wait_until=allowed.wait_until if allowed else None,
         code=format_code(status.acceptance.verification_code)

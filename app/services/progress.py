@@ -1,21 +1,33 @@
-"""Reading progress: which sections of a policy version a person has opened, and how long
-they take to read."""
+"""Reading progress: which sections of a policy version a person has opened, and about how
+long the module takes."""
 
 from __future__ import annotations
 
-import html
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache, lru_cache
-from typing import Any, Protocol
+from functools import cache
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db import DIALECT_INSERT, dialect_name, table
 from app.models import PolicySection, SectionRead
+
+WORDS_PER_MINUTE = 200  # an unhurried adult reading plain English on screen
+MINUTES_PER_QUESTION = 1
+_WORD = re.compile(r"\w+(?:['\u2019-]\w+)*")
+
+
+def estimated_minutes(sections: Iterable[PolicySection], questions: int) -> int:
+    """About how long the module takes one reader: their audience's sections at
+    WORDS_PER_MINUTE, plus the quiz's questions; rounded up to 5 minutes, as it is an "about"."""
+    words = sum(len(_WORD.findall(s.body_markdown)) for s in sections)
+    minutes = math.ceil(words / WORDS_PER_MINUTE) + questions * MINUTES_PER_QUESTION
+    return max(5, math.ceil(minutes / 5) * 5)
 
 
 @cache
@@ -49,30 +61,6 @@ def mark_read(
         },
     )
     return result.first() is not None
-
-
-WORDS_PER_MINUTE = 200  # an unhurried adult reading plain English on screen
-_TAG = re.compile(r"<[^>]*>")
-
-
-class HasBody(Protocol):
-    @property
-    def body_html(self) -> str: ...
-
-
-@lru_cache(maxsize=256)
-def words_in(body_html: str) -> int:
-    """Words a reader sees in a section's HTML (tags are not words). Cached by the text: a
-    version's sections never change, and a string keeps its hash once computed."""
-    return len(html.unescape(_TAG.sub(" ", body_html)).split())
-
-
-def reading_minutes(sections: Iterable[HasBody]) -> int:
-    """About how long these sections take to read: to the nearest 5 minutes (halves up),
-    and never less than 5, so the figure promises no more precision than it has."""
-    words = sum(words_in(s.body_html) for s in sections)
-    per_five = 5 * WORDS_PER_MINUTE  # whole numbers: no float decides a boundary
-    return max(5, 5 * ((2 * words + per_five) // (2 * per_five)))
 
 
 @dataclass(frozen=True)
