@@ -74,7 +74,10 @@ class DeclarationForm(FlaskForm):
             InputRequired("Enter your full name"),
             Length(max=300, message="Your name must be 300 characters or fewer"),
         ],
-        description="Type your name as it appears in the learning portal.",
+        description=(
+            "Type your name as it appears in the learning portal. You can put a title such as"
+            " Cllr or Dr before it."
+        ),
     )
     submit = SubmitField("Continue", widget=GovSubmitInput())
 

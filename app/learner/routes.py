@@ -38,6 +38,7 @@ from app.models import (
     Launch,
     Person,
     PolicySection,
+    PolicyVersion,
     QuizAttempt,
     QuizBank,
 )
@@ -48,6 +49,7 @@ from app.services.acceptance import (
     NotReady,
     Where,
     declaration_text,
+    format_code,
     names_match,
     record_acceptance,
 )
@@ -72,7 +74,7 @@ from app.services.content_pack import local_details, personalise
 from app.services.organisations import OrganisationView, today_for, validity_rule
 from app.services.outbox import enqueue, takes_scores
 from app.services.policies import VersionCache, VersionView, sections_for
-from app.services.progress import Progress, mark_read, progress
+from app.services.progress import Progress, estimated_minutes, mark_read, progress
 from app.services.question_bank import current_bank
 from app.services.status import PersonStatus, State, person_status
 
@@ -104,6 +106,16 @@ class Reading:
     @property
     def overdue(self) -> bool:
         return self.status.overdue(today())
+
+    @property
+    def councillor(self) -> bool:
+        """Elected members read their own sections and accept in words fitting their office."""
+        return self.visit.info.elected_member
+
+    @property
+    def declaration(self) -> str:
+        """The words shown, which are the words recorded (acceptance.py hashes the same)."""
+        return declaration_text(self.version, self.councillor)
 
 
 def versions() -> VersionCache:
@@ -141,17 +153,49 @@ def _audit(reading: Reading, action: str, **details: Any) -> None:
     )
 
 
+def _minutes(reading: Reading, questions: int) -> int:
+    """About how long the module takes this reader, as their reminder e-mails say it. Worked
+    out from the sections' text once per process: a published version never changes."""
+    known: dict[tuple[int, bool, int], int] = current_app.extensions.setdefault("cpm_minutes", {})
+    key = (reading.version.id, reading.councillor, questions)
+    if key not in known:
+        version = db.session.get(PolicyVersion, reading.version.id)
+        assert version is not None
+        known[key] = estimated_minutes(sections_for(version, reading.councillor), questions)
+    return known[key]
+
+
 @bp.get("/")
 def home() -> str:
     reading = _reading()
+    status = reading.status
+    # The quiz's rules come from its settings, so the overview promises what the quiz does.
+    bank = current_bank(db.session(), reading.version.policy_id)
+    settings = rules(bank.settings, reading.organisation.quiz_settings) if bank else None
+    allowed = None
+    if settings and status.journey_open and status.passed is None and reading.progress.all_read:
+        allowed = allowance(
+            db.session(),
+            reading.visit.person_id,
+            reading.version.id,
+            status.cycle,
+            settings,
+            utcnow(),
+        )
     return render_template(
         "learner/overview.html",
         reading=reading,
         progress=reading.progress,
         version=reading.version,
-        status=reading.status,
+        status=status,
         state=State,
         intro=reading.html(reading.version.intro_html),
+        minutes=_minutes(reading, settings["questions_per_attempt"] if settings else 0),
+        settings=settings,
+        wait_until=allowed.wait_until if allowed else None,
+        code=format_code(status.acceptance.verification_code)
+        if status.state is State.CERTIFIED and status.acceptance
+        else None,
     )
 
 

@@ -54,16 +54,39 @@ def normalise_name(name: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
 
 
+# Titles people put before their name ("Cllr Jo Evans"): written with or without a full stop.
+TITLES = frozenset(
+    {"cllr", "councillor", "dr", "mr", "mrs", "ms", "miss", "mx", "prof", "sir", "dame", "rev"}
+)
+
+
+def without_title(normalised: str) -> str:
+    """The name after one leading title, if it starts with one; else the name as it is."""
+    first, _, rest = normalised.partition(" ")
+    return rest if first.removesuffix(".") in TITLES and rest else normalised
+
+
 def names_match(typed: str, on_record: str) -> bool:
-    """The same name, ignoring case and extra spaces (and Unicode look-alike forms)."""
-    return bool(typed.strip()) and normalise_name(typed) == normalise_name(on_record)
+    """The same name, ignoring case and extra spaces (and Unicode look-alike forms), with or
+    without a title before it. A title alone is not a name."""
+    if not typed.strip():
+        return False
+    name = normalise_name(on_record)
+    given = normalise_name(typed)
+    return given == name or without_title(given) == name
 
 
-def declaration_text(version: PolicyVersion | VersionView) -> str:
-    return (
+def declaration_text(version: PolicyVersion | VersionView, elected_member: bool = False) -> str:
+    """What the person declares, stored and hashed with their acceptance exactly as shown.
+    Councillors accept it as part of their office, not of employment; the staff wording has
+    not changed since the first acceptances, so their hashes still match."""
+    accepted = (
         f"I have read, understood and accept the {version.title}, version "
-        f"{version.version}, effective {long_date(version.effective_date)}."
+        f"{version.version}, effective {long_date(version.effective_date)}"
     )
+    if elected_member:
+        return accepted + ", as part of my duties as an elected member of the council."
+    return accepted + "."
 
 
 def sha256(text: str) -> str:
@@ -181,7 +204,7 @@ def _insert(
     note: str | None = None,
 ) -> Acceptance:
     previous_until = status.acceptance.valid_until if status.acceptance else None
-    text = declaration_text(version)
+    text = declaration_text(version, person.elected_member)
     row = Acceptance(
         person_id=person.id,
         organisation_id=person.organisation_id,

@@ -39,7 +39,7 @@ class CertificateData:
 
 def render_certificate(data: CertificateData, font_dir: Path = FONT_DIR) -> bytes:
     pdf = FPDF(orientation="landscape", format="A4")
-    pdf.set_title(f"Certificate: {data.policy_title} - {data.person_name}")
+    pdf.set_title(f"Certificate of completion: {data.policy_title} - {data.person_name}")
     pdf.set_author(data.organisation)
     pdf.set_lang("en-GB")
     pdf.add_font("DejaVu", "", str(font_dir / "DejaVuSans.ttf"))
@@ -58,8 +58,8 @@ def render_certificate(data: CertificateData, font_dir: Path = FONT_DIR) -> byte
 
     pdf.set_y(30)
     line(data.organisation, 16, "B", 8)
-    line("Certificate of completion and acceptance", 26, "B", 10)
-    line("This certifies that", 14, "", 4)
+    line("Certificate of completion", 26, "B", 10)
+    line("This confirms that", 14, "", 4)
     line(data.person_name, 24, "B", 8)
     line(
         f"completed the e-learning module and quiz on the {data.policy_title}, version "
@@ -69,7 +69,13 @@ def render_certificate(data: CertificateData, font_dir: Path = FONT_DIR) -> byte
         "",
         8,
     )
-    line(f"Accepted on {long_datetime(data.accepted_at)} (UK time)", 13, "", 3)
+    # A time only where one was really recorded: HR records a paper acceptance by its date.
+    when = (
+        long_date(data.accepted_at)
+        if data.recorded_by
+        else f"{long_datetime(data.accepted_at)} (UK time)"
+    )
+    line(f"Completed on {when}", 13, "", 3)
     if data.quiz_score is not None:
         line(f"Quiz score: {data.quiz_score}%", 13, "", 3)
     if data.recorded_by:

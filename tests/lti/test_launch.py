@@ -48,7 +48,7 @@ def test_login_launch_and_first_page_greet_the_person(app: Flask, flow: Flow) ->
     assert page.status_code == 200
     assert "Welcome, Aisha Khan" in html
     assert ORG in html
-    assert "Learner" in html
+    assert "Staff member" in html  # not "Learner": the word is the LMS's, not the person's
 
     with app.app_context():
         person = db.session.scalars(select(Person)).one()
@@ -68,13 +68,23 @@ def test_login_accepts_post_as_well_as_get(flow: Flow) -> None:
 
 
 @pytest.mark.parametrize(
-    ("user_id", "label"),
-    [("u-aisha", "Learner"), ("u-tom", "Manager"), ("u-priya", "HR"), ("u-jo", "Learner")],
+    ("user_id", "role", "label"),
+    [
+        ("u-aisha", Role.LEARNER, "Staff member"),
+        ("u-tom", Role.MANAGER, "Staff member"),
+        ("u-priya", Role.HR, "Staff member"),
+        ("u-jo", Role.LEARNER, "Councillor"),  # an elected member (the LMS's custom parameter)
+    ],
 )
-def test_lti_roles_map_to_product_roles(flow: Flow, user_id: str, label: str) -> None:
+def test_lti_roles_map_to_product_roles(
+    app: Flask, flow: Flow, user_id: str, role: Role, label: str
+) -> None:
     assert flow.launch_as(user_id).status_code == 302
+    with app.app_context():
+        assert db.session.scalars(select(Launch.role)).one() is role
+    # The overview labels the person by what they are to the council, whatever their role here.
     html = flow.client.get("/").get_data(as_text=True)
-    assert re.search(rf"Your role in this module\s*</dt>\s*<dd[^>]*>\s*{label}\s*<", html)
+    assert re.search(rf"Taking the module as\s*</dt>\s*<dd[^>]*>\s*{label}\s*<", html)
 
 
 def test_login_on_one_app_instance_and_launch_on_another(

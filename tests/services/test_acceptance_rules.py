@@ -137,6 +137,94 @@ def test_names_match_is_not_fooled_by_an_empty_record() -> None:
     assert acc.normalise_name("  Zoë\u00a0 O'BRIEN ") == "zoë o'brien"
 
 
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "Cllr Aisha Khan",
+        "Cllr. Aisha Khan",
+        "CLLR aisha khan",
+        "Councillor Aisha Khan",
+        "Dr Aisha Khan",
+        "dr. Aisha Khan",
+        "Mr Aisha Khan",
+        "Mrs Aisha Khan",
+        "Ms Aisha Khan",
+        "Miss Aisha Khan",
+        "Mx Aisha Khan",
+        "Prof. Aisha Khan",
+        "Sir Aisha Khan",
+        "Dame Aisha Khan",
+        "Rev Aisha Khan",
+        "  Cllr   Aisha  Khan ",
+    ],
+)
+def test_a_title_before_the_name_is_accepted_and_kept_as_typed(
+    session: Session, s: Setup, typed: str
+) -> None:
+    who, st = ready(session, s)
+    row = accept(session, s, who, st, typed)
+    assert row.typed_name == typed.strip()
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "Cllr",  # a title alone is not a name
+        "Cllr.",
+        "Dr ",
+        "Cllr Aisha",  # title + part of the name
+        "Cllr Aisha Khann",  # title + another name
+        "Cllr Tom Jones",
+        "Cllr Dr Aisha Khan",  # one title, not a string of them
+        "Cllr.Aisha Khan",  # the title run into the name
+        "Lord Aisha Khan",  # not a title on the list
+        "Aisha Khan Cllr",  # after the name
+        "Cllr, Aisha Khan",
+    ],
+)
+def test_a_title_does_not_excuse_a_wrong_name(session: Session, s: Setup, typed: str) -> None:
+    who, st = ready(session, s)
+    with pytest.raises(NameMismatch):
+        accept(session, s, who, st, typed)
+    assert count(session) == 0
+
+
+def test_a_title_in_the_record_itself_still_has_to_be_typed() -> None:
+    assert acc.names_match("Dr Aisha Khan", "Dr Aisha Khan")
+    assert acc.names_match("Cllr Dr Aisha Khan", "Dr Aisha Khan")
+    assert not acc.names_match("Aisha Khan", "Dr Aisha Khan")  # as before titles were allowed
+
+
+COUNCILLOR_DECLARATION = (
+    "I have read, understood and accept the Corporate Parenting Policy, version 1.0, "
+    "effective 1 January 2026, as part of my duties as an elected member of the council."
+)
+
+
+def test_a_councillor_accepts_in_words_fitting_their_office_and_the_hash_is_pinned(
+    session: Session, s: Setup
+) -> None:
+    who, st = ready(session, s, "Jo Evans")
+    who.elected_member = True
+    row = accept(session, s, who, st, "Cllr Jo Evans")
+    assert row.declaration_text == COUNCILLOR_DECLARATION
+    assert acc.declaration_text(s.version, elected_member=True) == COUNCILLOR_DECLARATION
+    # Pinned, not recomputed: a change of wording must show up here.
+    assert row.declaration_hash == (
+        "cfa2b7159c96a3eb9b47386274160bfd3f8388e0ab1d91eceb637f69325cc955"
+    )
+    assert row.typed_name == "Cllr Jo Evans"
+
+
+def test_the_staff_wording_and_its_hash_are_unchanged(session: Session, s: Setup) -> None:
+    who, st = ready(session, s)
+    row = accept(session, s, who, st, "Aisha Khan")
+    assert row.declaration_text == DECLARATION == acc.declaration_text(s.version)
+    assert row.declaration_hash == (
+        "cd36e992c28c1ffda037e8c4c19264d73b2fd0c278a51da79db0a71d16c0c55a"
+    )
+
+
 def test_already_certified_is_refused_with_the_acceptance_that_counts(
     session: Session, s: Setup
 ) -> None:
