@@ -101,7 +101,7 @@ def test_a_refused_launch_page_with_its_command_as_code_is_accessible(
     path = "/lti/login?" + query
     assert requests.get(live_tool.tool_url + path, timeout=10).status_code == 403
     open_tool_page(chrome, live_tool, path)
-    assert h1_text(chrome) == "This launch could not be accepted"
+    assert h1_text(chrome) == "The module could not be opened"
     chrome.find_element("css selector", "details summary").click()  # the administrator's part
     code = chrome.find_elements("css selector", "details p code")
     assert [c.text for c in code] == ["unknown_client_id", "flask --app app lti list-platforms"]

@@ -249,7 +249,7 @@ def test_the_statement_gives_the_visits_time_limit_and_its_dates(make_app: Calla
 FOOTER_LINKS = [
     ("/accessibility", "Accessibility statement"),
     ("/privacy", "Privacy notice"),
-    ("/lti/config", "For LMS administrators"),
+    ("/lti/config", "For learning portal administrators"),
 ]
 
 
@@ -292,5 +292,5 @@ def test_a_refused_launchs_error_page_links_to_both(
     response = Flow(client, registered, http).login(client_id="nobody")
     assert response.status_code == 403
     page = response.get_data(as_text=True)
-    assert "This launch could not be accepted" in page
+    assert "The module could not be opened" in page
     assert footer_links(page) == FOOTER_LINKS
