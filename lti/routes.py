@@ -196,7 +196,7 @@ def launch() -> Any:
     )
     if valid.cookies_work:
         login_user(NewVisit(recorded.token))
-        response = redirect(url_for("learner.home"))
+        response = redirect(url_for("learner.resume"))
     else:
         # No state cookie: this may be the browser that started the login but refuses
         # cookies in the LMS's frame, or a victim's browser made to post someone else's
@@ -262,7 +262,7 @@ def confirm_new_window() -> Any:
     db.session.commit()
     login_user(NewVisit(token))
     log.info("handoff outcome=ok launch=%s", launch_id)
-    return redirect(url_for("learner.home"))
+    return redirect(url_for("learner.resume"))
 
 
 def _published_keys() -> PublishedKeys:

@@ -160,6 +160,20 @@ def home() -> str:
     )
 
 
+@bp.get("/resume")
+def resume() -> Any:
+    """Where opening the module lands: the quiz while an attempt is under way (reloading the
+    learning portal's page opens the module again, and must not leave the quiz), else the
+    contents."""
+    reading = _reading()
+    if reading.status.journey_open and reading.progress.all_read:
+        now = utcnow()
+        person, version = reading.visit.person_id, reading.version.id
+        if open_attempt(db.session(), person, version, reading.status.cycle, now) is not None:
+            return redirect(url_for("learner.quiz"))
+    return redirect(url_for("learner.home"))
+
+
 @bp.get("/sections/<key>")
 def section(key: str) -> str:
     reading = _reading()

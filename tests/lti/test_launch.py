@@ -41,7 +41,7 @@ def test_login_launch_and_first_page_greet_the_person(app: Flask, flow: Flow) ->
 
     launch = flow.launch(flow.platform_answer(flow.auth_query("u-aisha")))
     assert launch.status_code == 302
-    assert launch.location == "/"
+    assert launch.location == "/resume"
 
     page = flow.client.get("/")
     html = page.get_data(as_text=True)
@@ -95,7 +95,7 @@ def test_login_on_one_app_instance_and_launch_on_another(
     )
     launch = second.post("/lti/launch", data=form)
     assert launch.status_code == 302
-    assert launch.location == "/"
+    assert launch.location == "/resume"
     assert "Welcome, Tom Price" in second.get("/").get_data(as_text=True)
 
 

@@ -141,7 +141,7 @@ def test_confirming_signs_in_that_window_and_spends_the_link(app: Flask, flow: F
     done = confirm(window, page)
 
     assert done.status_code == 302
-    assert done.location == "/"
+    assert done.location == "/resume"
     assert "Welcome, Aisha Khan" in window.get("/").get_data(as_text=True)
     with app.app_context():
         assert db.session.scalars(select(Launch.handed_off_at)).one() is not None

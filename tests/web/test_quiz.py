@@ -387,3 +387,19 @@ def test_a_draft_needs_the_csrf_token_and_the_learners_own_attempt(app: Flask, r
         response = lee.post(f"{action}/{where}", data={"csrf_token": csrf(lee_page), "q1": "1"})
         assert response.status_code == 403
     assert count(app, QuizDraft) == 0
+
+
+def test_opening_the_module_again_mid_quiz_lands_on_the_quiz(
+    app: Flask, ready: Any, launched: Any
+) -> None:
+    """Reloading the learning portal's page opens the module again (a new launch): with an
+    attempt under way it lands on the quiz, not the contents; otherwise on the contents."""
+    client = ready()
+    assert client.get("/resume").location == "/"
+    action, page = start_quiz(client)
+    client.post(f"{action}/draft", data={"csrf_token": csrf(page), **some_ticks(app, action)})
+    again = launched("u-aisha")
+    assert again.get("/resume").location == "/quiz"
+    assert ticked(again.get("/quiz").get_data(as_text=True))
+    submit(client, action, page, answers(app, attempt_id(action)))
+    assert client.get("/resume").location == "/"
