@@ -411,14 +411,14 @@ def test_cookieless_launch_offers_a_one_time_new_window(
     assert action == "/lti/continue"
 
     window = tool_client(app)
-    page = window.post(action, data=fields)
+    page = window.post(action, data=fields, follow_redirects=True)
     assert "Continue as Aisha Khan?" in page.get_data(as_text=True)
     action, fields = parse_form(page.get_data(as_text=True))
     opened = window.post(action or "", data=fields)
     assert opened.status_code == 302
     assert "Welcome, Aisha Khan" in window.get("/").get_data(as_text=True)
 
-    again = tool_client(app).post("/lti/continue", data={"h": fields["h"]})
+    again = tool_client(app).post("/lti/continue", data={"h": fields["h"]}, follow_redirects=True)
     assert again.status_code == 410
     assert "This link has expired" in again.get_data(as_text=True)
 
