@@ -371,18 +371,9 @@ def submit_quiz(attempt_id: int) -> Any:
         return _tampered(attempt)
     if not form.validate_on_submit():
         # Keep what was ticked (as the draft) and the errors, for the quiz page's next GET.
-        try:
-            save_draft(db.session(), attempt, current_user.person_id, choices, utcnow())
-        except AlreadySubmitted:
-            db.session.rollback()
-            return _already_submitted(attempt)
-        except BadAnswer:
-            db.session.rollback()
-            return _tampered(attempt)
-        except TimeUp:
-            db.session.rollback()
-            return redirect(url_for("learner.time_up", attempt_id=attempt.id))
-        db.session.commit()
+        refused = _save(attempt)
+        if refused is not None:
+            return _not_saved(attempt, refused)
         return _back_to_quiz(attempt, errors=form.errors)
     try:
         submission = submit(db.session(), attempt, current_user.person_id, choices, utcnow())
@@ -416,8 +407,6 @@ def submit_quiz(attempt_id: int) -> Any:
 
 def _save(attempt: QuizAttempt) -> str | None:
     """Save the posted ticks as the attempt's draft; None, or why they were not saved."""
-    if attempt.submission is not None:
-        return "submitted"
     choices = _posted_choices(shown(attempt))
     if choices is None:
         return "mismatch"
@@ -441,14 +430,18 @@ def save_quiz(attempt_id: int) -> Any:
     """ "Save and come back later", for everyone (the script saves as they go, if it runs)."""
     attempt = _own_attempt(attempt_id)
     refused = _save(attempt)
-    if refused == "submitted":
-        return _already_submitted(attempt)
-    if refused == "mismatch":
-        return _tampered(attempt)
-    if refused == "time_up":
-        return redirect(url_for("learner.time_up", attempt_id=attempt.id))
+    if refused is not None:
+        return _not_saved(attempt, refused)
     session[QUIZ_SAVED] = attempt.id
     return redirect(url_for("learner.quiz"))
+
+
+def _not_saved(attempt: QuizAttempt, why: str) -> Any:
+    if why == "submitted":
+        return _already_submitted(attempt)
+    if why == "time_up":
+        return redirect(url_for("learner.time_up", attempt_id=attempt.id))
+    return _tampered(attempt)
 
 
 @bp.post("/quiz/attempts/<int:attempt_id>/draft")
