@@ -20,6 +20,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_login import login_user
@@ -196,7 +197,7 @@ def launch() -> Any:
     )
     if valid.cookies_work:
         login_user(NewVisit(recorded.token))
-        response = redirect(url_for("learner.home"))
+        response = redirect(url_for("learner.resume"))
     else:
         # No state cookie: this may be the browser that started the login but refuses
         # cookies in the LMS's frame, or a victim's browser made to post someone else's
@@ -225,16 +226,30 @@ def _handoff_launch_id(signed: str) -> int | None:
     return launch_id if isinstance(launch_id, int) else None
 
 
+# The one-time link, kept in the new window's session between its post and the GET that
+# shows the question (Post/Redirect/Get: reloading the window posts nothing again). A cookie
+# of this window only, never a URL that logs or history keep.
+HANDOFF_SESSION_KEY = "lti_handoff"
+MAX_HANDOFF_CHARS = 200  # a signed launch id is about 30
+
+
 @bp.post("/continue")
 @csrf.exempt  # posted from the LMS's frame, where this browser may have no session to check
 def continue_in_new_window() -> Any:
-    """The new window, opened by posting the one-time link: asks who is continuing.
+    """The new window, opened by posting the one-time link: keeps it and shows the question.
 
     Signs no one in and does not use the link up, so a site that posts someone's link to
-    a victim's browser gains nothing: only the button below, which carries this window's
-    own CSRF token, does.
+    a victim's browser gains nothing: only the button of the page that follows, which
+    carries this window's own CSRF token, does.
     """
-    signed = request.form.get("h", "")
+    session[HANDOFF_SESSION_KEY] = request.form.get("h", "")[:MAX_HANDOFF_CHARS]
+    return redirect(url_for("lti.continue_page"), code=303)
+
+
+@bp.get("/continue")
+def continue_page() -> Any:
+    """Asks who is continuing, for the link this window was given (never one in the URL)."""
+    signed = session.get(HANDOFF_SESSION_KEY, "")
     launch_id = _handoff_launch_id(signed)
     if launch_id is None:
         return _handoff_refused(None, "bad_signature")
@@ -248,21 +263,25 @@ def continue_in_new_window() -> Any:
 
 @bp.post("/continue/confirm")
 def confirm_new_window() -> Any:
-    """The person confirmed it is them: this window gets the visit, and the link is spent."""
+    """The person confirmed it is them: this window gets the visit, and the link is spent.
+    When it cannot be, back to the question's page, which says why."""
     form = ContinueAsForm()
     if not form.validate_on_submit():
-        return _handoff_refused(None, "invalid_form")
+        log.info("handoff outcome=refused reason=invalid_form launch=None")
+        return redirect(url_for("lti.continue_page"))
     launch_id = _handoff_launch_id(form.h.data or "")
     if launch_id is None:
-        return _handoff_refused(None, "bad_signature")
+        log.info("handoff outcome=refused reason=bad_signature launch=None")
+        return redirect(url_for("lti.continue_page"))
     token = hand_off(db.session(), launch_id, utcnow(), HANDOFF_LIFETIME)
     if token is None:
         db.session.rollback()
-        return _handoff_refused(launch_id, "used_or_expired")
+        log.info("handoff outcome=refused reason=used_or_expired launch=%s", launch_id)
+        return redirect(url_for("lti.continue_page"))
     db.session.commit()
     login_user(NewVisit(token))
     log.info("handoff outcome=ok launch=%s", launch_id)
-    return redirect(url_for("learner.home"))
+    return redirect(url_for("learner.resume"))
 
 
 def _published_keys() -> PublishedKeys:

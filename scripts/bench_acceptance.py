@@ -115,11 +115,13 @@ def prepare_one(
     expect(done, 302, "quiz submission")
     declaration = browser.get("/accept")
     expect(declaration, 200, "GET /accept (is the quiz passed?)")
-    check = browser.post(
+    sent = browser.post(
         "/accept",
         {"csrf_token": csrf(declaration.text), "accept": "y", "full_name": person_name(n)},
     )
-    expect(check, 200, "POST /accept (the check page)")
+    expect(sent, 302, "POST /accept")
+    check = browser.get("/accept/check")
+    expect(check, 200, "GET /accept/check (the check page)")
     return csrf(check.text)
 
 

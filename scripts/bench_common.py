@@ -234,6 +234,8 @@ def launch(browser: Browser, issuer: str, key: Any, kid: str, n: str) -> Respons
     if resp.status != 302:
         raise RuntimeError(f"launch answered {resp.status}")
     page = browser.get(resp.header("Location") or "/")
+    if page.status == 302:  # /resume: the contents, or the quiz under way
+        page = browser.get(page.header("Location") or "/")
     if page.status != 200 or f"Welcome, {name}" not in page.text:
         raise RuntimeError(f"first page answered {page.status} without the greeting")
     return page

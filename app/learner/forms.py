@@ -29,12 +29,15 @@ class AttemptForm(FlaskForm):
     """One field per drawn question, named q1, q2...: values are option positions only."""
 
     submit = SubmitField("Submit my answers", widget=GovSubmitInput())
+    save = SubmitField("Save and come back later", widget=GovSubmitInput())
 
     def question_fields(self) -> list[object]:
         return [f for f in self if f.name.startswith("q")]
 
 
-def attempt_form(questions: list[Shown]) -> AttemptForm:
+def attempt_form(questions: list[Shown], data: dict[str, object] | None = None) -> AttemptForm:
+    """`data`: the answers to tick (a saved draft) when the page is shown, not posted."""
+
     class _Form(AttemptForm):
         pass
 
@@ -58,7 +61,7 @@ def attempt_form(questions: list[Shown]) -> AttemptForm:
                 validators=[InputRequired(f"Select an answer to question {q.number}")],
             )
         setattr(_Form, f"q{q.number}", field)
-    return _Form()
+    return _Form(data=data)
 
 
 class DeclarationForm(FlaskForm):

@@ -14,9 +14,11 @@ from flask import (
     Response,
     abort,
     current_app,
+    jsonify,
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_login import current_user, login_required
@@ -59,12 +61,15 @@ from app.services.attempts import (
     AttemptError,
     BadAnswer,
     NotAllowed,
+    Shown,
     TimeUp,
     allowance,
     deadline_of,
+    draft_choices,
     extend,
     open_attempt,
     rules,
+    save_draft,
     shown,
     start_attempt,
     submit,
@@ -199,6 +204,20 @@ def home() -> str:
     )
 
 
+@bp.get("/resume")
+def resume() -> Any:
+    """Where opening the module lands: the quiz while an attempt is under way (reloading the
+    learning portal's page opens the module again, and must not leave the quiz), else the
+    contents."""
+    reading = _reading()
+    if reading.status.journey_open and reading.progress.all_read:
+        now = utcnow()
+        person, version = reading.visit.person_id, reading.version.id
+        if open_attempt(db.session(), person, version, reading.status.cycle, now) is not None:
+            return redirect(url_for("learner.quiz"))
+    return redirect(url_for("learner.home"))
+
+
 @bp.get("/sections/<key>")
 def section(key: str) -> str:
     reading = _reading()
@@ -264,15 +283,7 @@ def quiz() -> Any:
     person, cycle = reading.visit.person_id, reading.status.cycle
     attempt = open_attempt(db.session(), person, reading.version.id, cycle, now)
     if attempt is not None:
-        questions = shown(attempt)
-        return render_template(
-            "learner/quiz_attempt.html",
-            attempt=attempt,
-            questions=questions,
-            form=attempt_form(questions),
-            deadline=deadline_of(db.session(), attempt),
-            more_time=MoreTimeForm(),
-        )
+        return _attempt_page(attempt)
     allowed = allowance(db.session(), person, reading.version.id, cycle, settings, now)
     return render_template(
         "learner/quiz_start.html",
@@ -333,28 +344,81 @@ def _own_attempt(attempt_id: int) -> QuizAttempt:
     return attempt
 
 
+# What a quiz post leaves for the next GET of the quiz page (Post/Redirect/Get): its errors,
+# or that the answers were saved. The answers themselves are in the attempt's draft.
+QUIZ_PROBLEM = "quiz_problem"
+QUIZ_SAVED = "quiz_saved"
+QUIZ_ALREADY_SUBMITTED = "quiz_already_submitted"
+# The draft endpoint takes the quiz form, at most 12 questions of 5 short options each.
+MAX_DRAFT_BODY = 4096
+
+
+def _attempt_page(attempt: QuizAttempt) -> str:
+    """The questions with the answers ticked so far, and what the last post left to say."""
+    questions = shown(attempt)
+    ticked = draft_choices(db.session(), attempt)
+    form = attempt_form(
+        questions,
+        data={
+            f"q{q.number}": [str(p) for p in ticked.get(q.number, [])]
+            if q.multiple
+            else next((str(p) for p in ticked.get(q.number, [])), None)
+            for q in questions
+        },
+    )
+    problem = session.pop(QUIZ_PROBLEM, None)
+    mismatch = False
+    if problem and problem.get("attempt") == attempt.id:
+        mismatch = bool(problem.get("mismatch"))
+        for name, errors in problem.get("errors", {}).items():
+            if name in form:
+                form[name].errors = list(errors)
+    saved = session.pop(QUIZ_SAVED, None) == attempt.id
+    return render_template(
+        "learner/quiz_attempt.html",
+        attempt=attempt,
+        questions=questions,
+        form=form,
+        mismatch=mismatch,
+        saved=saved,
+        deadline=deadline_of(db.session(), attempt),
+        more_time=MoreTimeForm(),
+    )
+
+
+def _posted_choices(questions: list[Shown]) -> dict[int, list[int]] | None:
+    """The positions ticked in the posted form, or None when a value is not a position."""
+    choices = {}
+    for q in questions:
+        raw = request.form.getlist(f"q{q.number}")
+        if not all(v.isascii() and v.isdigit() and len(v) < 5 for v in raw):
+            return None
+        choices[q.number] = [int(v) for v in raw]
+    return choices
+
+
+def _back_to_quiz(attempt: QuizAttempt, **problem: Any) -> Any:
+    session[QUIZ_PROBLEM] = {"attempt": attempt.id, **problem}
+    return redirect(url_for("learner.quiz"))
+
+
 @bp.post("/quiz/attempts/<int:attempt_id>")
 def submit_quiz(attempt_id: int) -> Any:
+    """Mark the answers; every outcome is a redirect, so Back and refresh never post again."""
     attempt = _own_attempt(attempt_id)
     if attempt.submission is not None:
         return _already_submitted(attempt)
     questions = shown(attempt)
     form = attempt_form(questions)
+    choices = _posted_choices(questions)
+    if choices is None:
+        return _tampered(attempt)
     if not form.validate_on_submit():
-        return render_template(
-            "learner/quiz_attempt.html",
-            attempt=attempt,
-            questions=questions,
-            form=form,
-            deadline=deadline_of(db.session(), attempt),
-            more_time=MoreTimeForm(),
-        ), 400
-    choices = {}
-    for q in questions:
-        raw = request.form.getlist(f"q{q.number}")
-        if not all(v.isascii() and v.isdigit() and len(v) < 5 for v in raw):
-            return _tampered(attempt)
-        choices[q.number] = [int(v) for v in raw]
+        # Keep what was ticked (as the draft) and the errors, for the quiz page's next GET.
+        refused = _save(attempt)
+        if refused is not None:
+            return _not_saved(attempt, refused)
+        return _back_to_quiz(attempt, errors=form.errors)
     try:
         submission = submit(db.session(), attempt, current_user.person_id, choices, utcnow())
     except AlreadySubmitted:
@@ -365,7 +429,7 @@ def submit_quiz(attempt_id: int) -> Any:
         return _tampered(attempt)
     except TimeUp:
         db.session.rollback()
-        return render_template("learner/quiz_time_up.html"), 409
+        return redirect(url_for("learner.time_up", attempt_id=attempt.id))
     audit.record(
         db.session(),
         attempt.organisation_id,
@@ -385,15 +449,77 @@ def submit_quiz(attempt_id: int) -> Any:
     return redirect(url_for("learner.result", attempt_id=attempt.id))
 
 
-def _already_submitted(attempt: QuizAttempt) -> tuple[str, int]:
-    return render_template("learner/quiz_already_submitted.html", attempt=attempt), 409
+def _save(attempt: QuizAttempt) -> str | None:
+    """Save the posted ticks as the attempt's draft; None, or why they were not saved."""
+    choices = _posted_choices(shown(attempt))
+    if choices is None:
+        return "mismatch"
+    try:
+        save_draft(db.session(), attempt, current_user.person_id, choices, utcnow())
+    except AlreadySubmitted:
+        db.session.rollback()
+        return "submitted"
+    except BadAnswer:
+        db.session.rollback()
+        return "mismatch"
+    except TimeUp:
+        db.session.rollback()
+        return "time_up"
+    db.session.commit()
+    return None
 
 
-def _tampered(attempt: QuizAttempt) -> tuple[str, int]:
+@bp.post("/quiz/attempts/<int:attempt_id>/save")
+def save_quiz(attempt_id: int) -> Any:
+    """ "Save and come back later", for everyone (the script saves as they go, if it runs)."""
+    attempt = _own_attempt(attempt_id)
+    refused = _save(attempt)
+    if refused is not None:
+        return _not_saved(attempt, refused)
+    session[QUIZ_SAVED] = attempt.id
+    return redirect(url_for("learner.quiz"))
+
+
+def _not_saved(attempt: QuizAttempt, why: str) -> Any:
+    if why == "submitted":
+        return _already_submitted(attempt)
+    if why == "time_up":
+        return redirect(url_for("learner.time_up", attempt_id=attempt.id))
+    return _tampered(attempt)
+
+
+@bp.post("/quiz/attempts/<int:attempt_id>/draft")
+def save_draft_json(attempt_id: int) -> Any:
+    """The quiz page's script sends the form here on each change (with its CSRF token)."""
+    if (request.content_length or 0) > MAX_DRAFT_BODY:
+        return jsonify(saved=False, reason="too_large"), 413
+    attempt = _own_attempt(attempt_id)
+    refused = _save(attempt)
+    if refused is not None:
+        return jsonify(saved=False, reason=refused), 409 if refused != "mismatch" else 400
+    return jsonify(saved=True)
+
+
+def _already_submitted(attempt: QuizAttempt) -> Any:
+    """A second post of the same attempt (double click, second tab, Back): its result."""
+    session[QUIZ_ALREADY_SUBMITTED] = attempt.id
+    return redirect(url_for("learner.result", attempt_id=attempt.id))
+
+
+def _tampered(attempt: QuizAttempt) -> Any:
     current_app.logger.warning(
         "attempt %s: answers that are not the question's options", attempt.id
     )
-    return render_template("learner/quiz_tampered.html", attempt=attempt), 400
+    return _back_to_quiz(attempt, mismatch=True)
+
+
+@bp.get("/quiz/attempts/<int:attempt_id>/time-up")
+def time_up(attempt_id: int) -> Any:
+    attempt = _own_attempt(attempt_id)
+    deadline = deadline_of(db.session(), attempt)
+    if attempt.submission is not None or deadline is None or deadline >= utcnow():
+        return redirect(url_for("learner.quiz"))
+    return render_template("learner/quiz_time_up.html")
 
 
 @bp.post("/quiz/attempts/<int:attempt_id>/more-time")
@@ -440,6 +566,7 @@ def result(attempt_id: int) -> Any:
     )
     return render_template(
         "learner/quiz_result.html",
+        already_submitted=session.pop(QUIZ_ALREADY_SUBMITTED, None) == attempt.id,
         attempt=attempt,
         submission=attempt.submission,
         feedback=feedback,
@@ -451,6 +578,12 @@ def result(attempt_id: int) -> Any:
 # -- acceptance ------------------------------------------------------------------------------
 
 
+# What the declaration's post leaves for the next GET (Post/Redirect/Get): its errors and
+# the answers given, or the name to show on the check page.
+DECLARATION_PROBLEM = "declaration_problem"
+DECLARATION_NAME = "declaration_name"
+
+
 @bp.get("/accept")
 def declaration() -> Any:
     reading = _reading()
@@ -458,9 +591,16 @@ def declaration() -> Any:
         return redirect(url_for("learner.accepted", acceptance_id=reading.status.acceptance.id))
     if reading.status.passed is None:
         return redirect(url_for("learner.quiz"))
+    problem = session.pop(DECLARATION_PROBLEM, None) or {}
+    # Back from the check page ("Change your name") finds the name typed there.
+    values = problem.get("values") or {"full_name": session.get(DECLARATION_NAME)}
+    form = DeclarationForm(formdata=None, data=values)
+    for name, errors in problem.get("errors", {}).items():
+        if name in form:
+            form[name].errors = list(errors)
     return render_template(
         "learner/declaration.html",
-        form=DeclarationForm(),
+        form=form,
         reading=reading,
         declaration=declaration_text(reading.version),
     )
@@ -468,45 +608,61 @@ def declaration() -> Any:
 
 @bp.post("/accept")
 def check_declaration() -> Any:
-    """Step two: show what is about to be signed, with a way back (WCAG 3.3.4)."""
+    """Step one's answers: back to the form with its errors, or on to the check page."""
     reading = _reading()
     if reading.status.passed is None:
         return redirect(url_for("learner.declaration"))
     form = DeclarationForm()
-    problem = _declaration_problem(form, reading)
-    if problem:
-        return problem
-    confirm = ConfirmForm(formdata=None, accept=True, full_name=form.full_name.data)
+    errors = _declaration_problem(form, reading)
+    if errors:
+        session[DECLARATION_PROBLEM] = {
+            "errors": errors,
+            # Cut to what the form takes (and one more, so a long name is still shown long):
+            # the session is a cookie.
+            "values": {
+                "accept": bool(form.accept.data),
+                "full_name": (form.full_name.data or "")[:301],
+            },
+        }
+        return redirect(url_for("learner.declaration"))
+    session[DECLARATION_NAME] = form.full_name.data
+    return redirect(url_for("learner.check_page"))
+
+
+@bp.get("/accept/check")
+def check_page() -> Any:
+    """Step two: show what is about to be signed, with a way back (WCAG 3.3.4)."""
+    reading = _reading()
+    if reading.status.state is State.CERTIFIED and reading.status.acceptance:
+        return redirect(url_for("learner.accepted", acceptance_id=reading.status.acceptance.id))
+    if reading.status.passed is None:
+        return redirect(url_for("learner.quiz"))
+    typed_name = session.get(DECLARATION_NAME)
+    if not isinstance(typed_name, str):
+        return redirect(url_for("learner.declaration"))
+    confirm = ConfirmForm(formdata=None, accept=True, full_name=typed_name)
     return render_template(
         "learner/declaration_check.html",
         form=confirm,
         reading=reading,
         declaration=declaration_text(reading.version),
-        typed_name=form.full_name.data,
+        typed_name=typed_name,
     )
 
 
-def _declaration_problem(form: DeclarationForm, reading: Reading) -> Any:
+def _declaration_problem(form: DeclarationForm, reading: Reading) -> dict[str, list[str]]:
+    """The form's errors, by field: none when the box is ticked and the name is theirs."""
     if not form.validate_on_submit():
-        return render_template(
-            "learner/declaration.html",
-            form=form,
-            reading=reading,
-            declaration=declaration_text(reading.version),
-        ), 400
+        return {name: list(errors) for name, errors in form.errors.items()}
     person = db.session.get(Person, reading.visit.person_id)
     assert person is not None
     if not names_match(form.full_name.data or "", person.name):
-        form.full_name.errors = [
-            "Enter your full name as it appears in the learning portal: " + person.name
-        ]
-        return render_template(
-            "learner/declaration.html",
-            form=form,
-            reading=reading,
-            declaration=declaration_text(reading.version),
-        ), 400
-    return None
+        return {
+            "full_name": [
+                "Enter your full name as it appears in the learning portal: " + person.name
+            ]
+        }
+    return {}
 
 
 @bp.post("/accept/confirm")
@@ -550,6 +706,7 @@ def confirm_declaration() -> Any:
         return redirect(url_for("learner.declaration"))
     item = enqueue(db.session(), acceptance, launch, person.subject, registration_id, now)
     db.session.commit()
+    session.pop(DECLARATION_NAME, None)
     current_app.logger.info("acceptance %s recorded for person %s", acceptance.id, person.id)
     if item is not None:
         # Sent by the process's sender thread, never in this request: the LMS may need this

@@ -10,7 +10,7 @@ from app.models.outbox import ScoreOutbox
 from app.models.people import Person, Role
 from app.models.platform import Deployment, PlatformRegistration
 from app.models.policy import Audience, Policy, PolicySection, PolicyVersion, SectionRead
-from app.models.quiz import QuizAttempt, QuizBank, QuizExtension, QuizSubmission
+from app.models.quiz import QuizAttempt, QuizBank, QuizDraft, QuizExtension, QuizSubmission
 
 __all__ = [
     "Acceptance",
@@ -33,6 +33,7 @@ __all__ = [
     "PolicyVersion",
     "QuizAttempt",
     "QuizBank",
+    "QuizDraft",
     "QuizExtension",
     "QuizSubmission",
     "Reminder",

@@ -1,5 +1,6 @@
 """Question banks and quiz attempts. Attempts and submissions are only ever added to:
-an attempt records the questions drawn, a submission its answers and score (one each)."""
+an attempt records the questions drawn, a submission its answers and score (one each).
+A draft holds the answers ticked so far in an open attempt; it is overwritten, never marked."""
 
 from __future__ import annotations
 
@@ -79,3 +80,16 @@ class QuizSubmission(Base):
     passed: Mapped[bool]
 
     attempt: Mapped[QuizAttempt] = relationship(back_populates="submission")
+
+
+class QuizDraft(Base):
+    """The answers ticked so far in an attempt, saved as the learner goes, so that a reload,
+    leaving and coming back, or another device shows them again. Only the final form post is
+    marked: a draft is a convenience, not a record."""
+
+    __tablename__ = "quiz_draft"
+
+    attempt_id: Mapped[int] = mapped_column(ForeignKey("quiz_attempt.id"), primary_key=True)
+    # {question id: [option ids ticked]}, as QuizSubmission.answers; unanswered ones left out.
+    answers: Mapped[dict[str, list[str]]] = mapped_column(JSON)
+    saved_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -2,6 +2,7 @@
 
 The browser only ever sees question text and option text with positions (1, 2, 3...);
 which options are right lives here and in the database. A submission is recorded once.
+A draft (the answers ticked so far) is kept per open attempt and only restores the page.
 """
 
 from __future__ import annotations
@@ -17,7 +18,15 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from app.models import Audience, Person, QuizAttempt, QuizBank, QuizExtension, QuizSubmission
+from app.models import (
+    Audience,
+    Person,
+    QuizAttempt,
+    QuizBank,
+    QuizDraft,
+    QuizExtension,
+    QuizSubmission,
+)
 from app.services.question_bank import DEFAULT_SETTINGS, RANGES, Question, draw
 
 _rng = secrets.SystemRandom()
@@ -218,6 +227,73 @@ def shown(attempt: QuizAttempt) -> list[Shown]:
     return result
 
 
+def chosen_options(attempt: QuizAttempt, choices: dict[int, list[int]]) -> dict[str, list[str]]:
+    """Positions the browser sent -> {question id: [option ids]}, for the attempt's own drawn
+    questions only; anything else (another question, a position out of range, two answers
+    to a one-answer question) is a changed or stale form. Unanswered questions are left out."""
+    drawn = {number: item for number, item in enumerate(attempt.drawn, start=1)}
+    questions = {q.number: q for q in shown(attempt)}
+    answers: dict[str, list[str]] = {}
+    for number, picked in choices.items():
+        item = drawn.get(number)
+        if item is None:
+            raise BadAnswer(f"question {number} is not in this attempt")
+        if any(not 1 <= p <= len(item["options"]) for p in picked):
+            raise BadAnswer(f"question {number}")
+        if not questions[number].multiple and len(picked) > 1:
+            raise BadAnswer(f"question {number} takes one answer")
+        if picked:
+            answers[item["id"]] = sorted({item["options"][p - 1] for p in picked})
+    return answers
+
+
+def save_draft(
+    session: Session,
+    attempt: QuizAttempt,
+    person_id: int,
+    choices: dict[int, list[int]],
+    now: datetime,
+) -> QuizDraft:
+    """Keep the answers ticked so far (replacing the last ones) while the attempt is open."""
+    if attempt.person_id != person_id:
+        raise NotYours("attempt belongs to someone else")
+    if attempt.submission is not None:
+        raise AlreadySubmitted(attempt.id)
+    deadline = deadline_of(session, attempt)
+    if deadline is not None and now > deadline:
+        raise TimeUp("the time limit has passed")
+    answers = chosen_options(attempt, choices)
+    draft = session.get(QuizDraft, attempt.id)
+    if draft is None:
+        try:
+            with session.begin_nested():  # a second tab may save the first draft too
+                draft = QuizDraft(attempt_id=attempt.id, answers=answers, saved_at=now)
+                session.add(draft)
+            return draft
+        except IntegrityError:
+            draft = session.get(QuizDraft, attempt.id, populate_existing=True)
+            assert draft is not None
+    draft.answers = answers
+    draft.saved_at = now
+    session.flush()
+    return draft
+
+
+def draft_choices(session: Session, attempt: QuizAttempt) -> dict[int, list[int]]:
+    """The saved draft as question number -> option positions, to tick them again. Option
+    ids that are not in the draw (there should be none) are dropped, never shown."""
+    draft = session.get(QuizDraft, attempt.id)
+    if draft is None:
+        return {}
+    choices = {}
+    for number, item in enumerate(attempt.drawn, start=1):
+        ticked = set(draft.answers.get(item["id"], []))
+        positions = [p for p, oid in enumerate(item["options"], start=1) if oid in ticked]
+        if positions:
+            choices[number] = positions
+    return choices
+
+
 def submit(
     session: Session,
     attempt: QuizAttempt,
@@ -233,20 +309,15 @@ def submit(
     deadline = deadline_of(session, attempt)
     if deadline is not None and now > deadline:
         raise TimeUp("the time limit has passed")
-    questions = shown(attempt)
+    chosen = chosen_options(attempt, choices)
     answers: dict[str, list[str]] = {}
     results = []
-    for item, shown_q in zip(attempt.drawn, questions, strict=True):
-        picked = choices.get(shown_q.number, [])
-        if not picked or any(not 1 <= p <= len(item["options"]) for p in picked):
-            raise BadAnswer(f"question {shown_q.number}")
-        if shown_q.question.type != "multiple" and len(picked) != 1:
-            raise BadAnswer(f"question {shown_q.number} takes one answer")
-        chosen = sorted({item["options"][p - 1] for p in picked})
-        answers[shown_q.question.id] = chosen
-        results.append(
-            {"id": shown_q.question.id, "correct": set(chosen) == set(shown_q.question.correct)}
-        )
+    for shown_q in shown(attempt):
+        qid = shown_q.question.id
+        if qid not in chosen:
+            raise BadAnswer(f"question {shown_q.number} is not answered")
+        answers[qid] = chosen[qid]
+        results.append({"id": qid, "correct": set(chosen[qid]) == set(shown_q.question.correct)})
     score = sum(1 for r in results if r["correct"])
     percent = round(100 * score / len(results)) if results else 0
     submission = QuizSubmission(

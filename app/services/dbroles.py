@@ -42,6 +42,8 @@ RUNTIME_WRITES: dict[str, tuple[str, ...]] = {
     "policy_section": ("INSERT",),
     "quiz_bank": ("INSERT",),
     "section_read": ("INSERT",),
+    # answers ticked so far in an open attempt, overwritten as the learner goes
+    "quiz_draft": ("INSERT", "UPDATE"),
     # settings, registrations, people and the work queues the app keeps up to date
     "organisation": ("INSERT", "UPDATE"),
     "role_mapping": ("INSERT", "UPDATE", "DELETE"),

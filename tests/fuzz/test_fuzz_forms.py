@@ -328,9 +328,11 @@ def test_learner_declaration_forms(
     run = Run(client, ["/accept"], chain=False)
     fuzz_pages(run, 15)
     html = client.get("/accept").get_data(as_text=True)
-    check = client.post(
+    sent = client.post(
         "/accept", data={"accept": "y", "full_name": "Aisha Khan", "csrf_token": csrf(html)}
     )
+    assert sent.location == "/accept/check"
+    check = client.get(sent.location)
     assert 'action="/accept/confirm"' in check.get_data(as_text=True)
     # Then its confirmation, until one is valid, and the pages that follow.
     confirm = Run(

@@ -41,7 +41,7 @@ def test_login_launch_and_first_page_greet_the_person(app: Flask, flow: Flow) ->
 
     launch = flow.launch(flow.platform_answer(flow.auth_query("u-aisha")))
     assert launch.status_code == 302
-    assert launch.location == "/"
+    assert launch.location == "/resume"
 
     page = flow.client.get("/")
     html = page.get_data(as_text=True)
@@ -105,7 +105,7 @@ def test_login_on_one_app_instance_and_launch_on_another(
     )
     launch = second.post("/lti/launch", data=form)
     assert launch.status_code == 302
-    assert launch.location == "/"
+    assert launch.location == "/resume"
     assert "Welcome, Tom Price" in second.get("/").get_data(as_text=True)
 
 
@@ -421,14 +421,14 @@ def test_cookieless_launch_offers_a_one_time_new_window(
     assert action == "/lti/continue"
 
     window = tool_client(app)
-    page = window.post(action, data=fields)
+    page = window.post(action, data=fields, follow_redirects=True)
     assert "Continue as Aisha Khan?" in page.get_data(as_text=True)
     action, fields = parse_form(page.get_data(as_text=True))
     opened = window.post(action or "", data=fields)
     assert opened.status_code == 302
     assert "Welcome, Aisha Khan" in window.get("/").get_data(as_text=True)
 
-    again = tool_client(app).post("/lti/continue", data={"h": fields["h"]})
+    again = tool_client(app).post("/lti/continue", data={"h": fields["h"]}, follow_redirects=True)
     assert again.status_code == 410
     assert "This link has expired" in again.get_data(as_text=True)
 

@@ -73,7 +73,11 @@ def assert_signed_out(browser: FlaskClient) -> None:
 
 
 def confirm_page(window: FlaskClient, handoff: str) -> TestResponse:
-    return window.post("/lti/continue", data={"h": handoff})
+    """The new window posts the link, and is sent on to the page that asks (by GET, so a
+    reload posts nothing again)."""
+    posted = window.post("/lti/continue", data={"h": handoff})
+    assert posted.status_code == 303 and posted.location == "/lti/continue", posted.status_code
+    return window.get(posted.location)
 
 
 def confirm(window: FlaskClient, page: TestResponse) -> TestResponse:
@@ -141,15 +145,17 @@ def test_confirming_signs_in_that_window_and_spends_the_link(app: Flask, flow: F
     done = confirm(window, page)
 
     assert done.status_code == 302
-    assert done.location == "/"
+    assert done.location == "/resume"
     assert "Welcome, Aisha Khan" in window.get("/").get_data(as_text=True)
     with app.app_context():
         assert db.session.scalars(select(Launch.handed_off_at)).one() is not None
 
     # Used: the same window posting again, a reload of the confirm page, another browser.
     again = confirm(window, page)
-    assert again.status_code == 410
-    assert "This link has expired" in again.get_data(as_text=True)
+    assert again.status_code == 302 and again.location == "/lti/continue"
+    refused = window.get(again.location)
+    assert refused.status_code == 410
+    assert "This link has expired" in refused.get_data(as_text=True)
     reload = confirm_page(tool_client(app), handoff)
     assert reload.status_code == 410
     assert "This link has expired" in reload.get_data(as_text=True)
@@ -212,7 +218,7 @@ def test_a_confirm_page_opened_in_time_cannot_be_used_after_300_seconds(
     assert page.status_code == 200
     travel(seconds=301)
     late = confirm(window, page)
-    assert late.status_code == 410
+    assert late.status_code == 302 and window.get(late.location).status_code == 410
     assert_signed_out(window)
 
 
@@ -244,11 +250,23 @@ def test_links_the_tool_did_not_issue_are_refused(app: Flask, flow: Flow, make: 
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("get", "/lti/continue"), ("get", "/lti/landing"), ("get", "/lti/continue/confirm")],
+    [("get", "/lti/landing"), ("get", "/lti/continue/confirm")],
 )
 def test_the_link_cannot_travel_in_a_get(client: FlaskClient, method: str, path: str) -> None:
     response = getattr(client, method)(path, query_string={"h": "anything"})
     assert response.status_code in (404, 405)
+
+
+def test_the_question_page_takes_no_link_from_its_url(
+    app: Flask, flow: Flow, client: FlaskClient
+) -> None:
+    """GET /lti/continue shows the link this window posted (kept in its session), never one
+    in the address."""
+    handoff = handoff_of(flow.launch(stolen_launch(flow), client=tool_client(app)))
+    response = client.get("/lti/continue", query_string={"h": handoff})
+    assert response.status_code == 400
+    assert "This link has expired" in response.get_data(as_text=True)
+    assert "Continue as" not in response.get_data(as_text=True)
 
 
 # -- the state cookie ---------------------------------------------------------------------
@@ -304,10 +322,9 @@ def test_two_windows_racing_with_one_link_get_one_visit(app: Flask, flow: Flow) 
     windows = [tool_client(app) for _ in range(4)]
     pages = [confirm_page(w, handoff) for w in windows]
     with ThreadPoolExecutor(max_workers=4) as pool:
-        statuses = list(
-            pool.map(lambda wp: confirm(*wp).status_code, zip(windows, pages, strict=True))
-        )
-    assert sorted(statuses) == [302, 410, 410, 410]
+        landed = list(pool.map(lambda wp: confirm(*wp).location, zip(windows, pages, strict=True)))
+    # One is signed in; the others are sent back to the question's page, which says why.
+    assert sorted(landed) == ["/lti/continue"] * 3 + ["/resume"]
     assert sum(w.get("/").status_code == 200 for w in windows) == 1
 
 

@@ -68,6 +68,7 @@ EXPECTED_GRANTS = {
     "policy_version": "INSERT SELECT UPDATE",
     "quiz_attempt": "INSERT SELECT",
     "quiz_bank": "INSERT SELECT",
+    "quiz_draft": "INSERT SELECT UPDATE",
     "quiz_extension": "INSERT SELECT",
     "quiz_submission": "INSERT SELECT",
     "reminder": "INSERT SELECT UPDATE",

@@ -32,11 +32,23 @@ def accept(client: FlaskClient, name: str) -> Any:
     check = client.post(
         "/accept", data={"csrf_token": csrf(page), "accept": "y", "full_name": name}
     )
-    assert check.status_code == 200, check.get_data(as_text=True)
-    html = check.get_data(as_text=True)
+    assert check.status_code == 302 and check.location == "/accept/check", check.location
+    html = client.get(check.location).get_data(as_text=True)
     return client.post(
         "/accept/confirm", data={"csrf_token": csrf(html), "accept": "y", "full_name": name}
     )
+
+
+def field_value(html: str, name: str) -> str:
+    match = re.search(rf'<input[^>]*name="{name}"[^>]*>', html)
+    assert match, f"no input {name}"
+    value = re.search(r'value="([^"]*)"', match.group(0))
+    return value.group(1) if value else ""
+
+
+def checkbox(html: str) -> str:
+    match = re.search(r'<input[^>]*name="accept"[^>]*>', html)
+    return match.group(0) if match else ""
 
 
 def acceptances(app: Flask) -> list[Acceptance]:
@@ -60,7 +72,8 @@ def test_declaration_shows_the_policy_and_what_will_be_recorded(app: Flask, laun
     check = client.post(
         "/accept", data={"csrf_token": csrf(page), "accept": "y", "full_name": "  aisha   KHAN "}
     )
-    html = check.get_data(as_text=True)
+    assert check.status_code == 302 and check.location == "/accept/check"
+    html = client.get(check.location).get_data(as_text=True)
     assert "Check before you accept" in html
     assert "You cannot change it afterwards" in html
     assert 'href="/accept"' in html  # a way back (WCAG 3.3.4)
@@ -86,10 +99,15 @@ def test_declaration_errors_are_summarised_and_nothing_is_recorded(
     passed(app, client)
     page = client.get("/accept").get_data(as_text=True)
     response = client.post("/accept", data={"csrf_token": csrf(page), **data})
-    html = response.get_data(as_text=True)
-    assert response.status_code == 400
+    # Post/Redirect/Get: the errors and what was entered come back on the next GET, once.
+    assert response.status_code == 302 and response.location == "/accept"
+    html = client.get("/accept").get_data(as_text=True)
     assert "There is a problem" in html and message in html
     assert "<title>Error:" in html
+    assert field_value(html, "full_name") == data["full_name"]
+    assert ('name="accept"' in html and "checked" in checkbox(html)) == ("accept" in data)
+    again = client.get("/accept").get_data(as_text=True)
+    assert "There is a problem" not in again and "<title>Error:" not in again
     assert acceptances(app) == []
 
 
@@ -134,9 +152,10 @@ def test_a_double_submit_or_second_tab_records_nothing_more(app: Flask, launched
     client = launched("u-aisha")
     passed(app, client)
     page = client.get("/accept").get_data(as_text=True)
-    check = client.post(
+    client.post(
         "/accept", data={"csrf_token": csrf(page), "accept": "y", "full_name": "Aisha Khan"}
-    ).get_data(as_text=True)
+    )
+    check = client.get("/accept/check").get_data(as_text=True)
     form = {"csrf_token": csrf(check), "accept": "y", "full_name": "Aisha Khan"}
     first = client.post("/accept/confirm", data=form)
     second = client.post("/accept/confirm", data=form)
@@ -326,3 +345,34 @@ def test_audit_chain_covers_the_journey_and_verifies(
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 0
     assert re.search(rf"OK organisation \d+: {count} events", result.output)
+
+
+def test_every_step_of_accepting_is_a_page_that_back_and_refresh_can_load_again(
+    app: Flask, launched: Any
+) -> None:
+    """Post/Redirect/Get: each post answers with a redirect to a GET page, and loading any
+    of the pages again (refresh, Back) shows it without posting or recording anything."""
+    client = launched("u-aisha")
+    assert client.get("/accept/check").location == "/quiz"  # nothing passed, nothing to check
+    passed(app, client)
+    assert client.get("/accept/check").location == "/accept"  # no name typed yet
+    page = client.get("/accept").get_data(as_text=True)
+    sent = client.post(
+        "/accept", data={"csrf_token": csrf(page), "accept": "y", "full_name": "Aisha Khan"}
+    )
+    assert sent.status_code == 302 and sent.location == "/accept/check"
+    for _ in range(2):  # refresh
+        check = client.get("/accept/check")
+        assert check.status_code == 200 and "Check before you accept" in check.get_data(True)
+    # "Change your name" goes back to the form with the name typed, to change it.
+    assert field_value(client.get("/accept").get_data(as_text=True), "full_name") == "Aisha Khan"
+    html = client.get("/accept/check").get_data(as_text=True)
+    done = client.post(
+        "/accept/confirm", data={"csrf_token": csrf(html), "accept": "y", "full_name": "Aisha Khan"}
+    )
+    assert done.status_code == 302 and done.location.startswith("/accept/done/")
+    # Back to the check page, the form, or the quiz: the confirmation, nothing new recorded.
+    assert client.get("/accept/check").location == done.location
+    assert client.get("/accept").location == done.location
+    assert client.get(done.location).status_code == 200
+    assert len(acceptances(app)) == 1

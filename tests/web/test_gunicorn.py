@@ -195,9 +195,9 @@ def test_accepting_answers_at_once_with_both_workers_busy_and_the_lms_fetching_o
         browser.launch(platform, user)
         passed(app, browser)  # type: ignore[arg-type]
         page = browser.get("/accept").text
-        check = browser.post(
-            "/accept", {"csrf_token": csrf(page), "accept": "y", "full_name": name}
-        )
+        sent = browser.post("/accept", {"csrf_token": csrf(page), "accept": "y", "full_name": name})
+        assert sent.status_code == 302
+        check = browser.get("/accept/check")
         assert check.status_code == 200
         fields = {"csrf_token": csrf(check.text), "accept": "y", "full_name": name}
         confirm[user] = (browser, fields)

@@ -12,7 +12,7 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
 
 from app.db import db
-from app.models import QuizAttempt, QuizSubmission
+from app.models import QuizAttempt, QuizDraft, QuizSubmission
 from app.services import attempts
 from tests.learner_flow import answers, attempt_id, csrf, read_all, start_quiz, submit
 
@@ -95,7 +95,7 @@ def test_fail_then_cool_down_then_pass(
         assert "Read the section:" in html  # feedback links each question to its section
         if expected_left:
             assert "You have 1 attempt left" in html
-    assert "You can try again from" in html
+    assert "You can try the quiz again from" in html
     wait = client.get("/quiz").get_data(as_text=True)
     assert "You can try the quiz again later" in wait
     assert client.post("/quiz/start", data={"csrf_token": csrf(page)}).status_code == 302
@@ -117,10 +117,13 @@ def test_double_submit_records_one_result(app: Flask, ready: Any) -> None:
     client = ready()
     action, page = start_quiz(client)
     data = answers(app, attempt_id(action))
-    assert submit(client, action, page, data).status_code == 302
+    first = submit(client, action, page, data)
+    assert first.status_code == 302
     again = submit(client, action, page, data)
-    assert again.status_code == 409
-    assert "already submitted" in again.get_data(as_text=True)
+    assert again.status_code == 302 and again.location == first.location  # its result
+    html = client.get(again.location).get_data(as_text=True)
+    assert "You have already submitted these answers" in html
+    assert "You have already submitted" not in client.get(again.location).get_data(as_text=True)
     assert count(app, QuizSubmission) == 1
 
 
@@ -131,7 +134,7 @@ def test_stale_form_from_an_earlier_attempt_is_refused(app: Flask, ready: Any) -
     new_action, _new_page = start_quiz(client)
     assert new_action != action
     stale = submit(client, action, page, answers(app, attempt_id(action)))
-    assert stale.status_code == 409
+    assert stale.status_code == 302 and stale.location == f"{action}/result"
     assert count(app, QuizSubmission) == 1
 
 
@@ -142,9 +145,11 @@ def test_an_option_that_is_not_the_questions_is_refused(app: Flask, ready: Any, 
     data = answers(app, attempt_id(action))
     data["q3"] = [bad]
     response = submit(client, action, page, data)
-    assert response.status_code == 400
-    assert "could not be marked" in response.get_data(as_text=True)
+    assert response.status_code == 302 and response.location == "/quiz"
+    html = client.get("/quiz").get_data(as_text=True)
+    assert "could not be marked" in html and "<title>Error:" in html
     assert count(app, QuizSubmission) == 0
+    assert count(app, QuizDraft) == 0  # nothing of it kept either
 
 
 def test_unanswered_questions_are_listed_in_an_error_summary(app: Flask, ready: Any) -> None:
@@ -153,8 +158,8 @@ def test_unanswered_questions_are_listed_in_an_error_summary(app: Flask, ready: 
     data = answers(app, attempt_id(action))
     del data["q2"], data["q7"]
     response = submit(client, action, page, data)
-    html = response.get_data(as_text=True)
-    assert response.status_code == 400
+    assert response.status_code == 302 and response.location == "/quiz"
+    html = client.get("/quiz").get_data(as_text=True)
     assert "There is a problem" in html
     assert (
         "Select an answer to question 2" in html
@@ -243,8 +248,8 @@ def test_time_limit_can_be_extended_and_late_answers_do_not_count(
     action, page = start_quiz(lee)  # started 45 minutes on: its limit ends at 65
     travel(minutes=45 + 21)
     late = submit(lee, action, page, answers(app, attempt_id(action)))
-    assert late.status_code == 409
-    assert "Your time ran out" in late.get_data(as_text=True)
+    assert late.status_code == 302 and late.location == f"{action}/time-up"
+    assert "Your time ran out" in lee.get(late.location).get_data(as_text=True)
     assert count(app, QuizSubmission) == 1
 
 
@@ -272,3 +277,129 @@ def test_question_statistics_for_hr(app: Flask, ready: Any, launched: Any) -> No
     assert ">0%<" in row  # never right
     assert f"{wrong_text} (1)" in row.replace("&#39;", "'").replace("&quot;", '"')
     assert launched("u-aisha").get("/hr/quiz-statistics").status_code == 403
+
+
+# -- answers saved as the learner goes -----------------------------------------------------------
+def ticked(page: str) -> dict[str, set[str]]:
+    """The options shown ticked, by question field: {"q1": {"2"}, ...}."""
+    found: dict[str, set[str]] = {}
+    for tag in re.findall(r"<input[^>]*>", page):
+        name = re.search(r'name="(q\d+)"', tag)
+        value = re.search(r'value="([^"]*)"', tag)
+        if name and value and re.search(r"\schecked\b", tag):
+            found.setdefault(name.group(1), set()).add(value.group(1))
+    return found
+
+
+def some_ticks(app: Flask, action: str) -> dict[str, list[str]]:
+    """The right answers to questions 1 and 2 only, as the form sends them."""
+    data = answers(app, attempt_id(action))
+    return {"q1": data["q1"], "q2": data["q2"]}
+
+
+def test_answers_ticked_so_far_are_kept_on_the_server_for_any_device(
+    app: Flask, ready: Any, launched: Any
+) -> None:
+    client = ready()
+    action, page = start_quiz(client)
+    assert ticked(page) == {}
+    partial = some_ticks(app, action)
+    saved = client.post(f"{action}/draft", data={"csrf_token": csrf(page), **partial})
+    assert saved.status_code == 200 and saved.get_json() == {"saved": True}
+    expected = {name: set(values) for name, values in partial.items()}
+    assert ticked(client.get("/quiz").get_data(as_text=True)) == expected  # a refresh
+    other_device = launched("u-aisha")
+    assert ticked(other_device.get("/quiz").get_data(as_text=True)) == expected
+    with app.app_context():
+        row = db.session.get(QuizAttempt, attempt_id(action))
+        assert row is not None
+        draft = db.session.get(QuizDraft, row.id)
+        assert draft is not None
+        assert list(draft.answers) == [row.drawn[0]["id"], row.drawn[1]["id"]]
+        assert all(
+            set(ids) <= set(item["options"])
+            for ids, item in zip(draft.answers.values(), row.drawn, strict=False)
+        )
+    # What is marked is the final form, not the draft.
+    final = answers(app, attempt_id(action), right=0)
+    result = submit(client, action, page, final)
+    assert result.status_code == 302
+    with app.app_context():
+        assert db.session.scalars(select(QuizSubmission)).one().score == 0
+    late = client.post(f"{action}/draft", data={"csrf_token": csrf(page), **partial})
+    assert late.status_code == 409 and late.get_json() == {"saved": False, "reason": "submitted"}
+
+
+def test_save_and_come_back_later_works_without_javascript(app: Flask, ready: Any) -> None:
+    client = ready()
+    action, page = start_quiz(client)
+    assert f'formaction="{action}/save"' in page and "Save and come back later" in page
+    partial = some_ticks(app, action)
+    response = client.post(f"{action}/save", data={"csrf_token": csrf(page), **partial})
+    assert response.status_code == 302 and response.location == "/quiz"
+    shown = client.get("/quiz").get_data(as_text=True)
+    assert "Your answers have been saved" in shown
+    assert ticked(shown) == {name: set(values) for name, values in partial.items()}
+    refreshed = client.get("/quiz").get_data(as_text=True)
+    assert "Your answers have been saved" not in refreshed  # said once
+    assert ticked(refreshed) == ticked(shown)
+    assert count(app, QuizSubmission) == 0
+
+
+def test_unanswered_questions_keep_the_answers_that_were_given(app: Flask, ready: Any) -> None:
+    client = ready()
+    action, page = start_quiz(client)
+    data = answers(app, attempt_id(action))
+    del data["q2"]
+    assert submit(client, action, page, data).location == "/quiz"
+    again = client.get("/quiz").get_data(as_text=True)
+    assert ticked(again) == {name: set(values) for name, values in data.items()}
+    assert 'href="#q2"' in again
+
+
+@pytest.mark.parametrize(
+    ("change", "status"),
+    [
+        ({"q1": ["9"]}, 400),
+        ({"q1": ["0"]}, 400),
+        ({"q1": ["a"]}, 400),
+        ({"q1": ["1" * 5000]}, 413),  # more than the draft endpoint takes
+    ],
+    ids=["past the last option", "option 0", "not a number", "too large"],
+)
+def test_a_draft_of_anything_but_the_attempts_options_is_refused(
+    app: Flask, ready: Any, change: dict[str, list[str]], status: int
+) -> None:
+    client = ready()
+    action, page = start_quiz(client)
+    response = client.post(f"{action}/draft", data={"csrf_token": csrf(page), **change})
+    assert response.status_code == status
+    assert count(app, QuizDraft) == 0
+
+
+def test_a_draft_needs_the_csrf_token_and_the_learners_own_attempt(app: Flask, ready: Any) -> None:
+    aisha = ready("u-aisha")
+    action, _page = start_quiz(aisha)
+    assert aisha.post(f"{action}/draft", data={"q1": ["1"]}).status_code == 400
+    lee = ready("u-lee")
+    _, lee_page = start_quiz(lee)
+    for where in ("draft", "save"):
+        response = lee.post(f"{action}/{where}", data={"csrf_token": csrf(lee_page), "q1": "1"})
+        assert response.status_code == 403
+    assert count(app, QuizDraft) == 0
+
+
+def test_opening_the_module_again_mid_quiz_lands_on_the_quiz(
+    app: Flask, ready: Any, launched: Any
+) -> None:
+    """Reloading the learning portal's page opens the module again (a new launch): with an
+    attempt under way it lands on the quiz, not the contents; otherwise on the contents."""
+    client = ready()
+    assert client.get("/resume").location == "/"
+    action, page = start_quiz(client)
+    client.post(f"{action}/draft", data={"csrf_token": csrf(page), **some_ticks(app, action)})
+    again = launched("u-aisha")
+    assert again.get("/resume").location == "/quiz"
+    assert ticked(again.get("/quiz").get_data(as_text=True))
+    submit(client, action, page, answers(app, attempt_id(action)))
+    assert client.get("/resume").location == "/"
