@@ -63,7 +63,7 @@ HR_ROLES = (Role.HR, Role.ADMIN)
 HR_PAGES: list[tuple[str, str, tuple[str, ...]]] = [
     ("hr.dashboard", "Dashboard", ()),
     ("hr.people", "People", ("hr.person", "hr.record_acceptance", "hr.legal_hold")),
-    ("hr.roster_page", "Roster", ()),
+    ("hr.roster_page", "Roster", ("hr.roster_check", "hr.roster_imported")),
     ("hr.identities_page", "Identities to review", ()),
     ("hr.exports", "Exports", ()),
     ("hr.api_tokens_page", "API tokens", ("hr.revoke_api_token_confirm",)),
