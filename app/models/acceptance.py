@@ -72,5 +72,11 @@ Index(
     Acceptance.person_id,
     Acceptance.accepted_at.desc(),
     Acceptance.id.desc(),
-    postgresql_include=["policy_version_id", "valid_until", "quiz_score", "recorded_by_person_id"],
+    postgresql_include=[
+        "policy_version_id",
+        "valid_until",
+        "quiz_score",
+        "recorded_by_person_id",
+        "accepted_on",
+    ],
 )

@@ -45,6 +45,7 @@ DOCUMENTED = [
     "Assigned date",
     "Due date",
     "Days overdue",
+    "Accepted on",
     "Accepted at (UTC)",
     "Policy version accepted",
     "Quiz score (%)",
