@@ -284,10 +284,9 @@ def shape(frame: pd.DataFrame, when: Today) -> pd.DataFrame:
     accepted = pd.to_datetime(frame["accepted_at"], utc=True, errors="coerce")
     # The day, in London; the time only where one was recorded (not for an acceptance HR
     # recorded from a dated paper declaration: its accepted_on says so).
-    day_only = pd.to_datetime(frame["accepted_on"], errors="coerce")
-    out["accepted_on"] = day_only.dt.date.where(
-        day_only.notna(), accepted.dt.tz_convert("Europe/London").dt.date
-    )
+    day_only = pd.to_datetime(frame["accepted_on"], errors="coerce").astype("datetime64[ns]")
+    in_london = accepted.dt.tz_convert("Europe/London").dt.tz_localize(None).dt.normalize()
+    out["accepted_on"] = day_only.fillna(in_london.astype("datetime64[ns]")).dt.date
     out["accepted_at_utc"] = accepted.dt.strftime("%Y-%m-%d %H:%M:%S").where(day_only.isna())
     out["policy_version_accepted"] = frame["policy_version_accepted"]
     out["quiz_score"] = frame["quiz_score"]
