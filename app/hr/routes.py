@@ -264,6 +264,7 @@ def person(person_id: int) -> str:
 # An acceptance recorded from a paper declaration: enter -> check -> record. What was entered
 # (and any errors) waits in the session between the steps, so every POST redirects.
 PAPER_KEY = "paper_acceptance"
+NOTE_LIMIT = 2000
 
 
 def _paper_saved(person_id: int) -> dict[str, Any]:
@@ -297,7 +298,13 @@ def _declaration_error(exc: Exception, scope: Scope) -> str:
 
 
 def _back_to_paper_form(person_id: int, entered: dict[str, Any], errors: dict[str, Any]) -> Any:
-    session[PAPER_KEY] = {"person": person_id, "form": entered, "errors": errors}
+    # The session is a cookie (about 4 KB): what was entered is kept up to the note's limit.
+    clipped = {
+        k: [str(v)[:NOTE_LIMIT] for v in values][:3]
+        for k, values in entered.items()
+        if k in ("declared_on", "note", "confirm")
+    }
+    session[PAPER_KEY] = {"person": person_id, "form": clipped, "errors": errors}
     return redirect(url_for("hr.record_acceptance", person_id=person_id))
 
 
