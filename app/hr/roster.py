@@ -66,12 +66,14 @@ def roster_upload() -> Any:
     data = form.file.data.read(MAX_BYTES + 1)  # enough for read_file to refuse it
     filename = form.file.data.filename or "roster.csv"
     try:
-        roster.read_file(data, filename)
+        frame = roster.read_file(data, filename)
     except roster.RosterFileError as exc:
         session[ERRORS_KEY] = [str(exc)]
         return redirect(url_for("hr.roster_page"))
+    org_id = current_user.organisation_id
+    planned = roster.plan(db.session(), org_id, frame)
     upload = roster.keep(
-        db.session(), current_user.organisation_id, current_user.person_id, filename, data, utcnow()
+        db.session(), org_id, current_user.person_id, filename, data, planned, utcnow()
     )
     db.session.commit()
     return redirect(url_for("hr.roster_check", token=upload.token))
@@ -123,7 +125,7 @@ def roster_check(token: str) -> Any:
         planned=planned,
         lists={name: _paged(name, getattr(listed, name), token) for name in LISTS},
         unchanged=len(planned.rows) - len(listed.new) - len(listed.changed),
-        changed_since=not roster.unchanged_since_check(db.session(), upload),
+        changed_since=not roster.unchanged_since_check(upload, planned),
         problem_rows=len({p.row for p in planned.problems}),
         form=ImportRosterForm(),
     )

@@ -70,7 +70,7 @@ class RosterUpload(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
     filename: Mapped[str] = mapped_column(String(255))
     data: Mapped[bytes] = mapped_column(LargeBinary)
-    # The organisation's people as they were when the file was checked: the import is
-    # refused if they have changed since, so what is written is what HR was shown.
-    roster_hash: Mapped[str] = mapped_column(String(64))
+    # The fingerprint of what the check showed (roster.plan_hash): the import is refused if
+    # the file would now do anything else, so what is written is what HR was shown.
+    plan_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)

@@ -414,10 +414,26 @@ class ProblemsInFile(Exception):
     """Every row must be right, and some are not."""
 
 
-def roster_hash(session: Session, organisation_id: int) -> str:
-    """A fingerprint of the organisation's people as an import reads them."""
-    people = sorted(_existing(session, organisation_id), key=lambda p: p["id"])
-    text = json.dumps([sorted(p.items()) for p in people], default=str, separators=(",", ":"))
+def plan_hash(planned: Plan) -> str:
+    """A fingerprint of what an import would do: who is new, joined, changed (from what to
+    what), back or leaving, and which rows are skipped. Two checks with the same fingerprint
+    import the same; changes to people the file does not touch (a first launch elsewhere in
+    the council, say) leave it alone."""
+    changes = {
+        eid: [(f, planned.records[eid][f], row[f]) for f in planned.updated[eid]]
+        for eid, row in ((r["employee_id"], r) for r in planned.rows)
+        if eid in planned.updated
+    }
+    what = {
+        "new": sorted(planned.new),
+        "matched": sorted(planned.matched),
+        "changes": changes,
+        "managers": planned.manager_changes,
+        "returning": sorted(planned.returning),
+        "leavers": planned.leavers,
+        "skipped": sorted({p.row for p in planned.problems}),
+    }
+    text = json.dumps(what, default=str, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -435,9 +451,10 @@ def keep(
     person_id: int,
     filename: str,
     data: bytes,
+    planned: Plan,
     now: datetime,
 ) -> RosterUpload:
-    """Keep a file that has been read as a roster, for its check page and import."""
+    """Keep a file that has been read as a roster, with the fingerprint of its check."""
     remove_expired(session, now)
     upload = RosterUpload(
         token=secrets.token_urlsafe(32),
@@ -445,7 +462,7 @@ def keep(
         person_id=person_id,
         filename=filename[:255],
         data=data,
-        roster_hash=roster_hash(session, organisation_id),
+        plan_hash=plan_hash(planned),
         created_at=now,
     )
     session.add(upload)
@@ -476,19 +493,20 @@ def plan_kept(session: Session, upload: RosterUpload) -> Plan:
     return plan(session, upload.organisation_id, frame)
 
 
-def unchanged_since_check(session: Session, upload: RosterUpload) -> bool:
-    return roster_hash(session, upload.organisation_id) == upload.roster_hash
+def unchanged_since_check(upload: RosterUpload, planned: Plan) -> bool:
+    """Whether the file would still do what its check said (planned: checked again now)."""
+    return plan_hash(planned) == upload.plan_hash
 
 
 def import_kept(
     session: Session, upload: RosterUpload, now: datetime, *, skip_problems: bool
 ) -> Applied:
-    """Import the kept file as checked, once: refused if the organisation's people changed
-    since (the check would no longer say what the import does), or if rows have problems
-    and skipping them was not chosen. The file is removed when imported."""
-    if not unchanged_since_check(session, upload):
-        raise RosterChanged(upload.token)
+    """Import the kept file as checked, once: refused if it would no longer do what its
+    check said (people it touches changed since), or if rows have problems and skipping
+    them was not chosen. The file is removed when imported."""
     planned = plan_kept(session, upload)
+    if not unchanged_since_check(upload, planned):
+        raise RosterChanged(upload.token)
     if planned.problems and not skip_problems:
         raise ProblemsInFile(upload.token)
     # Claimed by deleting it: of two presses at once, the second deletes nothing (PostgreSQL

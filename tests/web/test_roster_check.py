@@ -22,7 +22,7 @@ from app.models import AuditEvent, Person, RosterUpload
 from app.services import roster
 from scripts.demo_lms.platform import DemoPlatform
 from tests.learner_flow import csrf
-from tests.web.test_hr_dashboard import other_organisation
+from tests.web.test_hr_dashboard import add_person, other_organisation
 from tests.web.test_roster import GOOD, HEADER, ORG, people, roster_file
 
 # Against GOOD imported: Aisha moves to Planning under Lee, Tom leaves (and with him Aisha's
@@ -185,13 +185,12 @@ def _someone_elses(app: Flask, *, other_org: bool) -> str:
         person = Person(organisation_id=org or people(app)["E1"].organisation_id, name="Other HR")
         db.session.add(person)
         db.session.flush()
+        data = (HEADER + NEXT).encode()
+        planned = roster.plan(
+            db.session(), person.organisation_id, roster.read_file(data, "roster.csv")
+        )
         kept = roster.keep(
-            db.session(),
-            person.organisation_id,
-            person.id,
-            "roster.csv",
-            (HEADER + NEXT).encode(),
-            utcnow(),
+            db.session(), person.organisation_id, person.id, "roster.csv", data, planned, utcnow()
         )
         db.session.commit()
         return f"/hr/roster/check/{kept.token}"
@@ -251,6 +250,17 @@ def test_the_import_is_refused_when_the_roster_changed_after_the_check(
         html, "Import the roster"
     )
     assert "E4" not in people(app) and people(app)["E1"].department == "Finance"
+
+
+def test_changes_to_people_the_file_does_not_touch_do_not_stop_the_import(
+    app: Flask, hr: FlaskClient
+) -> None:
+    """Someone else opening the module for the first time meanwhile changes nothing the
+    check showed: the import goes ahead."""
+    check_page = checked(hr, NEXT)
+    add_person(app, name="Newly Launched", email="new.person@demo-council.example")
+    assert press_import(hr, check_page).headers["Location"] == "/hr/roster/imported"
+    assert "E4" in people(app)
 
 
 def test_each_list_is_paged(app: Flask, hr: FlaskClient) -> None:

@@ -40,7 +40,7 @@ def upgrade():
         sa.Column('person_id', sa.Integer(), nullable=False),
         sa.Column('filename', sa.String(length=255), nullable=False),
         sa.Column('data', sa.LargeBinary(), nullable=False),
-        sa.Column('roster_hash', sa.String(length=64), nullable=False),
+        sa.Column('plan_hash', sa.String(length=64), nullable=False),
         sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ['organisation_id'], ['organisation.id'],
