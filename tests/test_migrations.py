@@ -6,6 +6,7 @@ import json
 import os
 import secrets
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -142,3 +143,78 @@ def test_0015_moves_a_safe_lms_address_out_of_the_reminder_settings(
     settings = json.loads(settings) if isinstance(settings, str) else settings
     assert url == (before if kept else "")
     assert settings == {"min_interval_days": 3}
+
+
+def _row(table: sa.Table, **values: object) -> dict[str, object]:
+    """`values`, plus a plain value for every other column that must have one."""
+    plain: dict[type, object] = {
+        sa.Integer: 1,
+        sa.String: "x",
+        sa.Text: "x",
+        sa.Boolean: False,
+        sa.DateTime: datetime(2026, 1, 5, tzinfo=UTC),
+        sa.Date: date(2026, 1, 5),
+    }
+    row = dict(values)
+    for column in table.columns:
+        if column.name in row or column.nullable or column.primary_key:
+            continue
+        if column.server_default is not None:
+            continue
+        kind = next((v for t, v in plain.items() if isinstance(column.type, t)), None)
+        row[column.name] = "[]" if isinstance(column.type, sa.JSON) else kind
+    return row
+
+
+def test_0016_gives_each_acceptance_recorded_by_hr_its_london_day_and_no_other(
+    migrating_app: Flask,
+) -> None:
+    """Every acceptance HR recorded came from a dated declaration: it gets that day (in
+    London: 23:30 UTC in summer is the next day), past the append-only trigger; one made in
+    the module keeps its time and no day alone."""
+    with migrating_app.app_context():
+        upgrade(revision="0015")
+        tables = sa.MetaData()
+        tables.reflect(db.engine)
+        t = tables.tables
+        with db.engine.begin() as conn:
+            conn.execute(t["organisation"].insert().values(_row(t["organisation"], id=1)))
+            for pid in (1, 2):
+                conn.execute(t["person"].insert().values(_row(t["person"], id=pid, name="P")))
+            conn.execute(t["policy"].insert().values(_row(t["policy"], id=1)))
+            conn.execute(
+                t["policy_version"].insert().values(_row(t["policy_version"], id=1, policy_id=1))
+            )
+            for n, (at, recorded_by) in enumerate(
+                [
+                    (datetime(2026, 7, 1, 11, tzinfo=UTC), 2),  # midday in London
+                    (datetime(2026, 7, 1, 23, 30, tzinfo=UTC), 2),  # 00:30 on 2 July there
+                    (datetime(2026, 7, 1, 23, 30, tzinfo=UTC), None),  # in the module
+                ],
+                start=1,
+            ):
+                conn.execute(
+                    t["acceptance"]
+                    .insert()
+                    .values(
+                        _row(
+                            t["acceptance"],
+                            id=n,
+                            person_id=1,
+                            organisation_id=1,
+                            policy_version_id=1,
+                            cycle=n,
+                            accepted_at=at,
+                            verification_code=f"CODE{n}",
+                            recorded_by_person_id=recorded_by,
+                        )
+                    )
+                )
+        upgrade()
+        with db.engine.connect() as conn:
+            days = conn.execute(sa.text("SELECT id, accepted_on FROM acceptance ORDER BY id")).all()
+    assert [(i, str(d) if d else None) for i, d in days] == [
+        (1, "2026-07-01"),
+        (2, "2026-07-02"),
+        (3, None),
+    ]

@@ -130,6 +130,12 @@ class PaperAcceptanceForm(FlaskForm):
         widget=GovCheckboxInput(),
         validators=[DataRequired("Confirm that you have seen the signed declaration")],
     )
+    submit = SubmitField("Continue", widget=GovSubmitInput())
+
+
+class RecordPaperAcceptanceForm(FlaskForm):
+    """CSRF only: record the acceptance just checked."""
+
     submit = SubmitField("Record the acceptance", widget=GovSubmitInput())
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import pandas as pd
@@ -20,20 +21,22 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
+from werkzeug.datastructures import MultiDict
 
 from app import score_sender
-from app.clock import long_date, today, utcnow
+from app.clock import long_date, long_datetime, today, utcnow
 from app.db import db
 from app.hr.forms import (
     LegalHoldForm,
     PaperAcceptanceForm,
     PeopleFilterForm,
+    RecordPaperAcceptanceForm,
     RetryScoreForm,
     SettingsForm,
     SubjectAccessForm,
     UnitFilterForm,
 )
-from app.models import Organisation, Person, PolicyVersion, Role
+from app.models import Acceptance, Organisation, Person, PolicyVersion, Role
 from app.services import anchoring, organisations
 from app.services import people as people_service
 from app.services.acceptance import AlreadyAccepted, by_code, declaration_text
@@ -65,8 +68,12 @@ HR_ROLES = (Role.HR, Role.ADMIN)
 # the endpoints that count as inside it). A new HR page joins by adding a line here.
 HR_PAGES: list[tuple[str, str, tuple[str, ...]]] = [
     ("hr.dashboard", "Dashboard", ()),
-    ("hr.people", "People", ("hr.person", "hr.record_acceptance", "hr.legal_hold")),
-    ("hr.roster_page", "Roster", ()),
+    (
+        "hr.people",
+        "People",
+        ("hr.person", "hr.record_acceptance", "hr.check_paper_acceptance", "hr.legal_hold"),
+    ),
+    ("hr.roster_page", "Roster", ("hr.roster_check", "hr.roster_imported")),
     ("hr.identities_page", "Identities to review", ()),
     ("hr.exports", "Exports", ()),
     ("hr.api_tokens_page", "API tokens", ("hr.revoke_api_token_confirm",)),
@@ -98,6 +105,24 @@ def hr_navigation() -> dict[str, Any]:
         if endpoint in current_app.view_functions
     ]
     return {"hr_navigation": items}
+
+
+@bp.app_template_filter("accepted_when")
+def accepted_when(acceptance: Acceptance) -> str:
+    """When an acceptance was made: "4 December 2026" where only the day is known (a paper
+    declaration), else with its time, "4 December 2026 at 2:05pm"."""
+    if acceptance.accepted_on is not None:
+        return long_date(acceptance.accepted_on)
+    return long_datetime(acceptance.accepted_at)
+
+
+@bp.app_template_filter("iso_long_date")
+def iso_long_date(value: str) -> str:
+    """A date stored as text (YYYY-MM-DD, as audit events hold them) the way pages show it."""
+    try:
+        return long_date(date.fromisoformat(value))
+    except (TypeError, ValueError):
+        return str(value)
 
 
 def _scope() -> Scope:
@@ -238,30 +263,154 @@ def person(person_id: int) -> str:
     )
 
 
-@bp.route("/people/<int:person_id>/record-acceptance", methods=["GET", "POST"])
-def record_acceptance(person_id: int) -> Any:
+# An acceptance recorded from a paper declaration: enter -> check -> record. What was entered
+# (and any errors) waits in the session between the steps, so every POST redirects.
+PAPER_KEY = "paper_acceptance"
+NOTE_LIMIT = 2000
+
+
+def _paper_saved(person_id: int) -> dict[str, Any]:
+    saved = session.get(PAPER_KEY)
+    return saved if isinstance(saved, dict) and saved.get("person") == person_id else {}
+
+
+def _paper_target(person_id: int) -> tuple[Person, Scope, Any]:
     found = _person_or_404(person_id)
     if found.anonymised_at is not None:
         abort(404)
     scope = _scope()
     status = person_status(db.session(), found.organisation_id, found.id, scope.version, scope.when)
-    form = PaperAcceptanceForm()
+    return found, scope, status
 
-    def page(code: int) -> tuple[str, int]:
+
+def _declaration_error(exc: Exception, scope: Scope) -> str:
+    if isinstance(exc, people_service.DeclarationInFuture):
+        return "The date of the declaration must be today or in the past"
+    if isinstance(exc, people_service.DeclarationBeforeVersion):
+        return (
+            f"The date of the declaration must be on or after "
+            f"{long_date(scope.version.effective_date)}, when version {scope.version.version} "
+            "of the policy came into force"
+        )
+    assert isinstance(exc, people_service.DeclarationExpired)
+    return (
+        f"A declaration made on that date would have run out on {long_date(exc.valid_until)}. "
+        "Ask the person to accept the policy again"
+    )
+
+
+def _back_to_paper_form(person_id: int, entered: dict[str, Any], errors: dict[str, Any]) -> Any:
+    # The session is a cookie (about 4 KB): what was entered is kept up to the note's limit.
+    clipped = {
+        k: [str(v)[:NOTE_LIMIT] for v in values][:3]
+        for k, values in entered.items()
+        if k in ("declared_on", "note", "confirm")
+    }
+    session[PAPER_KEY] = {"person": person_id, "form": clipped, "errors": errors}
+    return redirect(url_for("hr.record_acceptance", person_id=person_id))
+
+
+@bp.route("/people/<int:person_id>/record-acceptance", methods=["GET", "POST"])
+def record_acceptance(person_id: int) -> Any:
+    found, scope, status = _paper_target(person_id)
+    if request.method == "POST":
+        if status.state is State.CERTIFIED:
+            return redirect(url_for("hr.record_acceptance", person_id=found.id))
+        form = PaperAcceptanceForm()
+        entered = {k: v for k, v in request.form.lists() if k not in ("csrf_token", "submit")}
+        if not form.validate_on_submit():
+            return _back_to_paper_form(found.id, entered, form.errors)
+        declared_on: date = form.declared_on.data  # type: ignore[assignment]  # validated
+        try:
+            people_service.check_paper_declaration(
+                db.session(),
+                scope.organisation,
+                found,
+                scope.version,
+                scope.when,
+                declared_on,
+                utcnow(),
+            )
+        except people_service.AcceptanceError as exc:
+            return _back_to_paper_form(
+                found.id, entered, {"declared_on": [_declaration_error(exc, scope)]}
+            )
+        session[PAPER_KEY] = {
+            "person": found.id,
+            "checked": {"declared_on": declared_on.isoformat(), "note": form.note.data or ""},
+        }
+        return redirect(url_for("hr.check_paper_acceptance", person_id=found.id))
+    saved = _paper_saved(found.id)
+    if "form" in saved:
+        # Shown once with its errors; what was entered stays for a refresh of the page.
+        session[PAPER_KEY] = {"person": found.id, "form": saved["form"], "errors": {}}
+        form = PaperAcceptanceForm(formdata=MultiDict(saved["form"]))
+        for name, messages in (saved.get("errors") or {}).items():
+            if name in form:
+                form[name].errors = list(messages)
+    elif "checked" in saved:  # back from the check page's Change links
+        checked = saved["checked"]
+        form = PaperAcceptanceForm(
+            formdata=None,
+            data={
+                "declared_on": date.fromisoformat(checked["declared_on"]),
+                "note": checked["note"],
+                "confirm": True,
+            },
+        )
+    else:
+        form = PaperAcceptanceForm(formdata=None)
+    return render_template(
+        "hr/record_acceptance.html",
+        form=form,
+        person=found,
+        version=scope.version,
+        status=status,
+        declaration=declaration_text(scope.version, found.elected_member),
+        certified=status.state is State.CERTIFIED,
+    )
+
+
+@bp.route("/people/<int:person_id>/record-acceptance/check", methods=["GET", "POST"])
+def check_paper_acceptance(person_id: int) -> Any:
+    found, scope, status = _paper_target(person_id)
+    checked = _paper_saved(found.id).get("checked")
+    if not checked or status.state is State.CERTIFIED:
+        return redirect(url_for("hr.record_acceptance", person_id=found.id))
+    declared_on = date.fromisoformat(checked["declared_on"])
+    try:
+        valid_until = people_service.check_paper_declaration(
+            db.session(),
+            scope.organisation,
+            found,
+            scope.version,
+            scope.when,
+            declared_on,
+            utcnow(),
+        )
+    except people_service.AcceptanceError as exc:  # the day has turned since it was entered
+        entered = {
+            "declared_on": [str(declared_on.day), str(declared_on.month), str(declared_on.year)],
+            "note": [checked["note"]],
+            "confirm": ["y"],
+        }
+        return _back_to_paper_form(
+            found.id, entered, {"declared_on": [_declaration_error(exc, scope)]}
+        )
+    form = RecordPaperAcceptanceForm()
+    if request.method == "GET":
         return render_template(
-            "hr/record_acceptance.html",
+            "hr/record_acceptance_check.html",
             form=form,
             person=found,
             version=scope.version,
-            status=status,
-            declaration=declaration_text(scope.version),
-            certified=status.state is State.CERTIFIED,
-        ), code
-
-    if status.state is State.CERTIFIED:
-        return page(409 if request.method == "POST" else 200)
+            declared_on=declared_on,
+            note=checked["note"],
+            valid_until=valid_until,
+            declaration=declaration_text(scope.version, found.elected_member),
+        )
     if not form.validate_on_submit():
-        return page(400 if form.errors else 200)
+        abort(400)
     recorder = db.session.get(Person, current_user.person_id)
     assert recorder is not None
     try:
@@ -272,30 +421,16 @@ def record_acceptance(person_id: int) -> Any:
             scope.version,
             scope.when,
             recorder,
-            form.declared_on.data,  # type: ignore[arg-type]  # required: validated above
-            form.note.data or "",
+            declared_on,
+            checked["note"],
             utcnow(),
         )
-    except people_service.DeclarationInFuture:
-        form.declared_on.errors.append("The date of the declaration must be today or in the past")
-        return page(400)
-    except people_service.DeclarationBeforeVersion:
-        form.declared_on.errors.append(
-            f"The date of the declaration must be on or after "
-            f"{long_date(scope.version.effective_date)}, when version {scope.version.version} "
-            "of the policy came into force"
-        )
-        return page(400)
-    except people_service.DeclarationExpired as exc:
-        form.declared_on.errors.append(
-            f"A declaration made on that date would have run out on {long_date(exc.valid_until)}. "
-            "Ask the person to accept the policy again"
-        )
-        return page(400)
     except AlreadyAccepted:
         db.session.rollback()
+        session.pop(PAPER_KEY, None)
         return redirect(url_for("hr.person", person_id=found.id))
     db.session.commit()
+    session.pop(PAPER_KEY, None)
     return redirect(url_for("hr.person", person_id=found.id, done="acceptance") + "#acceptances")
 
 

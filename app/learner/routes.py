@@ -602,7 +602,6 @@ def declaration() -> Any:
         "learner/declaration.html",
         form=form,
         reading=reading,
-        declaration=declaration_text(reading.version),
     )
 
 
@@ -645,7 +644,6 @@ def check_page() -> Any:
         "learner/declaration_check.html",
         form=confirm,
         reading=reading,
-        declaration=declaration_text(reading.version),
         typed_name=typed_name,
     )
 

@@ -5,9 +5,10 @@ their tree or the courses they teach; HR sees everyone."""
 from __future__ import annotations
 
 import io
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
+import pandas as pd
 from flask import (
     Blueprint,
     Response,
@@ -24,7 +25,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from app.clock import london_date, today, utcnow
+from app.clock import today, utcnow
 from app.db import MAX_ID, db
 from app.manager.emails import lms_link, renderer, smtp_settings
 from app.models import Person, Reminder, Role
@@ -103,7 +104,7 @@ def _courses() -> list[dict[str, Any]]:
         frame = people_frame(db.session(), _scope(), Filters(person_ids=course.learner_ids))
         rows = frame.to_dict("records")
         for row in rows:
-            row["completed_on"] = _completed_on(row["accepted_at_utc"])
+            row["completed_on"] = _completed_on(row["accepted_on"])
         shown.append({"course": course, "rows": rows})
     return shown
 
@@ -128,7 +129,7 @@ def team() -> str:
             if when is not None and reminders.too_soon(when, now, settings)
             else None
         )
-        row["completed_on"] = _completed_on(row["accepted_at_utc"])
+        row["completed_on"] = _completed_on(row["accepted_on"])
     # The whole team, whatever the filters: whether anyone is overdue decides the button.
     unfiltered = not states and not overdue
     summary = reminders.overdue_summary(frame if unfiltered else _frame(whole_tree, (), False))
@@ -150,11 +151,9 @@ def team() -> str:
     )
 
 
-def _completed_on(accepted_at_utc: Any) -> date | None:
-    """The London date of an acceptance, from the frame's UTC text (NaN when none)."""
-    if not isinstance(accepted_at_utc, str):
-        return None
-    return london_date(datetime.fromisoformat(accepted_at_utc).replace(tzinfo=UTC))
+def _completed_on(accepted_on: Any) -> date | None:
+    """The frame's London date of the acceptance (a paper one has no time): NaT when none."""
+    return accepted_on if isinstance(accepted_on, date) and pd.notna(accepted_on) else None
 
 
 @bp.get("/team.csv")

@@ -2,7 +2,7 @@
 
 from app.models.acceptance import Acceptance
 from app.models.audit import AuditCheckpoint, AuditEvent, AuditHead, AuditVerification
-from app.models.hr import ApiToken, Reminder
+from app.models.hr import ApiToken, Reminder, RosterUpload
 from app.models.keys import ToolKey
 from app.models.lms import CourseMember, Launch, LmsContext, LoginState
 from app.models.organisation import Organisation, RoleMapping
@@ -39,6 +39,7 @@ __all__ = [
     "Reminder",
     "Role",
     "RoleMapping",
+    "RosterUpload",
     "ScoreOutbox",
     "SectionRead",
     "ToolKey",

@@ -38,6 +38,10 @@ class Acceptance(Base):
     quiz_score: Mapped[int | None]
     typed_name: Mapped[str] = mapped_column(String(300))
     accepted_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Set when only the day is known (a paper declaration is dated, not timed): then
+    # accepted_at is that day's place in the order of events, not a time anyone recorded,
+    # and pages, exports and the certificate show this date alone.
+    accepted_on: Mapped[date | None] = mapped_column(Date)
     valid_until: Mapped[date] = mapped_column(Date)
     ip_address: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(500))
@@ -68,5 +72,11 @@ Index(
     Acceptance.person_id,
     Acceptance.accepted_at.desc(),
     Acceptance.id.desc(),
-    postgresql_include=["policy_version_id", "valid_until", "quiz_score", "recorded_by_person_id"],
+    postgresql_include=[
+        "policy_version_id",
+        "valid_until",
+        "quiz_score",
+        "recorded_by_person_id",
+        "accepted_on",
+    ],
 )

@@ -12,7 +12,7 @@ import hashlib
 import secrets
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import false, func, select, text, update
@@ -153,14 +153,16 @@ def record_on_behalf(
     status: PersonStatus,
     recorded_by: Person,
     note: str,
-    accepted_on: datetime,
+    accepted_at: datetime,
     rule: Validity,
     *,
     recorded_at: datetime | None = None,
+    day_only: bool = False,
     details: dict[str, Any] | None = None,
 ) -> Acceptance:
     """HR records an acceptance made outside the tool (a signed paper declaration), audited
-    as "acceptance_recorded_by_hr" at `recorded_at` (default: accepted_on)."""
+    as "acceptance_recorded_by_hr" at `recorded_at` (default: accepted_at). day_only: only
+    the day of accepted_at is known (stored as accepted_on; accepted_at then only orders it)."""
     if not note.strip():
         raise AcceptanceError("a note saying how the acceptance was made is required")
     if status.state is State.CERTIFIED:
@@ -173,14 +175,15 @@ def record_on_behalf(
         status,
         person.name,
         rule,
-        accepted_on,
+        accepted_at,
         Where(),
         submission=None,
         recorded_by=recorded_by,
         note=note.strip(),
+        accepted_on=london_date(accepted_at) if day_only else None,
         event=(
             "acceptance_recorded_by_hr",
-            recorded_at or accepted_on,
+            recorded_at or accepted_at,
             recorded_by.id,
             details or {},
         ),
@@ -202,6 +205,7 @@ def _insert(
     event: tuple[str, datetime, int, dict[str, Any]],
     recorded_by: Person | None = None,
     note: str | None = None,
+    accepted_on: date | None = None,
 ) -> Acceptance:
     previous_until = status.acceptance.valid_until if status.acceptance else None
     text = declaration_text(version, person.elected_member)
@@ -217,6 +221,7 @@ def _insert(
         quiz_score=submission.percent if submission else None,
         typed_name=typed_name,
         accepted_at=accepted_at,
+        accepted_on=accepted_on,
         valid_until=next_valid_until(london_date(accepted_at), previous_until, rule),
         ip_address=(where.ip_address or "")[:64] or None,
         user_agent=(where.user_agent or "")[:500] or None,

@@ -59,6 +59,8 @@ RUNTIME_WRITES: dict[str, tuple[str, ...]] = {
     "person": ("INSERT", "UPDATE", "DELETE"),
     "api_token": ("INSERT", "UPDATE"),
     "reminder": ("INSERT", "UPDATE"),
+    # DELETE: a checked roster file is removed when imported or after 30 minutes.
+    "roster_upload": ("INSERT", "DELETE"),
     "score_outbox": ("INSERT", "UPDATE"),
 }
 

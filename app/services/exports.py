@@ -39,6 +39,7 @@ COLUMN_TYPES: dict[str, Literal["integer", "date", "datetime"]] = {
     "assigned_date": "date",
     "due_date": "date",
     "days_overdue": "integer",
+    "accepted_on": "date",
     "accepted_at_utc": "datetime",
     "quiz_score": "integer",
     "attempts": "integer",

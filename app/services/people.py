@@ -205,11 +205,35 @@ class DeclarationExpired(AcceptanceError):
 
 
 def _moment(declared_on: date, now: datetime) -> datetime:
-    """The time to record for a declaration made on that day: now if today, else midday in
+    """Where a declaration made on that day goes in the order of events (it has no time:
+    the acceptance stores the day alone as accepted_on): now if today, else midday in
     London (so the day is right whatever the clocks do)."""
     if declared_on >= london_date(now):
         return now
     return datetime.combine(declared_on, time(12), tzinfo=LONDON).astimezone(UTC)
+
+
+def check_paper_declaration(
+    session: Session,
+    org: Organisation,
+    person: Person,
+    version: PolicyVersion,
+    when: Today,
+    declared_on: date,
+    now: datetime,
+) -> date:
+    """Whether a declaration made that day can be recorded (raises why not); the last day
+    the acceptance would be valid. Writes nothing: HR's check page shows it."""
+    if declared_on > london_date(now):
+        raise DeclarationInFuture("the declaration date is in the future")
+    if declared_on < version.effective_date:
+        raise DeclarationBeforeVersion("the declaration is older than the policy version")
+    status = person_status(session, person.organisation_id, person.id, version, when)
+    previous = status.acceptance.valid_until if status.acceptance else None
+    until = next_valid_until(declared_on, previous, validity_rule(org))
+    if until < london_date(now):
+        raise DeclarationExpired(until)
+    return until
 
 
 def record_paper_acceptance(
@@ -223,22 +247,15 @@ def record_paper_acceptance(
     note: str,
     now: datetime,
 ) -> Acceptance:
-    """HR records an acceptance made outside the tool (a signed paper declaration).
+    """HR records an acceptance made outside the tool (a signed paper declaration), by its
+    date alone: nobody recorded a time.
 
     Marked as recorded on behalf (who, and the note) and audited as
     "acceptance_recorded_by_hr". The note stays out of the audit event: it may name people,
     and audit events are never changed, not even when a leaver is anonymised.
     """
-    if declared_on > london_date(now):
-        raise DeclarationInFuture("the declaration date is in the future")
-    if declared_on < version.effective_date:
-        raise DeclarationBeforeVersion("the declaration is older than the policy version")
+    check_paper_declaration(session, org, person, version, when, declared_on, now)
     status = person_status(session, person.organisation_id, person.id, version, when)
-    rule = validity_rule(org)
-    previous = status.acceptance.valid_until if status.acceptance else None
-    until = next_valid_until(declared_on, previous, rule)
-    if until < london_date(now):
-        raise DeclarationExpired(until)
     return record_on_behalf(
         session,
         person,
@@ -247,8 +264,9 @@ def record_paper_acceptance(
         recorded_by,
         note,
         _moment(declared_on, now),
-        rule,
+        validity_rule(org),
         recorded_at=now,
+        day_only=True,
         details={"declared_on": declared_on.isoformat()},
     )
 

@@ -44,6 +44,7 @@ COLUMNS = [
     "assigned_date",
     "due_date",
     "days_overdue",
+    "accepted_on",
     "accepted_at_utc",
     "policy_version_accepted",
     "quiz_score",
@@ -67,6 +68,7 @@ HEADINGS = {
     "assigned_date": "Assigned date",
     "due_date": "Due date",
     "days_overdue": "Days overdue",
+    "accepted_on": "Accepted on",
     "accepted_at_utc": "Accepted at (UTC)",
     "policy_version_accepted": "Policy version accepted",
     "quiz_score": "Quiz score (%)",
@@ -280,7 +282,12 @@ def shape(frame: pd.DataFrame, when: Today) -> pd.DataFrame:
     overdue_days = (today - due).dt.days
     out["days_overdue"] = overdue_days.where(frame["overdue"].astype(bool) & (overdue_days > 0))
     accepted = pd.to_datetime(frame["accepted_at"], utc=True, errors="coerce")
-    out["accepted_at_utc"] = accepted.dt.strftime("%Y-%m-%d %H:%M:%S")
+    # The day, in London; the time only where one was recorded (not for an acceptance HR
+    # recorded from a dated paper declaration: its accepted_on says so).
+    day_only = pd.to_datetime(frame["accepted_on"], errors="coerce").astype("datetime64[ns]")
+    in_london = accepted.dt.tz_convert("Europe/London").dt.tz_localize(None).dt.normalize()
+    out["accepted_on"] = day_only.fillna(in_london.astype("datetime64[ns]")).dt.date
+    out["accepted_at_utc"] = accepted.dt.strftime("%Y-%m-%d %H:%M:%S").where(day_only.isna())
     out["policy_version_accepted"] = frame["policy_version_accepted"]
     out["quiz_score"] = frame["quiz_score"]
     out["attempts"] = frame["attempts"]

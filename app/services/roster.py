@@ -1,27 +1,32 @@
 """HR's roster: who must complete the module, from HR's CSV or XLSX file.
 
-Each row is checked (row, column, reason); a dry run says what would change; the operator
-chooses to import nothing while any row is bad, or only the good rows. People are matched
+Each row is checked (row, column, reason); a dry run says who would be new, who would leave
+and what would change for whom; the operator chooses to import nothing while any row is bad,
+or only the good rows. On HR's page the checked file is kept for a short time (kept(),
+import_kept()), so that one button imports exactly what was checked. People are matched
 by employee id, then to LMS identities by e-mail; leavers are marked inactive, never
 deleted. Written in bulk, so a 100,000-row file imports in seconds.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+import secrets
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.clock import london_date
-from app.models import CourseMember, LmsContext, Organisation, Person
+from app.models import CourseMember, LmsContext, Organisation, Person, RosterUpload
 from app.services import sheets
 from app.services.identities import TRUSTED_AT_ONCE
 
@@ -103,6 +108,10 @@ class Plan:
     unchanged: int = 0
     leavers: list[str] = field(default_factory=list)
     returning: list[str] = field(default_factory=list)
+    # For the check page: the stored records of the people above (employee id -> record),
+    # and the manager each changed person would have (employee id -> (was, will be)).
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    manager_changes: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
 
     @property
     def total_rows(self) -> int:
@@ -272,6 +281,7 @@ def plan(session: Session, organisation_id: int, frame: pd.DataFrame) -> Plan:
     rows, problems, bad_ids = check_rows(frame)
     result = Plan(rows=rows, problems=problems, bad_employee_ids=bad_ids)
     people = _existing(session, organisation_id)
+    by_pk = {p["id"]: p for p in people}
     by_id = {p["employee_id"]: p for p in people if p["employee_id"]}
     by_email = {p["email"].lower(): p for p in people if p["email"] and not p["employee_id"]}
     in_file = {r["employee_id"] for r in rows} | bad_ids
@@ -290,13 +300,34 @@ def plan(session: Session, organisation_id: int, frame: pd.DataFrame) -> Plan:
             result.updated[row["employee_id"]] = changed
         else:
             result.unchanged += 1
+        manager = _manager_change(current, row, by_pk)
+        if manager:
+            result.manager_changes[row["employee_id"]] = manager
+        if changed or manager or not current["active"]:
+            result.records[row["employee_id"]] = current
     result.leavers = sorted(eid for eid, p in by_id.items() if p["active"] and eid not in in_file)
+    result.records |= {eid: by_id[eid] for eid in result.leavers}
     return result
+
+
+def _manager_change(
+    current: dict[str, Any], row: dict[str, Any], by_pk: dict[int, dict[str, Any]]
+) -> tuple[str | None, str | None] | None:
+    """(the manager now, the manager in the file) by their employee id or e-mail as the file
+    names them, when the file moves the person to another manager (or to none)."""
+    was = by_pk.get(current["manager_id"]) if current["manager_id"] else None
+    key = row["manager"] or None
+    if was is None and key is None:
+        return None
+    if was is not None and key in (was["employee_id"], (was["email"] or "").lower()):
+        return None
+    return (was["name"] or was["email"] or was["employee_id"]) if was else None, key
 
 
 def _existing(session: Session, organisation_id: int) -> list[dict[str, Any]]:
     cols = [
         Person.id,
+        Person.name,
         Person.employee_id,
         Person.email,
         Person.active,
@@ -305,6 +336,186 @@ def _existing(session: Session, organisation_id: int) -> list[dict[str, Any]]:
     ]
     rows = session.execute(select(*cols).where(Person.organisation_id == organisation_id))
     return [dict(r._mapping) for r in rows]
+
+
+# -- the check page: who is new, who leaves, what changes for whom -----------------------------
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One person on the check page: who, and for a changed person what changes (field,
+    value now, value in the file; field names as in FIELDS, plus "manager")."""
+
+    employee_id: str
+    name: str
+    email: str | None
+    department: str | None
+    changes: tuple[tuple[str, Any, Any], ...] = ()
+    joins_account: bool = False  # new to the roster, joined to a learning portal account
+    returning: bool = False  # back from leaving
+
+
+@dataclass(frozen=True)
+class Review:
+    new: list[Entry]
+    leaving: list[Entry]
+    changed: list[Entry]
+
+
+def review(planned: Plan) -> Review:
+    """The plan as lists of people, in name order, for HR to read before importing."""
+    rows = {r["employee_id"]: r for r in planned.rows}
+    names = {r["employee_id"]: f"{r['first_name']} {r['last_name']}" for r in planned.rows}
+    names |= {r["email"]: names[r["employee_id"]] for r in planned.rows}
+
+    def from_file(eid: str, **extra: Any) -> Entry:
+        row = rows[eid]
+        return Entry(eid, names[eid], row["email"], row["department"], **extra)
+
+    def on_record(eid: str, **extra: Any) -> Entry:
+        was = planned.records[eid]
+        return Entry(eid, was["name"] or eid, was["email"], was["department"], **extra)
+
+    matched = set(planned.matched)
+    new = [from_file(eid, joins_account=eid in matched) for eid in planned.new + planned.matched]
+    changed = []
+    returning = set(planned.returning)
+    for eid in sorted(set(planned.updated) | set(planned.manager_changes) | returning):
+        was, row = planned.records[eid], rows[eid]
+        changes = [(f, was[f], row[f]) for f in planned.updated.get(eid, [])]
+        if eid in planned.manager_changes:
+            before, key = planned.manager_changes[eid]
+            changes.append(("manager", before, names.get(key, key) if key else None))
+        changed.append(from_file(eid, changes=tuple(changes), returning=eid in returning))
+    leavers = [on_record(eid) for eid in planned.leavers]
+
+    def order(entry: Entry) -> tuple[str, str]:
+        return entry.name.casefold(), entry.employee_id
+
+    return Review(sorted(new, key=order), sorted(leavers, key=order), sorted(changed, key=order))
+
+
+# -- the checked file, kept for its import --------------------------------------------------
+
+# How long a checked file waits for HR to import it: long enough to read the check page,
+# short enough that nobody imports a file checked against an older roster by mistake.
+UPLOAD_LIFETIME = timedelta(minutes=30)
+
+
+class UploadGone(Exception):
+    """No such checked file for this person: never made, someone else's, expired or used."""
+
+
+class RosterChanged(Exception):
+    """The organisation's people changed after the file was checked: check it again."""
+
+
+class ProblemsInFile(Exception):
+    """Every row must be right, and some are not."""
+
+
+def plan_hash(planned: Plan) -> str:
+    """A fingerprint of what an import would do: who is new, joined, changed (from what to
+    what), back or leaving, and which rows are skipped. Two checks with the same fingerprint
+    import the same; changes to people the file does not touch (a first launch elsewhere in
+    the council, say) leave it alone."""
+    changes = {
+        eid: [(f, planned.records[eid][f], row[f]) for f in planned.updated[eid]]
+        for eid, row in ((r["employee_id"], r) for r in planned.rows)
+        if eid in planned.updated
+    }
+    what = {
+        "new": sorted(planned.new),
+        "matched": sorted(planned.matched),
+        "changes": changes,
+        "managers": planned.manager_changes,
+        "returning": sorted(planned.returning),
+        "leavers": planned.leavers,
+        "skipped": sorted({p.row for p in planned.problems}),
+    }
+    text = json.dumps(what, default=str, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def remove_expired(session: Session, now: datetime) -> int:
+    """Drop checked files past their time, of every organisation (they hold personal data)."""
+    result = session.execute(
+        delete(RosterUpload).where(RosterUpload.created_at <= now - UPLOAD_LIFETIME)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def keep(
+    session: Session,
+    organisation_id: int,
+    person_id: int,
+    filename: str,
+    data: bytes,
+    planned: Plan,
+    now: datetime,
+) -> RosterUpload:
+    """Keep a file that has been read as a roster, with the fingerprint of its check."""
+    remove_expired(session, now)
+    upload = RosterUpload(
+        token=secrets.token_urlsafe(32),
+        organisation_id=organisation_id,
+        person_id=person_id,
+        filename=filename[:255],
+        data=data,
+        plan_hash=plan_hash(planned),
+        created_at=now,
+    )
+    session.add(upload)
+    session.flush()
+    return upload
+
+
+def kept(
+    session: Session, organisation_id: int, person_id: int, token: str, now: datetime
+) -> RosterUpload:
+    """The checked file behind a check page: only for the person who checked it, in their
+    organisation, for UPLOAD_LIFETIME."""
+    upload = session.scalars(
+        select(RosterUpload).where(
+            RosterUpload.token == token,
+            RosterUpload.organisation_id == organisation_id,
+            RosterUpload.person_id == person_id,
+        )
+    ).first()
+    if upload is None or now - upload.created_at >= UPLOAD_LIFETIME:
+        raise UploadGone(token)
+    return upload
+
+
+def plan_kept(session: Session, upload: RosterUpload) -> Plan:
+    """The check of a kept file, against the roster as it is now."""
+    frame = read_file(upload.data, upload.filename)
+    return plan(session, upload.organisation_id, frame)
+
+
+def unchanged_since_check(upload: RosterUpload, planned: Plan) -> bool:
+    """Whether the file would still do what its check said (planned: checked again now)."""
+    return plan_hash(planned) == upload.plan_hash
+
+
+def import_kept(
+    session: Session, upload: RosterUpload, now: datetime, *, skip_problems: bool
+) -> Applied:
+    """Import the kept file as checked, once: refused if it would no longer do what its
+    check said (people it touches changed since), or if rows have problems and skipping
+    them was not chosen. The file is removed when imported."""
+    planned = plan_kept(session, upload)
+    if not unchanged_since_check(upload, planned):
+        raise RosterChanged(upload.token)
+    if planned.problems and not skip_problems:
+        raise ProblemsInFile(upload.token)
+    # Claimed by deleting it: of two presses at once, the second deletes nothing (PostgreSQL
+    # makes it wait for the first) and imports nothing.
+    claimed = session.execute(delete(RosterUpload).where(RosterUpload.id == upload.id))
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        raise UploadGone(upload.token)
+    session.expunge(upload)
+    return apply(session, upload.organisation_id, planned, now)
 
 
 @dataclass(frozen=True)

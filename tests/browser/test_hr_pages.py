@@ -4,6 +4,7 @@ and no Content-Security-Policy refusals, with enough people for every table to b
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from selenium.webdriver.chrome.webdriver import WebDriver
@@ -235,3 +236,123 @@ def test_local_details_are_set_on_the_settings_page_and_read_as_typed(
     assert note.endswith("contact your manager or HR (or, for councillors, member services).")
     assert_accessible(chrome)
     assert_no_csp_refusals(chrome)
+
+
+# -- the roster: check, page through, import ---------------------------------------------------
+
+ROSTER_HEADER = (
+    "Employee ID,First name,Last name,Email,Directorate,Department,Manager,Start date,Job title\n"
+)
+ROSTER_BEFORE = (
+    "R1,Aisha,Khan,aisha.k@demo-council.example,Place,Housing,,04/01/2021,Officer\n"
+    "R2,Tom,Leaver,tom.l@demo-council.example,Place,Housing,,01/03/2015,Manager\n"
+)
+
+
+def _import_roster(live: LiveTool, body: str) -> None:
+    """The roster as it stands before HR checks a new file (through the roster service)."""
+    from app.services import roster
+
+    with live.app.app_context():
+        org = db.session.scalars(select(Organisation).where(Organisation.name == ORG)).one()
+        frame = roster.read_file((ROSTER_HEADER + body).encode(), "before.csv")
+        roster.apply(db.session(), org.id, roster.plan(db.session(), org.id, frame), utcnow())
+        db.session.commit()
+
+
+def test_the_roster_check_names_names_pages_them_and_imports_with_one_button(
+    chrome: WebDriver, live_tool: LiveTool, tmp_path: Path
+) -> None:
+    _import_roster(live_tool, ROSTER_BEFORE)
+    # Aisha moves to Planning, Tom leaves, and 27 arrive: one whose name is markup.
+    new = "".join(
+        f"N{n:02},New,Starter {n:02},n{n}@demo-council.example,Place,Housing,R1,01/12/2026,\n"
+        for n in range(26)
+    )
+    file = tmp_path / "roster.csv"
+    file.write_text(
+        ROSTER_HEADER
+        + "R1,Aisha,Khan,aisha.k@demo-council.example,Place,Planning,,04/01/2021,Officer\n"
+        + new
+        + 'N99,<img src=x onerror="document.title=1">,Jones,j@demo-council.example,'
+        "Place,Housing,,01/12/2026,\n"
+    )
+    launch(chrome, live_tool, "u-priya")
+    _open(chrome, live_tool, "/hr/roster")
+    chrome.find_element(By.ID, "file").send_keys(str(file))
+    with next_page(chrome, live_tool.tool_url):
+        chrome.find_element(By.CSS_SELECTOR, "form button.govuk-button").click()
+    assert h1_text(chrome) == "Check the roster"
+    new_people = chrome.find_element(By.ID, "new").find_element(
+        By.XPATH, "following-sibling::table"
+    )
+    assert '<img src=x onerror="document.title=1"> Jones' in new_people.text  # shown, not run
+    assert "New Starter 00" in new_people.text and "New Starter 24" not in new_people.text
+    leaving = chrome.find_element(By.ID, "leaving").find_element(
+        By.XPATH, "following-sibling::table"
+    )
+    assert "Tom Leaver" in leaving.text
+    changed = chrome.find_element(By.ID, "changed").find_element(
+        By.XPATH, "following-sibling::table"
+    )
+    # Seen as "Housing → Planning"; a screen reader hears "Housing changes to Planning".
+    assert "Aisha Khan" in changed.text
+    assert "Department: Housing → changes to Planning" in " ".join(changed.text.split())
+    assert chrome.find_element(By.CSS_SELECTOR, 'nav[aria-label="Pages of new people"]')
+    assert_accessible(chrome)
+    assert_no_csp_refusals(chrome)
+    with next_page(chrome, live_tool.tool_url):
+        chrome.find_element(
+            By.CSS_SELECTOR, 'nav[aria-label="Pages of new people"] a[rel="next"]'
+        ).click()
+    new_people = chrome.find_element(By.ID, "new").find_element(
+        By.XPATH, "following-sibling::table"
+    )
+    assert "New Starter 25" in new_people.text and "New Starter 00" not in new_people.text
+    assert_accessible(chrome)
+    with next_page(chrome, live_tool.tool_url):
+        chrome.find_element(By.XPATH, "//button[normalize-space()='Import the roster']").click()
+    assert h1_text(chrome) == "Roster imported"
+    assert (
+        "27 new, 1 updated, 1 marked as leavers"
+        in chrome.find_element(By.CSS_SELECTOR, ".govuk-panel").text
+    )
+    assert_accessible(chrome)
+    with live_tool.app.app_context():
+        assert db.session.scalars(select(Person).where(Person.employee_id == "N99")).one()
+
+
+def test_a_paper_acceptance_is_checked_before_it_is_recorded(
+    chrome: WebDriver, live_tool: LiveTool
+) -> None:
+    ids = _people(live_tool)
+    launch(chrome, live_tool, "u-priya")
+    form = f"/hr/people/{ids['late']}/record-acceptance"
+    _open(chrome, live_tool, form)
+    day = today() - timedelta(days=1)
+    for part, value in (("day", day.day), ("month", day.month), ("year", day.year)):
+        chrome.find_element(By.ID, f"declared_on-{part}").send_keys(str(value))
+    chrome.find_element(By.ID, "note").send_keys("Signed paper declaration, personnel file")
+    chrome.find_element(By.ID, "confirm").click()
+    with next_page(chrome, live_tool.tool_url):
+        chrome.find_element(By.XPATH, "//button[normalize-space()='Continue']").click()
+    assert h1_text(chrome) == "Check the acceptance before you record it"
+    summary = chrome.find_element(By.CSS_SELECTOR, ".govuk-summary-list").text
+    assert f"{day.day} {day:%B %Y}" in summary and " at " not in summary
+    assert_accessible(chrome)
+    assert_no_csp_refusals(chrome)
+    # Change the date: the form again, as it was filled in.
+    with next_page(chrome, live_tool.tool_url):
+        chrome.find_element(By.PARTIAL_LINK_TEXT, "Change").click()
+    assert chrome.find_element(By.ID, "declared_on-day").get_attribute("value") == f"{day.day:02}"
+    assert chrome.find_element(By.ID, "confirm").is_selected()
+    with next_page(chrome, live_tool.tool_url):
+        chrome.find_element(By.XPATH, "//button[normalize-space()='Continue']").click()
+    with next_page(chrome, live_tool.tool_url):
+        chrome.find_element(By.XPATH, "//button[normalize-space()='Record the acceptance']").click()
+    assert h1_text(chrome) == "Olu Ade"
+    assert (
+        "The acceptance has been recorded"
+        in chrome.find_element(By.CSS_SELECTOR, ".govuk-notification-banner").text
+    )
+    assert_accessible(chrome)

@@ -73,6 +73,7 @@ EXPECTED_GRANTS = {
     "quiz_submission": "INSERT SELECT",
     "reminder": "INSERT SELECT UPDATE",
     "role_mapping": "DELETE INSERT SELECT UPDATE",
+    "roster_upload": "DELETE INSERT SELECT",
     "score_outbox": "INSERT SELECT UPDATE",
     "section_read": "INSERT SELECT",
     "tool_key": "INSERT SELECT UPDATE",

@@ -33,7 +33,7 @@ from tests.services.test_anchoring import KEY, Owner
 from tests.services.test_anchoring import owner as owner  # a fixture, re-exported
 from tests.web.test_acceptance import accept, acceptances, passed
 from tests.web.test_hr_dashboard import add_person, other_organisation, text_of
-from tests.web.test_people_records import ROSTER_ONLY, date_fields
+from tests.web.test_people_records import ROSTER_ONLY, date_fields, record_on_paper
 
 
 def event_at(app: Flask, org: int, seq: int) -> AuditEvent:
@@ -90,9 +90,10 @@ def test_an_acceptance_recorded_by_hr_carries_its_audit_event_too(
     hr = launched("u-priya")
     pat = add_person(app, **ROSTER_ONLY)
     page = hr.get(f"/hr/people/{pat}/record-acceptance").get_data(as_text=True)
-    response = hr.post(
-        f"/hr/people/{pat}/record-acceptance",
-        data={
+    response = record_on_paper(
+        hr,
+        pat,
+        {
             "csrf_token": csrf(page),
             **date_fields("declared_on", today() - timedelta(days=3)),
             "note": "Signed paper declaration",

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from app.clock import today
@@ -62,6 +63,15 @@ def date_fields(name: str, day: Any) -> dict[str, list[str]]:
 # -- recorded on behalf ----------------------------------------------------------------------
 
 
+def record_on_paper(hr: FlaskClient, person: int, form: dict[str, Any]) -> Any:
+    """Enter a paper acceptance, then record it from the check page: the last response."""
+    entered = hr.post(f"/hr/people/{person}/record-acceptance", data=form)
+    assert entered.status_code == 302, entered.get_data(as_text=True)
+    assert entered.location == f"/hr/people/{person}/record-acceptance/check"
+    check = hr.get(entered.location).get_data(as_text=True)
+    return hr.post(entered.location, data={"csrf_token": csrf(check)})
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -92,10 +102,14 @@ def test_recording_on_behalf_explains_each_mistake_and_records_nothing(
     form.update(change)
     form = {k: v for k, v in form.items() if v is not None}
     response = hr.post(f"/hr/people/{pat}/record-acceptance", data=form)
-    html = response.get_data(as_text=True)
-    assert response.status_code == 400
+    # Post/Redirect/Get: the form comes back with the error and what was entered.
+    assert response.status_code == 302
+    assert response.location == f"/hr/people/{pat}/record-acceptance"
+    html = hr.get(response.location).get_data(as_text=True)
     assert "There is a problem" in html and message in html
     assert "<title>Error:" in html
+    if change.get("note") is None:
+        assert "Signed paper declaration, kept in the personnel file</textarea>" in html
     assert acceptances_of(app, pat) == []
     assert events(app, "acceptance_recorded_by_hr") == []
 
@@ -108,9 +122,10 @@ def test_an_acceptance_recorded_on_behalf_is_marked_everywhere_and_audited(
     priya = person_id(app, "priya.shah@demo-council.example")
     page = hr.get(f"/hr/people/{pat}/record-acceptance").get_data(as_text=True)
     declared = today() - timedelta(days=3)
-    response = hr.post(
-        f"/hr/people/{pat}/record-acceptance",
-        data={
+    response = record_on_paper(
+        hr,
+        pat,
+        {
             "csrf_token": csrf(page),
             **date_fields("declared_on", declared),
             "note": "Signed paper declaration <b>in file</b>",
@@ -165,7 +180,8 @@ def test_an_acceptance_recorded_on_behalf_is_marked_everywhere_and_audited(
             "confirm": "y",
         },
     )
-    assert second.status_code == 409
+    assert second.status_code == 302
+    assert "There is nothing to record" in hr.get(second.location).get_data(as_text=True)
     assert len(acceptances_of(app, pat)) == 1
 
 
@@ -180,9 +196,10 @@ def test_hr_can_record_a_renewal_on_behalf_of_someone_whose_acceptance_expired(
     them = person_id(app, "aisha.khan@demo-council.example")
     assert "Expired" in text_of(hr.get(f"/hr/people/{them}").get_data(as_text=True))
     page = hr.get(f"/hr/people/{them}/record-acceptance").get_data(as_text=True)
-    response = hr.post(
-        f"/hr/people/{them}/record-acceptance",
-        data={
+    response = record_on_paper(
+        hr,
+        them,
+        {
             "csrf_token": csrf(page),
             **date_fields("declared_on", today()),
             "note": "Signed at the team meeting",

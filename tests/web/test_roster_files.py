@@ -164,12 +164,14 @@ def upload(registered: DemoPlatform, launched: Any) -> Callable[[bytes, str], An
         boundary, body = encode_multipart(
             {
                 "csrf_token": token,
-                "action": "import",
                 "file": FileStorage(io.BytesIO(data), filename, content_type="text/plain"),
             }
         )
         return hr.post(
-            "/hr/roster", data=body, content_type=f"multipart/form-data; boundary={boundary}"
+            "/hr/roster",
+            data=body,
+            content_type=f"multipart/form-data; boundary={boundary}",
+            follow_redirects=True,  # an error is shown on the form, after a redirect
         )
 
     return post
@@ -186,7 +188,7 @@ def test_a_hostile_or_broken_file_is_refused_with_its_reason_on_the_page_and_the
     filename, build, reason = HOSTILE[case]
     data = build()
     response = upload(data, filename)
-    assert response.status_code == 400
+    assert response.status_code == 200 and response.request.path == "/hr/roster"
     html = response.get_data(as_text=True)
     assert str(escape(reason)) in error_summary(html)
     assert "<title>Error: Import the roster" in html
