@@ -7,7 +7,16 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -92,11 +101,13 @@ def _courses() -> list[dict[str, Any]]:
 
 
 @bp.get("/")
-def team() -> str:
+def team() -> Any:
     hr = current_user.role in (Role.HR, Role.ADMIN)
     if not hr and not current_user.manages_anyone:
         return render_template("manager/no_team.html", courses=_courses())
     whole_tree, states, overdue = _wanted()
+    if hr:  # HR has one list of people, among HR's pages: this page's old address leads there
+        return redirect(url_for("hr.people", status=list(states), overdue="y" if overdue else None))
     frame = _frame(whole_tree, states, overdue)
     page = max(1, request.args.get("page", 1, type=int))
     rows = frame.iloc[(page - 1) * PAGE_SIZE : page * PAGE_SIZE].to_dict("records")

@@ -244,7 +244,7 @@ def test_people_list_filters(app: Flask, council: dict[str, Any]) -> None:
 
     assert listed("") == ["Aisha Khan", "Kim Ng", "Mina Patel", "Olu Ade", "Priya Shah"]
     form = hr.get("/hr/people").get_data(as_text=True)
-    for legend in ("Status", "Accepted on or after", "Accepted on or before"):
+    for legend in ("Status", "Completed on or after", "Completed on or before"):
         assert re.search(rf"<legend[^>]*>\s*{legend}\s*</legend>", form), legend
     assert listed("status=certified") == ["Aisha Khan"]
     assert listed("status=certified&status=not_started&directorate=Place") == [
@@ -281,7 +281,7 @@ def test_a_bad_date_filter_is_explained(council: dict[str, Any]) -> None:
     html = response.get_data(as_text=True)
     assert response.status_code == 400
     assert "There is a problem" in html
-    assert "Accepted on or after must be a real date" in html
+    assert "Completed on or after must be a real date" in html
     assert "<title>Error:" in html
 
 
