@@ -449,6 +449,9 @@ def verify() -> Any:
     code = request.args.get("code", "").strip()
     seq_text = request.args.get("seq", "").strip()
     hash_text = request.args.get("hash", "").strip()
+    # Pressing the button with the box empty sends code= (a look-up by GET changes nothing,
+    # so there is nothing to resubmit): say what is missing.
+    missing = "code" in request.args and not code
     acceptance = by_code(db.session(), current_user.organisation_id, code) if code else None
     person = version = check = None
     bad_seq = bool(seq_text) and not (seq_text.isascii() and seq_text.isdigit())
@@ -463,13 +466,14 @@ def verify() -> Any:
     status = 200
     if code and acceptance is None:
         status = 404
-    elif bad_seq or bad_hash:
+    elif missing or bad_seq or bad_hash:
         status = 400
     elif check is not None and not check.ok:
         status = 409
     return render_template(
         "hr/verify.html",
         code=code,
+        missing=missing,
         seq=seq_text,
         hash=hash_text,
         bad_seq=bad_seq,
