@@ -195,7 +195,7 @@ def _list_filters(source: Any) -> tuple[PeopleFilterForm, Filters, bool]:
     return form, filters, valid
 
 
-def _list_args(source: Any) -> dict[str, list[str]]:
+def _list_args(source: Any) -> dict[str, Any]:
     """The list's own parameters that are set: kept on its pages, links and download."""
     return {
         k: values
@@ -240,7 +240,7 @@ def people() -> Any:
 
 
 @bp.post("/people/download")
-def people_download() -> Response:
+def people_download() -> Any:
     """The list as it is filtered, as a CSV or Excel file (recorded in the audit trail)."""
     form = DownloadListForm()
     if not form.validate_on_submit():
