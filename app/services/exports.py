@@ -120,7 +120,10 @@ def parse_filters(
         flags[name] = value in _TRUE
 
     dates: dict[str, date | None] = {}
-    for name, label in (("accepted_from", "Accepted from"), ("accepted_to", "Accepted to")):
+    for name, label in (
+        ("accepted_from", "Completed on or after"),
+        ("accepted_to", "Completed on or before"),
+    ):
         try:
             dates[name] = _date_param(params, name, label)
         except ValueError as exc:
@@ -128,7 +131,9 @@ def parse_filters(
             dates[name] = None
     start, end = dates["accepted_from"], dates["accepted_to"]
     if start and end and end < start:
-        errors["accepted_to"] = "Accepted to must be the same as or after accepted from"
+        errors["accepted_to"] = (
+            "Completed on or before must be the same date as completed on or after, or later"
+        )
 
     manager_id = None
     manager = one("manager")

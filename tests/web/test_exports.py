@@ -332,8 +332,8 @@ def test_bad_filters_are_summarised_and_nothing_is_offered(council: FlaskClient)
     html = response.get_data(as_text=True)
     assert response.status_code == 400
     assert "<title>Error:" in html and "There is a problem" in html
-    assert "Accepted from must be a real date" in html
-    assert "Accepted to must include a year" in html
+    assert "Completed on or after must be a real date" in html
+    assert "Completed on or before must include a year" in html
     assert "No one in your organisation has that e-mail address or employee ID" in html
     assert 'href="#accepted_from-day"' in html and 'href="#status"' in html
     assert "/hr/exports/download" not in html

@@ -766,3 +766,4 @@ def test_enrolment_and_the_times_they_opened_the_module_are_explained(
     assert "Enrolment comes from the learning portal's course membership lists" in words
     kim = text_of(council["hr"].get(f"/hr/people/{council['ids']['kim']}").get_data(as_text=True))
     assert "Times they opened the module Never" in kim
+    assert "Staff member Kim Ng" in kim  # the caption says what they are, never "Learner"
