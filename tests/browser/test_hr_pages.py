@@ -213,7 +213,7 @@ def test_the_list_of_people_is_filtered_from_its_folded_filters(
         chrome.find_element(By.XPATH, "//button[normalize-space()='Apply filters']").click()
     assert "overdue=y" in chrome.current_url and "childrens=no" in chrome.current_url
     main = chrome.find_element(By.TAG_NAME, "main").text
-    assert "1 person match the filters" in main and "Olu Ade" in main
+    assert "1 person matches the filters" in main and "Olu Ade" in main
     assert "Overdue only" in chrome.find_element(By.ID, "applied").text
     assert chrome.find_element(By.XPATH, "//button[normalize-space()='Download this list (CSV)']")
     assert_accessible(chrome)
