@@ -225,14 +225,9 @@ def _navigation() -> list[dict[str, Any]]:
 
     items = [("Your module", url_for("learner.home"), request.blueprint == "learner")]
     hr = current_user.role in (Role.HR, Role.ADMIN)
-    if hr or current_user.role is Role.MANAGER or current_user.manages_anyone:
-        items.append(
-            (
-                "Your team" if not hr else "Everyone's progress",
-                url_for("manager.team"),
-                request.blueprint == "manager",
-            )
-        )
+    # HR's list of everyone is among HR's pages ("People"), not a team page.
+    if not hr and (current_user.role is Role.MANAGER or current_user.manages_anyone):
+        items.append(("Your team", url_for("manager.team"), request.blueprint == "manager"))
     if hr:
         items.append(
             (

@@ -75,7 +75,8 @@ class DayMonthYearField(Field):
 
 
 class PeopleFilterForm(FlaskForm):
-    """The people list's filters: a GET form (no CSRF: it changes nothing)."""
+    """The people list's filters, the one set HR filters people by (the dashboard's figures
+    link here with theirs): a GET form (no CSRF: it changes nothing)."""
 
     class Meta:
         csrf = False
@@ -85,15 +86,64 @@ class PeopleFilterForm(FlaskForm):
         widget=GovCheckboxesInput(),
         choices=[SelectChoice(s.value, s.label) for s in State],
         validate_choice=False,
+        description="Select all that apply.",
     )
     overdue = BooleanField("Overdue only", widget=GovCheckboxInput())
+    role = RadioField(
+        "Staff or councillors",
+        widget=GovRadioInput(),
+        choices=[
+            SelectChoice("", "Everyone"),
+            SelectChoice("staff", "Staff only"),
+            SelectChoice("councillors", "Councillors only"),
+        ],
+        default="",
+        validate_choice=False,
+    )
+    childrens = RadioField(
+        "Children's workforce",
+        widget=GovRadioInput(),
+        choices=[
+            SelectChoice("", "Everyone"),
+            SelectChoice("yes", "Only the children's workforce"),
+            SelectChoice("no", "Only people outside the children's workforce"),
+        ],
+        default="",
+        validate_choice=False,
+        description="As marked in HR's roster (the Children's workforce column).",
+    )
     directorate = SelectField("Directorate", widget=GovSelect(), validate_choice=False)
     department = SelectField("Department", widget=GovSelect(), validate_choice=False)
     manager = SelectField("Manager", widget=GovSelect(), validate_choice=False)
-    accepted_from = DayMonthYearField("Accepted on or after", description="For example, 1 4 2026")
-    accepted_to = DayMonthYearField("Accepted on or before", description="For example, 30 4 2026")
+    accepted_from = DayMonthYearField("Completed on or after", description="For example, 1 4 2026")
+    accepted_to = DayMonthYearField("Completed on or before", description="For example, 30 4 2026")
     leavers = BooleanField("Include leavers", widget=GovCheckboxInput())
     submit = SubmitField("Apply filters", widget=GovSubmitInput())
+
+    PARAMS = (
+        "status",
+        "overdue",
+        "role",
+        "childrens",
+        "directorate",
+        "department",
+        "manager",
+        "accepted_from",
+        "accepted_to",
+        "leavers",
+    )
+    # The values a role or children's workforce choice means for reports.Filters.
+    ROLES = {"staff": False, "councillors": True}
+    CHILDRENS = {"yes": True, "no": False}
+
+
+class DownloadListForm(FlaskForm):
+    """CSRF only, with the list's filters as hidden fields: a download is an audit event."""
+
+    format = SelectField(
+        choices=[SelectChoice("csv", "CSV"), SelectChoice("xlsx", "Excel")],
+        validators=[InputRequired()],
+    )
 
 
 class UnitFilterForm(FlaskForm):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     session,
     url_for,
 )
@@ -27,6 +29,7 @@ from app import score_sender
 from app.clock import long_date, long_datetime, today, utcnow
 from app.db import db
 from app.hr.forms import (
+    DownloadListForm,
     LegalHoldForm,
     PaperAcceptanceForm,
     PeopleFilterForm,
@@ -36,12 +39,14 @@ from app.hr.forms import (
     SubjectAccessForm,
     UnitFilterForm,
 )
+from app.manager.routes import NOTICE as REMINDER_NOTICE
 from app.models import Acceptance, Organisation, Person, PolicyVersion, Role
 from app.services import anchoring, organisations
 from app.services import people as people_service
 from app.services.acceptance import AlreadyAccepted, by_code, declaration_text
 from app.services.attempts import MIN_FOR_DISCRIMINATION, question_statistics
 from app.services.content_pack import when_unset
+from app.services.exports import export
 from app.services.organisations import MAX_DETAIL
 from app.services.outbox import pending, retry
 from app.services.policies import current_version
@@ -185,19 +190,20 @@ def _page_items(page: int, last: int, href: Callable[[int], str]) -> list[dict[s
     return items
 
 
-@bp.get("/people")
-def people() -> Any:
-    scope = _scope()
+def _list_filters(source: Any) -> tuple[PeopleFilterForm, Filters, bool]:
+    """The people list's filters from a query string (the list) or a form (its download):
+    the form to show back, the Filters it means, and whether every value could be read."""
     session = db.session()
-    directorates, departments = units(session, scope.organisation.id)
-    form = PeopleFilterForm(formdata=request.args)
+    organisation_id = current_user.organisation_id
+    directorates, departments = units(session, organisation_id)
+    form = PeopleFilterForm(formdata=source)
     form.directorate.choices = _choices("All directorates", directorates)
     form.department.choices = _choices("All departments", departments)
     form.manager.choices = [
         ("", "Any manager"),
         *(
             (str(m.id), m.display_name or f"Person {m.id}")
-            for m in people_service.managers(session, scope.organisation.id)
+            for m in people_service.managers(session, organisation_id)
         ),
     ]
     valid = form.validate()
@@ -209,18 +215,40 @@ def people() -> Any:
         department=form.department.data or None,
         manager_id=int(manager) if manager.isdecimal() and len(manager) < 10 else None,
         overdue_only=bool(form.overdue.data),
+        elected_member=form.ROLES.get(form.role.data or ""),
+        childrens_workforce=form.CHILDRENS.get(form.childrens.data or ""),
         accepted_from=form.accepted_from.data,
         accepted_to=form.accepted_to.data,
         include_leavers=bool(form.leavers.data),
     )
-    total = count_people(session, scope, filters)
+    return form, filters, valid
+
+
+def _list_args(source: Any) -> dict[str, Any]:
+    """The list's own parameters that are set: kept on its pages, links and download."""
+    return {
+        k: values
+        for k, values in source.to_dict(flat=False).items()
+        if k in PeopleFilterForm.PARAMS and any(values)
+    }
+
+
+@bp.get("/people")
+def people() -> Any:
+    """Everyone HR looks after, filtered: the one list of people (the dashboard's figures and
+    the old "Everyone's progress" page lead here)."""
+    scope = _scope()
+    dbs = db.session()
+    form, filters, valid = _list_filters(request.args)
+    total = count_people(dbs, scope, filters)
     last = max(1, math.ceil(total / PAGE_SIZE))
     page = min(max(1, request.args.get("page", 1, type=int) or 1), last)
-    chosen = people_frame(session, scope, filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    chosen = people_frame(dbs, scope, filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     rows = chosen.astype(object).where(pd.notna(chosen), None).to_dict("records")
-    args: dict[str, Any] = {
-        k: v for k, v in request.args.to_dict(flat=False).items() if k != "page"
-    }
+    args = _list_args(request.args)
+
+    # Reminders start here for HR (the team pages' check-and-send flow, organisation-wide).
+    overdue_total = count_people(dbs, scope, Filters(overdue_only=True))
 
     def href(number: int) -> str:
         return url_for("hr.people", **args, page=number)
@@ -237,8 +265,44 @@ def people() -> Any:
         items=_page_items(page, last, href),
         previous=href(page - 1) if page > 1 else None,
         following=href(page + 1) if page < last else None,
-        filtered=any(any(values) for key, values in args.items() if key != "submit"),
+        filtered=bool(args),
+        hidden=[(k, v) for k, values in args.items() for v in values],
+        download_form=DownloadListForm(),
+        overdue_total=overdue_total,
+        notice=session.pop(REMINDER_NOTICE, None),
     ), (200 if valid else 400)
+
+
+@bp.post("/people/download")
+def people_download() -> Any:
+    """The list as it is filtered, as a CSV or Excel file (recorded in the audit trail)."""
+    form = DownloadListForm()
+    if not form.validate_on_submit():
+        abort(400, "The form has expired. Go back, reload the page and try again.")
+    _, filters, valid = _list_filters(request.form)
+    if not valid:  # shown, with what is wrong, on the list itself
+        return redirect(url_for("hr.people", **_list_args(request.form)))
+    try:
+        result = export(
+            db.session(),
+            current_user.organisation_id,
+            current_app.config["POLICY_KEY"],
+            filters,
+            form.format.data or "",
+            utcnow(),
+            actor_person_id=current_user.person_id,
+        )
+    except NoPolicy:
+        abort(503, "The policy has not been published yet. Please tell your administrator.")
+    db.session.commit()
+    response = send_file(
+        io.BytesIO(result.data),
+        mimetype=result.content_type,
+        as_attachment=True,
+        download_name=result.filename,
+    )
+    response.headers["Cache-Control"] = "no-store"  # people's records: never cached
+    return response
 
 
 # -- one person ------------------------------------------------------------------------------
@@ -576,6 +640,9 @@ def verify() -> Any:
     code = request.args.get("code", "").strip()
     seq_text = request.args.get("seq", "").strip()
     hash_text = request.args.get("hash", "").strip()
+    # Pressing the button with the box empty sends code= (a look-up by GET changes nothing,
+    # so there is nothing to resubmit): say what is missing.
+    missing = "code" in request.args and not code
     acceptance = by_code(db.session(), current_user.organisation_id, code) if code else None
     person = version = check = None
     bad_seq = bool(seq_text) and not (seq_text.isascii() and seq_text.isdigit())
@@ -590,13 +657,14 @@ def verify() -> Any:
     status = 200
     if code and acceptance is None:
         status = 404
-    elif bad_seq or bad_hash:
+    elif missing or bad_seq or bad_hash:
         status = 400
     elif check is not None and not check.ok:
         status = 409
     return render_template(
         "hr/verify.html",
         code=code,
+        missing=missing,
         seq=seq_text,
         hash=hash_text,
         bad_seq=bad_seq,

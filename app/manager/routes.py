@@ -110,11 +110,13 @@ def _courses() -> list[dict[str, Any]]:
 
 
 @bp.get("/")
-def team() -> str:
+def team() -> Any:
     hr = current_user.role in (Role.HR, Role.ADMIN)
     if not hr and not current_user.manages_anyone:
         return render_template("manager/no_team.html", courses=_courses())
     whole_tree, states, overdue = _wanted()
+    if hr:  # HR has one list of people, among HR's pages: this page's old address leads there
+        return redirect(url_for("hr.people", status=list(states), overdue="y" if overdue else None))
     frame = _frame(whole_tree, states, overdue)
     page = max(1, request.args.get("page", 1, type=int))
     rows = frame.iloc[(page - 1) * PAGE_SIZE : page * PAGE_SIZE].to_dict("records")
@@ -218,15 +220,25 @@ def _sender() -> str:
     return me.display_name if me is not None else ""
 
 
+def _is_hr() -> bool:
+    return current_user.role in (Role.HR, Role.ADMIN)
+
+
+def _list_page(whole_tree: bool) -> str:
+    """Where the reminder pages lead back to: HR's one list of people, or the team."""
+    if _is_hr():
+        return url_for("hr.people")
+    return url_for("manager.team", tree="1" if whole_tree else None)
+
+
 def _back_text() -> str:
-    hr = current_user.role in (Role.HR, Role.ADMIN)
-    return "Back to everyone's progress" if hr else "Back to your team"
+    return "Back to People" if _is_hr() else "Back to your team"
 
 
 def _nobody(everyone_overdue: bool, whole_tree: bool) -> Any:
-    """Back to the team page, saying why nobody was reminded (Post/Redirect/Get)."""
+    """Back to the list, saying why nobody was reminded (Post/Redirect/Get)."""
     session[NOTICE] = "nobody_overdue" if everyone_overdue else "none_chosen"
-    return redirect(url_for("manager.team", tree="1" if whole_tree else None))
+    return redirect(_list_page(whole_tree))
 
 
 @bp.get("/remind")
@@ -257,7 +269,7 @@ def check() -> Any:
         everyone_overdue=everyone,
         whole_tree=whole_tree,
         form=RemindForm(),
-        back=url_for("manager.team", tree="1" if whole_tree else None),
+        back=_list_page(whole_tree),
         back_text=_back_text(),
     )
 
@@ -277,7 +289,7 @@ def remind() -> Any:
     selection = reminders.choose_manual(db.session(), scope, chosen, now, _sender())
     if not selection.drafts:  # completed or reminded since the check page: nothing to send
         session[NOTICE] = "nobody_to_remind"
-        return redirect(url_for("manager.team", tree="1" if whole_tree else None))
+        return redirect(_list_page(whole_tree))
     created = reminders.record(
         db.session(),
         scope.organisation.id,
@@ -333,6 +345,6 @@ def reminded() -> Any:
         skipped=left["names"]
         if (left := session.get(SKIPPED)) and left["at"] == at.isoformat()
         else [],
-        back=url_for("manager.team", tree="1" if request.args.get("tree") == "1" else None),
+        back=_list_page(request.args.get("tree") == "1"),
         back_text=_back_text(),
     )

@@ -121,7 +121,10 @@ def parse_filters(
         flags[name] = value in _TRUE
 
     dates: dict[str, date | None] = {}
-    for name, label in (("accepted_from", "Accepted from"), ("accepted_to", "Accepted to")):
+    for name, label in (
+        ("accepted_from", "Completed on or after"),
+        ("accepted_to", "Completed on or before"),
+    ):
         try:
             dates[name] = _date_param(params, name, label)
         except ValueError as exc:
@@ -129,7 +132,9 @@ def parse_filters(
             dates[name] = None
     start, end = dates["accepted_from"], dates["accepted_to"]
     if start and end and end < start:
-        errors["accepted_to"] = "Accepted to must be the same as or after accepted from"
+        errors["accepted_to"] = (
+            "Completed on or before must be the same date as completed on or after, or later"
+        )
 
     manager_id = None
     manager = one("manager")
@@ -198,6 +203,9 @@ def describe(filters: Filters) -> dict[str, Any]:
     for name in ("overdue_only", "include_leavers"):
         if getattr(filters, name):
             out[name] = True
+    for name in ("elected_member", "childrens_workforce"):
+        if getattr(filters, name) is not None:
+            out[name] = getattr(filters, name)
     return out
 
 
@@ -475,6 +483,46 @@ def filename(organisation_name: str, day: date, fmt: str) -> str:
     return f"corporate-parenting-{slug(organisation_name)}-{day.isoformat()}.{fmt}"
 
 
+# A file name stays well inside every file system's 255 characters, whatever was filtered.
+_NAME_MAX = 150
+
+
+def _words(text: str) -> str:
+    """Lower-case ASCII letters and digits joined by hyphens; "" when nothing is left.
+    Apostrophes go without a gap: "Children's Services" -> "childrens-services"."""
+    return slug(re.sub(r"['\u2019]", "", text)) if re.search(r"[A-Za-z0-9]", text) else ""
+
+
+def people_filename(
+    filters: Filters, day: date, fmt: str, *, manager_name: str | None = None
+) -> str:
+    """What was filtered, then the date: corporate-parenting-people-overdue-childrens-
+    services-2026-12-05.csv. Only a-z, 0-9 and hyphens, so it is safe on every system and
+    in a Content-Disposition header."""
+    parts = [_words(State(s).label) for s in filters.statuses if s in STATES]
+    if filters.overdue_only:
+        parts.append("overdue")
+    if filters.elected_member is not None:
+        parts.append("councillors" if filters.elected_member else "staff")
+    if filters.childrens_workforce is not None:
+        parts.append(
+            "childrens-workforce" if filters.childrens_workforce else "not-childrens-workforce"
+        )
+    parts += [_words(filters.directorate or ""), _words(filters.department or "")]
+    if filters.manager_id is not None:
+        parts.append("manager-" + (_words(manager_name or "") or str(filters.manager_id)))
+    if filters.accepted_from:
+        parts.append(f"accepted-from-{filters.accepted_from.isoformat()}")
+    if filters.accepted_to:
+        parts.append(f"accepted-to-{filters.accepted_to.isoformat()}")
+    if filters.include_leavers:
+        parts.append("with-leavers")
+    what = "-".join(["corporate-parenting-people", *(p for p in parts if p)])
+    if len(what) > _NAME_MAX:
+        what = what[:_NAME_MAX].rsplit("-", 1)[0]
+    return f"{what}-{day.isoformat()}.{fmt}"
+
+
 @dataclass(frozen=True)
 class ExportFile:
     filename: str
@@ -512,8 +560,11 @@ def export(
         actor=actor,
         details={"format": fmt, "filters": described, "rows": len(frame)},
     )
+    manager = session.get(Person, filters.manager_id) if filters.manager_id else None
     return ExportFile(
-        filename=filename(scope.organisation.name, day, fmt),
+        filename=people_filename(
+            filters, day, fmt, manager_name=manager.display_name if manager else None
+        ),
         content_type=CONTENT_TYPES[fmt],
         data=data,
         rows=len(frame),

@@ -27,6 +27,7 @@ from app.models import (
     LmsContext,
     Organisation,
     Person,
+    PolicySection,
     PolicyVersion,
     QuizAttempt,
     QuizSubmission,
@@ -85,8 +86,15 @@ class AcceptanceRow:
 
 @dataclass(frozen=True)
 class EventRow:
+    """An audit event about someone, with who did it and, for a section read, its title."""
+
     event: AuditEvent
-    actor: str  # a person's name, or the process ("cli", "schedule")
+    # Who: "themselves" (the person the record is about), "person" (someone else, named in
+    # actor), "removed" (someone whose details were anonymised), "schedule" (a scheduled
+    # job), "cli" (an administrator's command) or "system" (the tool, on its own account).
+    by: str
+    actor: str = ""
+    section: str | None = None  # the title of the section read, where there is one
 
 
 @dataclass(frozen=True)
@@ -104,9 +112,47 @@ class PersonRecord:
 
 
 def _names(session: Session, ids: set[int]) -> dict[int, str]:
+    """Each person's name; "" for someone whose details were removed (anonymised)."""
     if not ids:
         return {}
-    return {p.id: p.display_name for p in session.scalars(select(Person).where(Person.id.in_(ids)))}
+    return {
+        p.id: "" if p.anonymised_at is not None else p.display_name
+        for p in session.scalars(select(Person).where(Person.id.in_(ids)))
+    }
+
+
+def _section_titles(session: Session) -> dict[tuple[str, str], str]:
+    """(policy version, section key) -> the section's title: a section-read event keeps the
+    key and the version, as the section's address does."""
+    rows = session.execute(
+        select(PolicyVersion.version, PolicySection.key, PolicySection.title)
+        .join(PolicySection, PolicySection.version_id == PolicyVersion.id)
+        .order_by(PolicyVersion.published_at, PolicyVersion.id)
+    )
+    return {(version, key): title for version, key, title in rows}
+
+
+def _event_row(
+    event: AuditEvent,
+    person: Person,
+    names: dict[int, str],
+    titles: dict[tuple[str, str], str],
+) -> EventRow:
+    section = None
+    key = event.details.get("section")
+    if isinstance(key, str):
+        version = str(event.details.get("version", ""))
+        # A key from a version no longer stored: the latest title given to that key.
+        section = titles.get((version, key)) or next(
+            (title for (_, k), title in reversed(titles.items()) if k == key), key
+        )
+    if event.actor_person_id == person.id:
+        return EventRow(event, "themselves", section=section)
+    if event.actor_person_id is not None:
+        name = names.get(event.actor_person_id, "")
+        return EventRow(event, "person" if name else "removed", name, section)
+    by = event.actor if event.actor in ("schedule", "cli") else "system"
+    return EventRow(event, by, section=section)
 
 
 def person_record(
@@ -158,6 +204,7 @@ def person_record(
     launches = session.scalar(
         select(func.count()).select_from(Launch).where(Launch.person_id == person.id)
     )
+    titles = _section_titles(session) if any("section" in e.details for e in events) else {}
     return PersonRecord(
         person=person,
         manager=session.get(Person, person.manager_id) if person.manager_id else None,
@@ -174,13 +221,7 @@ def person_record(
             for a in rows
         ],
         reminders=reminders,
-        events=[
-            EventRow(
-                e,
-                names.get(e.actor_person_id, "") if e.actor_person_id else (e.actor or "The tool"),
-            )
-            for e in events
-        ],
+        events=[_event_row(e, person, names, titles) for e in events],
         events_total=events_total or 0,
     )
 

@@ -93,6 +93,10 @@ class Filters:
     accepted_from: date | None = None
     accepted_to: date | None = None
     include_leavers: bool = False
+    # None: everyone; True: only councillors (elected members) or only the children's
+    # workforce (as HR's roster marks them); False: only the others.
+    elected_member: bool | None = None
+    childrens_workforce: bool | None = None
     # Anonymised people (past retention) still count in figures, never in lists or exports.
     include_anonymised: bool = False
     person_ids: tuple[int, ...] | None = field(default=None)
@@ -199,6 +203,10 @@ def _people(session: Session, scope: Scope, filters: Filters) -> Select[*tuple[A
             query = query.where(column == unit if "\x00" not in unit else false())
     if filters.manager_id is not None:
         query = query.where(Person.manager_id == filters.manager_id)
+    if filters.elected_member is not None:
+        query = query.where(Person.elected_member.is_(filters.elected_member))
+    if filters.childrens_workforce is not None:
+        query = query.where(Person.childrens_workforce.is_(filters.childrens_workforce))
     if filters.overdue_only:
         query = query.where(overdue)
     if filters.accepted_from:

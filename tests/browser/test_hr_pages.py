@@ -162,6 +162,10 @@ def _open(chrome: WebDriver, live: LiveTool, path: str) -> None:
         pytest.param(
             "/hr/verify?code=AAAAA-BBBBB&seq=x&hash=z", "Verify a certificate", id="verify-errors"
         ),
+        pytest.param("/hr/verify?code=", "Verify a certificate", id="verify-empty-box"),
+        pytest.param(
+            "/hr/people?role=councillors&childrens=yes&overdue=y", "People", id="people-empty"
+        ),
     ],
 )
 def test_hr_pages_are_accessible(
@@ -356,3 +360,51 @@ def test_a_paper_acceptance_is_checked_before_it_is_recorded(
         in chrome.find_element(By.CSS_SELECTOR, ".govuk-notification-banner").text
     )
     assert_accessible(chrome)
+
+
+def test_the_list_of_people_is_filtered_from_its_folded_filters(
+    chrome: WebDriver, live_tool: LiveTool
+) -> None:
+    _people(live_tool)
+    launch(chrome, live_tool, "u-priya")
+    _open(chrome, live_tool, "/hr/people")
+    overdue = chrome.find_element(By.ID, "overdue")
+    assert not overdue.is_displayed()  # folded away until asked for
+    chrome.find_element(By.CSS_SELECTOR, "#filters summary").click()
+    overdue.click()
+    chrome.find_element(By.CSS_SELECTOR, "label[for='childrens-3']").click()  # outside it
+    with next_page(chrome, live_tool.tool_url):
+        chrome.find_element(By.XPATH, "//button[normalize-space()='Apply filters']").click()
+    assert "overdue=y" in chrome.current_url and "childrens=no" in chrome.current_url
+    main = chrome.find_element(By.TAG_NAME, "main").text
+    assert "1 person matches the filters" in main and "Olu Ade" in main
+    assert "Overdue only" in chrome.find_element(By.ID, "applied").text
+    assert chrome.find_element(By.XPATH, "//button[normalize-space()='Download this list (CSV)']")
+    assert_accessible(chrome)
+    # Narrowed to nobody: the page says why and offers the way back.
+    chrome.find_element(By.CSS_SELECTOR, "#filters summary").click()
+    chrome.find_element(By.CSS_SELECTOR, "label[for='role-3']").click()  # councillors only
+    with next_page(chrome, live_tool.tool_url):
+        chrome.find_element(By.XPATH, "//button[normalize-space()='Apply filters']").click()
+    assert "Nobody matches all of these filters." in chrome.find_element(By.ID, "empty").text
+    assert_accessible(chrome)
+    with next_page(chrome, live_tool.tool_url):
+        chrome.find_element(By.LINK_TEXT, "clear the filters to see everyone").click()
+    assert chrome.current_url.endswith("/hr/people")
+    assert_no_csp_refusals(chrome)
+
+
+def test_verify_with_an_empty_box_shows_the_error_summary(
+    chrome: WebDriver, live_tool: LiveTool
+) -> None:
+    launch(chrome, live_tool, "u-priya")
+    _open(chrome, live_tool, "/hr/verify")
+    with next_page(chrome, live_tool.tool_url):
+        chrome.find_element(By.XPATH, "//button[normalize-space()='Check the certificate']").click()
+    assert chrome.title.startswith("Error:")
+    summary = chrome.find_element(By.CSS_SELECTOR, ".govuk-error-summary")
+    assert "Enter the verification code printed on the certificate" in summary.text
+    assert chrome.switch_to.active_element == summary  # GOV.UK Frontend moves focus to it
+    assert chrome.find_element(By.ID, "code-error").is_displayed()
+    assert_accessible(chrome)
+    assert_no_csp_refusals(chrome)

@@ -24,7 +24,7 @@ from app.clock import today
 from app.db import db
 from app.models import AuditEvent, Organisation, Person
 from app.services import exports
-from app.services.reports import COLUMNS, HEADINGS
+from app.services.reports import COLUMNS, HEADINGS, Filters
 from tests.conftest import ORG
 from tests.learner_flow import csrf, read_all
 from tests.web.test_acceptance import accept, passed
@@ -62,7 +62,7 @@ HOSTILE = {
     "job_title": "@SUM(A1)",
     "department": "\t=1",
 }
-SLUG = "corporate-parenting-test-borough-council"
+SLUG = "corporate-parenting-people"  # everyone: no filter to name
 
 
 # -- the known set ---------------------------------------------------------------------------
@@ -333,8 +333,8 @@ def test_bad_filters_are_summarised_and_nothing_is_offered(council: FlaskClient)
     html = response.get_data(as_text=True)
     assert response.status_code == 400
     assert "<title>Error:" in html and "There is a problem" in html
-    assert "Accepted from must be a real date" in html
-    assert "Accepted to must include a year" in html
+    assert "Completed on or after must be a real date" in html
+    assert "Completed on or before must include a year" in html
     assert "No one in your organisation has that e-mail address or employee ID" in html
     assert 'href="#accepted_from-day"' in html and 'href="#status"' in html
     assert "/hr/exports/download" not in html
@@ -465,3 +465,53 @@ class _Body:
 
     def get_data(self) -> bytes:
         return self.data
+
+
+# -- file names say what was filtered --------------------------------------------------------
+DAY = date(2026, 12, 5)
+
+
+@pytest.mark.parametrize(
+    ("filters", "manager", "expected"),
+    [
+        (Filters(), None, "corporate-parenting-people-2026-12-05.csv"),
+        (
+            Filters(overdue_only=True, directorate="Children's Services"),
+            None,
+            "corporate-parenting-people-overdue-childrens-services-2026-12-05.csv",
+        ),
+        (
+            Filters(statuses=("not_started", "quiz_passed"), elected_member=True),
+            None,
+            "corporate-parenting-people-not-started-quiz-passed-awaiting-acceptance-councillors"
+            "-2026-12-05.csv",
+        ),
+        (
+            Filters(elected_member=False, childrens_workforce=True, include_leavers=True),
+            None,
+            "corporate-parenting-people-staff-childrens-workforce-with-leavers-2026-12-05.csv",
+        ),
+        (
+            Filters(childrens_workforce=False, department="Café / ../Étude <b>", manager_id=7),
+            "Zoë O\u2019Brien",
+            "corporate-parenting-people-not-childrens-workforce-cafe-etude-b-manager-zoe-obrien"
+            "-2026-12-05.csv",
+        ),
+        (
+            Filters(directorate="中文", manager_id=7, accepted_from=date(2026, 4, 1)),
+            "",
+            "corporate-parenting-people-manager-7-accepted-from-2026-04-01-2026-12-05.csv",
+        ),
+    ],
+)
+def test_a_file_name_says_what_was_filtered_in_safe_characters(
+    filters: Filters, manager: str | None, expected: str
+) -> None:
+    assert exports.people_filename(filters, DAY, "csv", manager_name=manager) == expected
+
+
+def test_a_long_file_name_is_cut_at_a_word() -> None:
+    name = exports.people_filename(Filters(directorate="Directorate " * 40), DAY, "xlsx")
+    assert re.fullmatch(r"[a-z0-9-]+\.xlsx", name)
+    assert len(name) <= 150 + len("-2026-12-05.xlsx")
+    assert name.endswith("-directorate-2026-12-05.xlsx")

@@ -3,8 +3,11 @@ of people, the filters and pages, who may see them, and never another council's 
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from datetime import date, timedelta
+from html import unescape
 from html.parser import HTMLParser
 from typing import Any
 
@@ -12,11 +15,22 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 
 from app.clock import today, utcnow
 from app.db import db
-from app.models import Organisation, Person, Reminder
+from app.models import (
+    Acceptance,
+    AuditEvent,
+    Organisation,
+    Person,
+    PolicySection,
+    PolicyVersion,
+    Reminder,
+)
+from app.services import audit, people
 from tests.conftest import ORG
+from tests.learner_flow import csrf
 from tests.web.test_acceptance import accept, passed
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -244,7 +258,7 @@ def test_people_list_filters(app: Flask, council: dict[str, Any]) -> None:
 
     assert listed("") == ["Aisha Khan", "Kim Ng", "Mina Patel", "Olu Ade", "Priya Shah"]
     form = hr.get("/hr/people").get_data(as_text=True)
-    for legend in ("Status", "Accepted on or after", "Accepted on or before"):
+    for legend in ("Status", "Completed on or after", "Completed on or before"):
         assert re.search(rf"<legend[^>]*>\s*{legend}\s*</legend>", form), legend
     assert listed("status=certified") == ["Aisha Khan"]
     assert listed("status=certified&status=not_started&directorate=Place") == [
@@ -281,7 +295,7 @@ def test_a_bad_date_filter_is_explained(council: dict[str, Any]) -> None:
     html = response.get_data(as_text=True)
     assert response.status_code == 400
     assert "There is a problem" in html
-    assert "Accepted on or after must be a real date" in html
+    assert "Completed on or after must be a real date" in html
     assert "<title>Error:" in html
 
 
@@ -430,3 +444,326 @@ def test_dates_in_the_list_are_calendar_dates(council: dict[str, Any]) -> None:
     [row] = table(html, "People, page")
     assert row[2].startswith("Valid until ")
     assert date.today().year <= int(row[2].rsplit(" ", 1)[1])
+
+
+# -- one list of people: the filters added with it, the download, old addresses --------------
+
+
+def add_councillor_and_childrens_workforce(app: Flask) -> dict[str, int]:
+    """Jo, a councillor; Cara, a children's social worker due today (not yet overdue); and
+    Dev, in the children's workforce, due yesterday (overdue by one day)."""
+    return {
+        "jo": add_person(
+            app, first_name="Jo", last_name="Evans", elected_member=True, employee_id="C1"
+        ),
+        "cara": add_person(
+            app,
+            first_name="Cara",
+            last_name="Social",
+            employee_id="E110",
+            directorate="Children's Services",
+            department="Safeguarding",
+            childrens_workforce=True,
+            assigned_on=today() - timedelta(days=28),  # due today: 28 days to complete
+        ),
+        "dev": add_person(
+            app,
+            first_name="Dev",
+            last_name="Worker",
+            employee_id="E111",
+            directorate="Children's Services",
+            department="Safeguarding",
+            childrens_workforce=True,
+            assigned_on=today() - timedelta(days=29),  # due yesterday
+        ),
+    }
+
+
+def listed_names(hr: FlaskClient, query: str, status: int = 200) -> list[str]:
+    response = hr.get(f"/hr/people?{query}")
+    assert response.status_code == status, response.get_data(as_text=True)
+    return sorted(" ".join(n.split()[:2]) for n in names_listed(response.get_data(as_text=True)))
+
+
+def test_each_filter_of_the_one_list_at_its_boundary(app: Flask, council: dict[str, Any]) -> None:
+    add_councillor_and_childrens_workforce(app)
+    hr = council["hr"]
+    assert listed_names(hr, "role=councillors") == ["Jo Evans"]
+    staff = listed_names(hr, "role=staff")
+    assert "Jo Evans" not in staff and {"Aisha Khan", "Cara Social", "Kim Ng"} <= set(staff)
+    assert listed_names(hr, "childrens=yes") == ["Cara Social", "Dev Worker"]
+    assert "Cara Social" not in listed_names(hr, "childrens=no")
+    assert "Kim Ng" in listed_names(hr, "childrens=no")
+    # Overdue is past the due date: due yesterday is, due today is not.
+    assert listed_names(hr, "overdue=y") == ["Dev Worker", "Olu Ade"]
+    # Combined, every filter narrows the list further.
+    assert listed_names(hr, "overdue=y&childrens=yes") == ["Dev Worker"]
+    assert listed_names(hr, "overdue=y&childrens=yes&role=councillors") == []
+    assert listed_names(
+        hr, "childrens=yes&directorate=Children%27s+Services&status=not_started"
+    ) == [
+        "Cara Social",
+        "Dev Worker",
+    ]
+    # A value the form never offers is no filter, not an error page.
+    assert "Jo Evans" in listed_names(hr, "role=bogus&childrens=maybe")
+
+
+def test_the_list_says_which_filters_are_in_use_and_folds_them_away(
+    app: Flask, council: dict[str, Any]
+) -> None:
+    hr = council["hr"]
+    page = hr.get("/hr/people").get_data(as_text=True)
+    assert '<details id="filters" class="govuk-details">' in page  # folded: not "open"
+    assert "Filtered by" not in page and "Clear the filters" not in page
+    for legend in ("Staff or councillors", "Children&#39;s workforce", "Status"):
+        assert re.search(rf"<legend[^>]*>\s*{legend}\s*</legend>", page), legend
+    assert "Select all that apply." in page and "Overdue only" in page
+    assert "Only people past their due date" not in page  # one wording for the one filter
+    html = hr.get("/hr/people?overdue=y&childrens=yes&directorate=Place").get_data(as_text=True)
+    words = unescape(text_of(html))
+    assert "0 people match the filters" in words
+    assert "Filtered by: Overdue only Only the children's workforce Directorate: Place" in words, (
+        words
+    )
+    assert "Nobody matches all of these filters." in words
+    assert (
+        "Try removing a filter: each one you add narrows the list further, or include leavers."
+        in words
+    )
+    assert words.count("Clear the filters") == 1 and "clear the filters to see everyone" in words
+    assert 'href="/hr/people">clear the filters to see everyone</a>' in html
+    assert "Download this list" not in words  # nothing to download
+
+
+def test_an_empty_organisation_says_how_people_come_to_be_listed(launched: Any) -> None:
+    hr = launched("u-priya")
+    words = text_of(hr.get("/hr/people?role=councillors").get_data(as_text=True))
+    assert (
+        "Nobody matches this filter." in words
+        and "Try removing a filter, or include leavers" in words
+    )
+
+
+def download_list(hr: FlaskClient, query: str, fmt: str = "csv") -> Any:
+    """Open the list with these filters and press one of its download buttons."""
+    html = hr.get(f"/hr/people?{query}").get_data(as_text=True)
+    form = html[html.index('action="/hr/people/download"') :]
+    form = form[: form.index("</form>")]
+    hidden = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form)
+    data = [("csrf_token", csrf(html)), ("format", fmt), *((k, unescape(v)) for k, v in hidden)]
+    return hr.post("/hr/people/download", data=MultiDict(data))
+
+
+def test_download_this_list_keeps_the_filters_and_names_the_file_for_them(
+    app: Flask, council: dict[str, Any]
+) -> None:
+    add_councillor_and_childrens_workforce(app)
+    hr = council["hr"]
+    query = "overdue=y&childrens=yes&directorate=Children%27s+Services"
+    response = download_list(hr, query)
+    assert response.status_code == 200
+    day = today().isoformat()
+    assert response.headers["Content-Disposition"] == (
+        "attachment; filename="
+        f"corporate-parenting-people-overdue-childrens-workforce-childrens-services-{day}.csv"
+    )
+    rows = list(csv.DictReader(io.StringIO(response.get_data().decode("utf-8-sig"))))
+    assert [(r["First name"], r["Last name"]) for r in rows] == [("Dev", "Worker")]
+    xlsx = download_list(hr, "role=councillors", "xlsx")
+    assert xlsx.headers["Content-Disposition"].endswith(
+        f"filename=corporate-parenting-people-councillors-{day}.xlsx"
+    )
+    with app.app_context():
+        found = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "export").order_by(AuditEvent.seq)
+        ).all()
+        assert [e.details["filters"] for e in found] == [
+            {
+                "directorate": "Children's Services",
+                "overdue_only": True,
+                "childrens_workforce": True,
+            },
+            {"elected_member": True},
+        ]
+        assert [e.details["rows"] for e in found] == [1, 1]
+
+
+def test_download_this_list_needs_the_forms_token_and_readable_filters(
+    council: dict[str, Any],
+) -> None:
+    hr = council["hr"]
+    assert hr.post("/hr/people/download", data={"format": "csv"}).status_code == 400
+    html = hr.get("/hr/people").get_data(as_text=True)
+    bad = hr.post(
+        "/hr/people/download",
+        data=MultiDict(
+            [
+                ("csrf_token", csrf(html)),
+                ("format", "csv"),
+                ("accepted_from", "31"),
+                ("accepted_from", "2"),
+                ("accepted_from", "2026"),
+            ]
+        ),
+    )
+    # Post/Redirect/Get: the list shows what is wrong with the filters.
+    assert bad.status_code == 302
+    assert bad.location == "/hr/people?accepted_from=31&accepted_from=2&accepted_from=2026"
+    assert "must be a real date" in hr.get(bad.location).get_data(as_text=True)
+
+
+def test_hrs_old_everyones_progress_page_leads_to_the_list_with_its_filters(
+    council: dict[str, Any],
+) -> None:
+    hr = council["hr"]
+    old = hr.get("/team/?status=not_started&status=in_progress&overdue=1")
+    assert old.status_code == 302
+    assert old.location == "/hr/people?status=not_started&status=in_progress&overdue=y"
+    assert hr.get(old.location).status_code == 200
+    assert hr.get("/team/").location == "/hr/people"
+    # HR's menu has the one list; no second "Everyone's progress" list.
+    for path in ("/", "/hr/", "/hr/people"):
+        assert "Everyone&#39;s progress" not in hr.get(path).get_data(as_text=True), path
+
+
+def test_the_dashboard_figures_lead_to_the_list_with_their_filters(
+    council: dict[str, Any],
+) -> None:
+    html = council["hr"].get("/hr/?directorate=Place").get_data(as_text=True)
+    assert 'href="/hr/people?status=certified&amp;directorate=Place">Completed</a>' in html
+    assert 'href="/hr/people?overdue=y&amp;directorate=Place">1 is overdue</a>' in html
+    assert 'href="/hr/people?directorate=Place">See these people in the list of people</a>' in html
+    assert "Completions in Test Borough Council each week" in text_of(html)
+    assert "Acceptances recorded" not in html
+
+
+# -- verify a certificate --------------------------------------------------------------------
+
+
+def test_verify_with_an_empty_box_says_what_to_enter(council: dict[str, Any]) -> None:
+    hr = council["hr"]
+    first = hr.get("/hr/verify")
+    assert first.status_code == 200 and "There is a problem" not in first.get_data(as_text=True)
+    response = hr.get("/hr/verify?code=+&seq=&hash=")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "<title>Error: Verify a certificate" in html
+    summary = html[html.index("govuk-error-summary") :]
+    assert '<a href="#code">Enter the verification code printed on the certificate</a>' in summary
+    assert re.search(
+        r'<p id="code-error" class="govuk-error-message">\s*<span class="govuk-visually-hidden">'
+        r"Error:</span> Enter the verification code printed on the certificate",
+        html,
+    )
+
+
+def test_verify_a_code_not_found_says_what_to_check_and_whom_to_ask(
+    council: dict[str, Any],
+) -> None:
+    response = council["hr"].get("/hr/verify?code=ZZZZZ-ZZZZZ")
+    words = text_of(response.get_data(as_text=True))
+    assert response.status_code == 404
+    assert "No completion in Test Borough Council has this verification code" in words
+    assert "What to do next" in words
+    assert "never use the letters I, L or O or the numbers 0 or 1" in words
+    assert "ask the person to download their certificate again" in words
+    assert "tell your administrator" in words
+
+
+def test_verify_says_in_words_which_wording_was_accepted(
+    app: Flask, council: dict[str, Any]
+) -> None:
+    with app.app_context():
+        code = db.session.scalars(select(Acceptance.verification_code)).one()
+    html = council["hr"].get(f"/hr/verify?code={code}").get_data(as_text=True)
+    words = text_of(html)
+    assert "This certificate is genuine" in words
+    assert (
+        "The exact wording they accepted Version 2.0 of the policy, "
+        "word for word as it was published" in words
+    )
+    assert "fingerprint" not in words.lower()
+
+
+# -- a person's audit trail names who acted -----------------------------------------------------
+
+
+def audit_rows(hr: FlaskClient, person_id: int) -> list[list[str]]:
+    return table(hr.get(f"/hr/people/{person_id}").get_data(as_text=True), "Audit events")
+
+
+def test_the_audit_trail_names_who_acted_and_the_section_read(
+    app: Flask, council: dict[str, Any]
+) -> None:
+    hr, aisha = council["hr"], council["ids"]["aisha"]
+    with app.app_context():
+        # Priya's name as the learning portal sent it, with markup in it: shown as text.
+        priya = db.session.get(Person, council["ids"]["priya"])
+        assert priya is not None
+        priya.name = "<i>Priya</i> Shah"
+        db.session.commit()
+    page = hr.get(f"/hr/people/{aisha}/legal-hold").get_data(as_text=True)
+    hr.post(f"/hr/people/{aisha}/legal-hold", data={"csrf_token": csrf(page), "reason": "Claim 7"})
+    with app.app_context():
+        audit.record(
+            db.session(),
+            org_id(app),
+            "reminder",
+            utcnow(),
+            actor="schedule",
+            subject_person_id=aisha,
+            details={"kind": "due_soon"},
+        )
+        audit.record(
+            db.session(),
+            org_id(app),
+            "reminder",
+            utcnow(),
+            subject_person_id=aisha,
+            details={"kind": "overdue"},
+        )
+        db.session.commit()
+        first = db.session.scalars(
+            select(PolicySection.title).join(PolicyVersion).order_by(PolicySection.position)
+        ).first()
+    rows = audit_rows(hr, aisha)
+    by = {(what, who) for _, what, who in rows}
+    assert ("Legal hold placed: Claim 7", "<i>Priya</i> Shah") in by
+    assert ("Accepted the policy", "Aisha Khan (themselves)") in by
+    assert ("Reminder: due_soon", "The system (a scheduled job)") in by
+    assert ("Reminder: overdue", "The system") in by
+    assert (f"Read a section: {first}", "Aisha Khan (themselves)") in by
+    assert not any(who in ("Them", "") for _, _, who in rows)
+    html = hr.get(f"/hr/people/{aisha}").get_data(as_text=True)
+    assert "<i>Priya</i>" not in html and "&lt;i&gt;Priya&lt;/i&gt; Shah" in html
+
+
+def test_an_anonymised_persons_trail_names_nobody(app: Flask, council: dict[str, Any]) -> None:
+    hr, aisha = council["hr"], council["ids"]["aisha"]
+    with app.app_context():
+        person = db.session.get(Person, aisha)
+        assert person is not None
+        person.active, person.left_on = False, today() - timedelta(days=366 * 8)
+        db.session.commit()
+        people.anonymise(db.session(), person, utcnow(), actor="cli")
+        db.session.commit()
+    rows = audit_rows(hr, aisha)
+    who = {what: by for _, what, by in rows}
+    assert who["Accepted the policy"] == "Anonymised person (themselves)"
+    assert who["Personal details anonymised"] == "An administrator, with a command on the server"
+    assert "Aisha" not in hr.get(f"/hr/people/{aisha}").get_data(as_text=True)
+
+
+def test_enrolment_and_the_times_they_opened_the_module_are_explained(
+    council: dict[str, Any],
+) -> None:
+    words = text_of(
+        council["hr"].get(f"/hr/people/{council['ids']['aisha']}").get_data(as_text=True)
+    )
+    assert "Enrolled in the learning portal No: they are not a member of any course" in words
+    assert "Times they opened the module Once, the last on" in words
+    assert "Enrolment comes from the learning portal's course membership lists" in words
+    kim = text_of(council["hr"].get(f"/hr/people/{council['ids']['kim']}").get_data(as_text=True))
+    assert "Times they opened the module Never" in kim
+    assert "Staff member Kim Ng" in kim  # the caption says what they are, never "Learner"

@@ -107,7 +107,7 @@ def test_a_paper_acceptance_is_stored_and_shown_by_its_date_alone(
 
     code = f"{row.verification_code[:5]}-{row.verification_code[5:]}"
     verified = text_of(hr.get(f"/hr/verify?code={code}").get_data(as_text=True))
-    assert "Accepted on 2 December 2026 Valid until" in verified
+    assert "Completed on 2 December 2026 Valid until" in verified
 
     rows = {r["Email"]: r for r in read_csv(download(hr, "csv"))}
     paper = rows["pat.paper@demo-council.example"]

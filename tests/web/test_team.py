@@ -142,8 +142,10 @@ def test_a_manager_sees_direct_reports_or_the_whole_tree_and_nobody_else(
     assert not names_on(tree) & {"Dan", "Priya", "Rachel"}
     assert "Your team" in direct  # in the service navigation
     assert launched("u-aisha").get("/team/").status_code == 403
-    hr = launched("u-priya").get("/team/").get_data(as_text=True)
-    assert {"Dan", "Rachel", "Zed"} <= names_on(hr)
+    # HR's list of everyone is HR's People page (tests/web/test_hr_dashboard.py).
+    hr = launched("u-priya").get("/team/?status=not_started&overdue=1")
+    assert hr.status_code == 302
+    assert hr.location == "/hr/people?status=not_started&overdue=y"
 
 
 def test_the_team_csv_has_only_the_team_and_is_audited(
@@ -451,8 +453,10 @@ def test_hr_reminding_the_largest_id_finds_nobody(
         "/team/remind",
         data={"csrf_token": token(hr, council["E1001"].id), "person": ["2147483647"]},
     )
-    assert response.status_code == 302 and response.headers["Location"] == "/team/"
-    assert "the people chosen have completed the module" in hr.get("/team/").get_data(as_text=True)
+    # HR's reminders lead back to the one list of people, which says why nobody was reminded.
+    assert response.status_code == 302 and response.headers["Location"] == "/hr/people"
+    shown = hr.get("/hr/people").get_data(as_text=True)
+    assert "the people chosen have completed the module" in shown
     assert inbox.messages == []
 
 
@@ -467,8 +471,8 @@ def test_nobody_overdue_offers_no_button_and_names_the_first_due_date(
     assert f"Nobody in your team is overdue; the first due date is {long_date(due)}." in page
     assert "Remind everyone who is overdue" not in page
     assert "Remind the people ticked" in page
-    everyone = launched("u-priya").get("/team/").get_data(as_text=True)  # HR: everyone's
-    assert f"Nobody is overdue; the first due date is {long_date(due)}." in everyone
+    everyone = launched("u-priya").get("/hr/people").get_data(as_text=True)  # HR's one list
+    assert "Remind everyone who is overdue" not in everyone
     travel(days=28)
     on_the_day = launched("u-tom").get("/team/").get_data(as_text=True)
     assert "Remind everyone who is overdue" not in on_the_day
@@ -680,3 +684,25 @@ def test_scheduled_reminders_say_whom_to_ask_for_staff_and_for_councillors(
     )
     # 6,481 words for councillors (33 minutes) and 12 questions: about 45 minutes too.
     assert "It takes about 45 minutes" in councillor_text
+
+
+def test_hr_reminds_everyone_overdue_from_the_people_list(
+    council: dict[str, Person], launched: Any, travel: Any, inbox: Inbox
+) -> None:
+    """HR's one list offers the reminder once someone is overdue (the day after the due
+    date), through the same check page; every page of it leads back to the list."""
+    hr = launched("u-priya")
+    assert "Remind everyone who is overdue" not in hr.get("/hr/people").get_data(as_text=True)
+    travel(days=29)
+    hr = launched("u-priya")
+    listed = hr.get("/hr/people").get_data(as_text=True)
+    overdue = re.search(r"Remind everyone who is overdue \((\d+)\)", listed)
+    assert overdue is not None and int(overdue.group(1)) >= 3
+    assert 'href="/team/remind?everyone_overdue=1"' in listed
+    check = hr.get("/team/remind?everyone_overdue=1").get_data(as_text=True)
+    assert "Back to People" in check and 'href="/hr/people"' in check
+    sent = hr.post("/team/remind", data={"csrf_token": csrf(check), "everyone_overdue": "1"})
+    assert sent.status_code == 302 and sent.headers["Location"].startswith("/team/reminded")
+    result = hr.get(sent.headers["Location"]).get_data(as_text=True)
+    assert 'href="/hr/people"' in result
+    assert len(inbox.messages) == int(overdue.group(1))
