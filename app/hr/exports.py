@@ -6,10 +6,9 @@ each view reads and changes the visitor's own organisation only.
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
-from flask import abort, current_app, redirect, render_template, request, send_file, url_for
+from flask import abort, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovSubmitInput, GovTextInput
@@ -21,7 +20,7 @@ from wtforms.validators import InputRequired, Length
 from app.clock import today, utcnow
 from app.db import db
 from app.hr.forms import no_control_characters
-from app.hr.routes import bp
+from app.hr.routes import attachment, bp
 from app.services import api_tokens, reports
 from app.services import exports as export_service
 from app.services.reports import COLUMNS, HEADINGS, Filters
@@ -125,14 +124,7 @@ def export_download() -> Response:
     except reports.NoPolicy:
         abort(409, "No version of the policy is in force yet, so there is nothing to export.")
     db.session.commit()
-    response = send_file(
-        io.BytesIO(result.data),
-        mimetype=result.content_type,
-        as_attachment=True,
-        download_name=result.filename,
-    )
-    response.headers["Cache-Control"] = "no-store"  # people's records: never cached
-    return response
+    return attachment(result)
 
 
 # -- API tokens ------------------------------------------------------------------------------

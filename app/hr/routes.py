@@ -295,13 +295,18 @@ def people_download() -> Any:
     except NoPolicy:
         abort(503, "The policy has not been published yet. Please tell your administrator.")
     db.session.commit()
+    return attachment(result)
+
+
+def attachment(result: Any) -> Response:
+    """An export as a download: people's records, so never cached."""
     response = send_file(
         io.BytesIO(result.data),
         mimetype=result.content_type,
         as_attachment=True,
         download_name=result.filename,
     )
-    response.headers["Cache-Control"] = "no-store"  # people's records: never cached
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 

@@ -247,6 +247,17 @@ def chosen_options(attempt: QuizAttempt, choices: dict[int, list[int]]) -> dict[
     return answers
 
 
+def _still_open(session: Session, attempt: QuizAttempt, person_id: int, now: datetime) -> None:
+    """Answers (saved or submitted) only for one's own attempt, unmarked, within its time."""
+    if attempt.person_id != person_id:
+        raise NotYours("attempt belongs to someone else")
+    if attempt.submission is not None:
+        raise AlreadySubmitted(attempt.id)
+    deadline = deadline_of(session, attempt)
+    if deadline is not None and now > deadline:
+        raise TimeUp("the time limit has passed")
+
+
 def save_draft(
     session: Session,
     attempt: QuizAttempt,
@@ -255,13 +266,7 @@ def save_draft(
     now: datetime,
 ) -> QuizDraft:
     """Keep the answers ticked so far (replacing the last ones) while the attempt is open."""
-    if attempt.person_id != person_id:
-        raise NotYours("attempt belongs to someone else")
-    if attempt.submission is not None:
-        raise AlreadySubmitted(attempt.id)
-    deadline = deadline_of(session, attempt)
-    if deadline is not None and now > deadline:
-        raise TimeUp("the time limit has passed")
+    _still_open(session, attempt, person_id, now)
     answers = chosen_options(attempt, choices)
     draft = session.get(QuizDraft, attempt.id)
     if draft is None:
@@ -302,13 +307,7 @@ def submit(
     now: datetime,
 ) -> QuizSubmission:
     """Score the attempt once. choices: question number -> chosen option positions."""
-    if attempt.person_id != person_id:
-        raise NotYours("attempt belongs to someone else")
-    if attempt.submission is not None:
-        raise AlreadySubmitted(attempt.id)
-    deadline = deadline_of(session, attempt)
-    if deadline is not None and now > deadline:
-        raise TimeUp("the time limit has passed")
+    _still_open(session, attempt, person_id, now)
     chosen = chosen_options(attempt, choices)
     answers: dict[str, list[str]] = {}
     results = []
