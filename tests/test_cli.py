@@ -102,7 +102,9 @@ def test_map_role_changes_how_a_launch_is_read(
     assert result.exit_code == 0, result.output
     client = tool_client(app)
     Flow(client, registered, http).launch_as("u-aisha")
-    assert "Manager" in client.get("/").get_data(as_text=True)
+    # Read as a manager: the service navigation offers their team, and the team page opens.
+    assert "Your team" in client.get("/").get_data(as_text=True)
+    assert client.get("/team/").status_code == 200
     result = runner.invoke(
         args=["lti", "map-role", "--org", "Nowhere", "--lti-role", staff, "--role", "hr"]
     )

@@ -263,7 +263,7 @@ def footer_links(page: str) -> list[tuple[str, str]]:
     [
         pytest.param("u-aisha", "/", 200, id="learner"),
         pytest.param("u-tom", "/team/", 200, id="manager"),
-        pytest.param("u-priya", "/team/", 200, id="hr-everyones-progress"),
+        pytest.param("u-priya", "/hr/people", 200, id="hr-people"),
         pytest.param("u-priya", "/hr/", 200, id="hr"),
         pytest.param("u-priya", "/hr/settings", 200, id="hr-settings"),
         pytest.param(None, "/", 401, id="not-signed-in"),
