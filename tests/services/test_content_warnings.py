@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import re
 import shutil
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
@@ -146,13 +147,21 @@ def test_check_and_publish_warn_by_the_apps_clock_and_still_succeed(
     folder: Path, runner: FlaskCliRunner, travel: Any
 ) -> None:
     line = add_note(folder, "2029-01-31", "2030-06-30")
-    start = clock.today()
-    travel(days=(date(2030, 6, 30) - start).days)
+    # To noon in London on each day: whole days from now would land on the next day when
+    # run after 23:00 in winter (UTC+0), as the summer date is UTC+1 (CI met it).
+    start = clock.utcnow()
+
+    def noon(day: date) -> float:
+        at = datetime.combine(day, time(12), tzinfo=ZoneInfo("Europe/London"))
+        return (at - start).total_seconds()
+
+    travel(seconds=noon(date(2030, 6, 30)))
     assert clock.today() == date(2030, 6, 30)
     checked = runner.invoke(args=["content", "check", "--path", str(folder.parent)])
     assert checked.exit_code == 0, checked.output
     assert "Test change to the law" not in checked.output
-    travel(days=(date(2030, 7, 1) - start).days)
+    travel(seconds=noon(date(2030, 7, 1)))
+    assert clock.today() == date(2030, 7, 1)
     checked = runner.invoke(args=["content", "check", "--path", str(folder.parent)])
     assert checked.exit_code == 0, checked.output
     warning = re.search(
