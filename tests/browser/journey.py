@@ -34,6 +34,16 @@ return window.__cpmPageLeft !== true
 """
 
 
+def where_the_browser_is(driver: WebDriver) -> tuple[str, str]:
+    """The current document's address and text, for a failure's message."""
+    try:
+        where = driver.execute_script("return location.href")
+        text = driver.execute_script("return document.body ? document.body.innerText : ''")
+    except WebDriverException as exc:
+        return "(unknown)", repr(exc)
+    return str(where), str(text)
+
+
 @contextmanager
 def next_page(driver: WebDriver, tool_url: str) -> Iterator[None]:
     """Around an action that loads another page of the tool (a link, a form, a redirect):
@@ -51,11 +61,7 @@ def next_page(driver: WebDriver, tool_url: str) -> Iterator[None]:
     try:
         WebDriverWait(driver, WAIT_SECONDS, ignored_exceptions=[WebDriverException]).until(arrived)
     except TimeoutException:
-        try:
-            where = driver.execute_script("return location.href")
-            text = driver.execute_script("return document.body ? document.body.innerText : ''")
-        except WebDriverException as exc:
-            where, text = "(unknown)", repr(exc)
+        where, text = where_the_browser_is(driver)
         raise AssertionError(
             f"no new page of the tool after {WAIT_SECONDS}s; the browser is at {where}:\n"
             f"{str(text)[:1000]}"

@@ -40,6 +40,7 @@ from tests.browser.journey import (
     h1_text,
     next_page,
     path,
+    where_the_browser_is,
 )
 
 WRONG_NAME = "Lee Morgan"
@@ -94,11 +95,7 @@ def _wait_for_another_tool_page(driver: WebDriver, live: LiveTool, token: str, w
             lambda d: d.execute_script(_ON_ANOTHER_TOOL_PAGE, live.tool_url, token)
         )
     except TimeoutException:
-        try:
-            where = driver.execute_script("return location.href")
-            text = driver.execute_script("return document.body ? document.body.innerText : ''")
-        except WebDriverException as exc:
-            where, text = "(unknown)", repr(exc)
+        where, text = where_the_browser_is(driver)
         raise AssertionError(
             f"{what}: not a page of the tool after {WAIT_SECONDS}s (a resubmission prompt?); "
             f"the frame is at {where}:\n{str(text)[:600]}"
