@@ -197,11 +197,15 @@ def _security_headers(response: Response) -> Response:
         ancestors = "'none'"
     else:
         ancestors = " ".join(["'self'", *_frame_ancestors()])
+    # A deep linking answer posts to the LMS's return URL: that page alone (g.form_action,
+    # one checked origin) may send a form there.
+    form_action = " ".join(["'self'", *([g.form_action] if g.get("form_action") else [])])
     response.headers["Content-Security-Policy"] = (
         "default-src 'self'; "
         f"script-src 'self' 'nonce-{nonce}'; "
         "style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; "
-        "object-src 'none'; base-uri 'none'; form-action 'self'; "
+        "object-src 'none'; base-uri 'none'; "
+        f"form-action {form_action}; "
         f"frame-ancestors {ancestors}"
     )
     response.headers["X-Content-Type-Options"] = "nosniff"

@@ -19,6 +19,7 @@ import jwt
 from pylti1p3.cookie import CookieService
 from pylti1p3.exception import LtiException
 from pylti1p3.message_launch import MessageLaunch
+from pylti1p3.message_validators.deep_link import DeepLinkMessageValidator
 from pylti1p3.request import Request
 from pylti1p3.session import SessionService
 from sqlalchemy import bindparam, select, update
@@ -28,6 +29,7 @@ from app.db import table
 from app.models import LoginState
 from lti import errors
 from lti.context import LaunchContext
+from lti.deep_linking import DEEP_LINKING_REQUEST, DeepLinkContext, deep_link_context
 from lti.jwks import JwksCache
 from lti.login import STATE_COOKIE_PREFIX
 from lti.registry import RegistrationInfo, Registry, url_origin
@@ -37,7 +39,7 @@ from lti.tool_conf import DbToolConf
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
-SUPPORTED_MESSAGES = {"LtiResourceLinkRequest"}
+SUPPORTED_MESSAGES = {"LtiResourceLinkRequest", DEEP_LINKING_REQUEST}
 
 _STATES = table(LoginState)
 # Built once (a fresh statement per launch costs more CPU than running it).
@@ -99,6 +101,8 @@ class ValidLaunch:
     # False when the browser did not send back the state cookie set at login: it refuses
     # cookies in this frame, so the visit must continue in a new window.
     cookies_work: bool
+    # Set for an LtiDeepLinkingRequest: a course editor choosing content, not a visit.
+    deep_link: DeepLinkContext | None = None
 
 
 class ToolMessageLaunch(MessageLaunch):
@@ -322,17 +326,16 @@ def validate_launch(
         raise errors.MissingClaim("roles", **facts)
     resource_link = body.get(CLAIM + "resource_link")
     link_id = _str(resource_link.get("id")) if isinstance(resource_link, dict) else None
-    if link_id is None:
+    deep_linking = message_type == DEEP_LINKING_REQUEST
+    if link_id is None and not deep_linking:  # a deep linking request need not name a link
         raise errors.MissingClaim("resource_link.id", **facts)
     subject = _str(body.get("sub"))
     if subject is None:
         raise errors.MissingClaim("sub (anonymous launches are not supported)", **facts)
     _check_service_urls(reg, body, facts)
+    deep_link = _deep_link(reg, body, deployment_id, roles, facts) if deep_linking else None
     launch.set_jwt({"header": header, "body": body})  # type: ignore[typeddict-item]
-    try:
-        launch.validate_message()
-    except LtiException as exc:
-        raise errors.MissingClaim(str(exc), **facts) from exc
+    _validate_message(launch, body, deep_linking, facts)
 
     overrides = registry.role_overrides(session, deployment.organisation_id)
     context = _obj(body, CLAIM + "context")
@@ -359,7 +362,7 @@ def validate_launch(
             role=map_roles(roles, overrides),
             lti_roles=tuple(roles),
             message_type=message_type,
-            resource_link_id=link_id[:255],
+            resource_link_id=(link_id or "")[:255],
             resource_link_title=_cut(_str(_obj(body, CLAIM + "resource_link").get("title")), 500),
             context_id=_cut(_str(context.get("id")), 255),
             context_title=_cut(_str(context.get("title")), 500),
@@ -376,4 +379,31 @@ def validate_launch(
             )[:5000],
         ),
         cookies_work=cookie is not None,
+        deep_link=deep_link,
     )
+
+
+def _deep_link(
+    reg: RegistrationInfo,
+    body: Mapping[str, Any],
+    deployment_id: str,
+    roles: list[str],
+    facts: dict[str, str],
+) -> DeepLinkContext:
+    cleaned = tuple(r for r in (_cut(_str(r), 500) for r in roles[:MAX_ROLES]) if r)
+    return deep_link_context(reg, body, deployment_id, cleaned, facts)
+
+
+def _validate_message(
+    launch: ToolMessageLaunch, body: Mapping[str, Any], deep_linking: bool, facts: dict[str, str]
+) -> None:
+    """pylti1p3's message validators. For deep linking only its common ones: its own refuses
+    accept_types without ltiResourceLink, which the tool answers to the LMS instead (a
+    response saying why), and lti/deep_linking.py checks the settings."""
+    try:
+        if deep_linking:
+            DeepLinkMessageValidator().run_common_validators(body)
+        else:
+            launch.validate_message()
+    except LtiException as exc:
+        raise errors.MissingClaim(str(exc), **facts) from exc

@@ -33,6 +33,7 @@ from app.db import db
 from app.extensions import csrf
 from app.services.keys import PublishedKeys
 from app.services.launches import hand_off, pending_hand_off, record_launch
+from lti import deep_link_views
 from lti.errors import LaunchError
 from lti.forms import ContinueAsForm
 from lti.jwks import JwksCache
@@ -174,6 +175,11 @@ def launch() -> Any:
             leeway=current_app.config["LTI_LEEWAY_SECONDS"],
             jwks=_jwks_cache(),
         )
+        if valid.deep_link is not None:  # a course editor choosing content: not a visit
+            response = deep_link_views.answer_request(valid)
+            db.session.commit()
+            _state_cookie(response, request.form["state"], None)
+            return response
         recorded = record_launch(
             db.session(),
             valid.context,
@@ -210,6 +216,17 @@ def launch() -> Any:
         )
     _state_cookie(response, request.form["state"], None)
     return response
+
+
+@bp.post("/deep-link")
+@csrf.exempt  # the form carries a single-use token instead: see lti/deep_link_views.py
+def deep_link_choice() -> Any:
+    try:
+        return deep_link_views.submit(launch_url())
+    except LaunchError as exc:
+        db.session.rollback()
+        _log_rejection("deep_link", exc)
+        return _error_page(exc)
 
 
 def _handoff_refused(launch_id: int | None, reason: str) -> tuple[str, int]:
@@ -328,7 +345,7 @@ def tool_configuration() -> dict[str, Any]:
         "scopes": AGS_SCOPES + NRPS_SCOPES,
         "claims": ["iss", "sub", "name", "given_name", "family_name", "email"],
         "privacy": "Send the user's name and e-mail address: they identify people for HR.",
-        "messages": ["LtiResourceLinkRequest"],
+        "messages": ["LtiResourceLinkRequest", "LtiDeepLinkingRequest"],
         "canvas": {
             "title": "Corporate Parenting module",
             "description": "Corporate Parenting Policy: learn, check, accept.",
@@ -342,11 +359,18 @@ def tool_configuration() -> dict[str, Any]:
                     "privacy_level": "public",
                     "settings": {
                         "placements": [
+                            # Canvas's content pickers: a course editor places the module
+                            # (with its grade column) from Modules or Assignments.
                             {
                                 "placement": "link_selection",
-                                "message_type": "LtiResourceLinkRequest",
+                                "message_type": "LtiDeepLinkingRequest",
                                 "target_link_uri": urls["launch"],
-                            }
+                            },
+                            {
+                                "placement": "assignment_selection",
+                                "message_type": "LtiDeepLinkingRequest",
+                                "target_link_uri": urls["launch"],
+                            },
                         ]
                     },
                 }

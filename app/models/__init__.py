@@ -2,6 +2,7 @@
 
 from app.models.acceptance import Acceptance
 from app.models.audit import AuditCheckpoint, AuditEvent, AuditHead, AuditVerification
+from app.models.deep_link import DeepLinkRequest
 from app.models.hr import ApiToken, Reminder, RosterUpload
 from app.models.keys import ToolKey
 from app.models.lms import CourseMember, Launch, LmsContext, LoginState
@@ -21,6 +22,7 @@ __all__ = [
     "AuditHead",
     "AuditVerification",
     "CourseMember",
+    "DeepLinkRequest",
     "Deployment",
     "Launch",
     "LmsContext",

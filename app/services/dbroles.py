@@ -51,6 +51,8 @@ RUNTIME_WRITES: dict[str, tuple[str, ...]] = {
     "deployment": ("INSERT", "UPDATE"),
     "tool_key": ("INSERT", "UPDATE"),
     "lti_login_state": ("INSERT", "UPDATE", "DELETE"),
+    # DELETE: requests a day past their expiry are removed when a new one is stored.
+    "deep_link_request": ("INSERT", "UPDATE", "DELETE"),
     "lms_context": ("INSERT", "UPDATE"),
     # DELETE: `roster sync-lms` removes those who left a course.
     "course_member": ("INSERT", "UPDATE", "DELETE"),

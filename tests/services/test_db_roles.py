@@ -60,6 +60,7 @@ EXPECTED_GRANTS = {
     "launch": "INSERT SELECT UPDATE",
     "lms_context": "INSERT SELECT UPDATE",
     "lti_login_state": "DELETE INSERT SELECT UPDATE",
+    "deep_link_request": "DELETE INSERT SELECT UPDATE",
     "organisation": "INSERT SELECT UPDATE",
     "person": "DELETE INSERT SELECT UPDATE",
     "platform_registration": "INSERT SELECT UPDATE",
