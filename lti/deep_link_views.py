@@ -19,6 +19,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from pylti1p3.registration import Registration
 from werkzeug.wrappers import Response as BaseResponse
 from wtforms import HiddenField, RadioField, StringField, SubmitField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Regexp
 
 from app.clock import utcnow
@@ -69,8 +70,8 @@ class PlacementForm(FlaskForm):
         "Where should the module open?",
         widget=GovRadioInput(),
         choices=[
-            ("iframe", "Inside the course page"),
-            ("window", "In a new window"),
+            SelectChoice("iframe", "Inside the course page"),
+            SelectChoice("window", "In a new window"),
         ],
         default="iframe",
     )

@@ -11,7 +11,7 @@ import json
 import secrets
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -154,6 +154,11 @@ class DemoPlatform:
         # a copy over instead.
         self.tool_jwks: dict[str, Any] | None = None
         self.tool_jwks_fetches = 0
+        # Deep linking (scripts/demo_lms/deeplink.py): links course editors added with the
+        # tool's content picker (course -> link id -> DemoLink), and pending requests by
+        # their `data` (-> user id, course).
+        self.added_links: dict[str, dict[str, Any]] = {}
+        self.deep_link_requests: dict[str, tuple[str, str]] = {}
         self.rotate_key()
 
     # -- keys ------------------------------------------------------------------------------------
@@ -294,11 +299,13 @@ class DemoPlatform:
             return created
 
     # -- step 1: third-party initiated login ----------------------------------------------------
-    def login_initiation_url(self, user_id: str, context_id: str) -> str:
+    def login_initiation_url(
+        self, user_id: str, context_id: str, link_id: str | None = None
+    ) -> str:
         course = self.courses[context_id]
         conf = _Conf(registration=self.registration())
         login = _Login(_PlainRequest({}), conf)
-        login.set_lti_message_hint(hint=f"{context_id}|{course.resource_link_id}")
+        login.set_lti_message_hint(hint=f"{context_id}|{link_id or course.resource_link_id}")
         return login.initiate_login(user_id)  # type: ignore[no-any-return]
 
     def login_params(self, user_id: str, context_id: str) -> dict[str, str]:
@@ -326,6 +333,12 @@ class DemoPlatform:
             raise AuthError("unknown login_hint")
         context_id, _, link_id = (query.get("lti_message_hint") or "").partition("|")
         course = self.courses.get(context_id)
+        added = self.added_links.get(context_id, {}).get(link_id)
+        if course is not None and added is not None:
+            # A link added by deep linking: the course, seen through that link.
+            return person, replace(
+                course, resource_link_id=link_id, resource_link_title=added.title
+            )
         if course is None or course.resource_link_id != link_id:
             raise AuthError("unknown lti_message_hint")
         return person, course
@@ -352,7 +365,10 @@ class DemoPlatform:
             document_target="iframe", return_url=self.return_url(person, course)
         )
         lineitem = None
-        if self.offer_lineitem:
+        added = self.added_links.get(course.context_id, {}).get(course.resource_link_id)
+        if added is not None:
+            lineitem = added.lineitem  # the one made from the tool's deep linking answer
+        elif self.offer_lineitem:
             existing = [
                 i
                 for i in self.lineitems[course.context_id]
@@ -376,8 +392,9 @@ class DemoPlatform:
             allow_creating_lineitems=True,
         )
         launch.set_nrps(self.memberships_url(course.context_id))
-        if person.custom:
-            launch.set_custom_parameters_claim(dict(person.custom))
+        custom = {**(added.custom if added is not None else {}), **person.custom}
+        if custom:
+            launch.set_custom_parameters_claim(custom)
         message = launch.get_launch_message()
         if person.sourcedid:  # as Moodle sends a user's "ID number"
             message["https://purl.imsglobal.org/spec/lti/claim/lis"] = {
@@ -408,6 +425,10 @@ class DemoPlatform:
 
     def authorize(self, query: dict[str, str]) -> dict[str, str]:
         """Answer a valid auth request: where to post, and the signed id_token and state."""
+        from scripts.demo_lms import deeplink
+
+        if deeplink.is_deep_link(query):
+            return deeplink.authorize(self, query)
         person, course = self.check_auth_request(query)
         token = self.sign(self.launch_message(person, course, query["nonce"]))
         return {"action": query["redirect_uri"], "id_token": token, "state": query["state"]}

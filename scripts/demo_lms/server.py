@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
+from scripts.demo_lms import deeplink
 from scripts.demo_lms.platform import AuthError, DemoPlatform
 
 AGS = "https://purl.imsglobal.org/spec/lti-ags/scope/"
@@ -44,8 +45,20 @@ def create_platform_app(platform: DemoPlatform) -> Flask:
                     f'<td><a href="{start}" target="_blank" rel="opener">'
                     f"Launch as {escape(person.given_name)} (new window)</a></td></tr>"
                 )
+        for course in platform.courses.values():
+            for link in platform.added_links.get(course.context_id, {}).values():
+                for person in (p for p in platform.people.values() if p.launches):
+                    href = f"/course/{escape(course.context_id)}/{escape(person.user_id)}"
+                    rows.append(
+                        f"<tr><td>{escape(person.name)}</td><td>{escape(link.title)}</td>"
+                        f"<td colspan='2'><a href='{href}?link={escape(link.link_id)}'>"
+                        f"Open {escape(link.title)} as {escape(person.given_name)}</a></td></tr>"
+                    )
+        first = next(iter(platform.courses.values()))
+        select = f"/course/{escape(first.context_id)}/u-tom/select"
         body = (
-            f"<h1>{escape(next(iter(platform.courses.values())).title)}</h1>"
+            f"<h1>{escape(first.title)}</h1>"
+            f"<p><a href='{select}'>Add an activity: select content (as Tom, a teacher)</a></p>"
             "<p>Choose someone to be. The launch goes through the real LTI 1.3 flow: "
             "the tool's OIDC login, this platform's signed id_token, the tool's launch.</p>"
             "<table><thead><tr><th>Person</th><th>Who they are</th><th colspan='2'>Launch</th>"
@@ -60,10 +73,15 @@ def create_platform_app(platform: DemoPlatform) -> Flask:
         if person is None or course is None:
             return PAGE.format(title="Not found", body="<h1>Not found</h1>"), 404
         src = f"/start/{escape(user_id)}/{escape(context_id)}"
+        title = course.resource_link_title
+        added = platform.added_links.get(context_id, {}).get(request.args.get("link", ""))
+        if added is not None:  # an activity a course editor added (deep linking)
+            src += f"?link={escape(added.link_id)}"
+            title = added.title
         body = (
-            f"<p><a href='/'>Back to the course</a></p><h1>{escape(course.resource_link_title)}"
+            f"<p><a href='/'>Back to the course</a></p><h1>{escape(title)}"
             f"</h1><p>Signed in to the LMS as {escape(person.name)}.</p>"
-            f"<iframe src='{src}' title='{escape(course.resource_link_title)}' "
+            f"<iframe src='{src}' title='{escape(title)}' "
             "allow='fullscreen'></iframe>"
         )
         return PAGE.format(title=course.resource_link_title, body=body)
@@ -73,7 +91,10 @@ def create_platform_app(platform: DemoPlatform) -> Flask:
         if user_id not in platform.people or context_id not in platform.courses:
             return PAGE.format(title="Not found", body="<h1>Not found</h1>"), 404
         response = Response(status=302)
-        response.headers["Location"] = platform.login_initiation_url(user_id, context_id)
+        link = request.args.get("link")
+        if link is not None and link not in platform.added_links.get(context_id, {}):
+            return PAGE.format(title="Not found", body="<h1>Not found</h1>"), 404
+        response.headers["Location"] = platform.login_initiation_url(user_id, context_id, link)
         return response
 
     @app.get("/auth")
@@ -182,4 +203,5 @@ def create_platform_app(platform: DemoPlatform) -> Flask:
         platform.scores.append({"lineitem": items[number - 1]["id"], **score})
         return jsonify({}), 200
 
+    deeplink.add_routes(app, platform, PAGE)
     return app
