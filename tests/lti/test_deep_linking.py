@@ -5,7 +5,7 @@ its line item, and a learner's score reaches that line item."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from html import unescape
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -379,7 +379,7 @@ def test_a_token_the_tool_did_not_make_gets_a_plain_page(
 def test_the_request_expires_after_exactly_thirty_minutes(
     app: Flask, registered: DemoPlatform
 ) -> None:
-    start = datetime(2026, 12, 6, 12, 0, tzinfo=timezone.utc)
+    start = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
     with app.app_context():
         org = db.session.scalar(select(Organisation.id))
         deployment = db.session.scalar(select(Deployment))
