@@ -34,6 +34,7 @@ from tests.conftest import tool_client
 from tests.fuzz.forms import Field, Form, forms_on
 from tests.fuzz.hostile import SCRIPT, assert_answer_is_safe, fuzz_settings, hostile_text
 from tests.learner_flow import answers, attempt_id, csrf, read_all, start_quiz, submit
+from tests.lti.test_deep_linking import dl_launch
 from tests.lti_flow import Flow
 from tests.web.test_team import council, inbox  # noqa: F401 - fixtures
 
@@ -488,17 +489,26 @@ def test_lti_forms(app: Flask, registered: DemoPlatform, http: requests.Session)
     answer = flow.launch(flow.platform_answer(flow.auth_query("u-aisha")))
     assert answer.status_code == 200 and 'action="/lti/continue"' in answer.get_data(as_text=True)
     login = registered.login_params("u-aisha", "cp-2026")
+    # A course editor's deep linking choice page (its form carries its own token).
+    choice = dl_launch(tool_client(app), registered, http)
+    assert choice.status_code == 200 and 'action="/lti/deep-link"' in choice.get_data(as_text=True)
     run = Run(
         tool_client(app),
-        ["new window", "login", "launch"],
+        ["new window", "login", "launch", "deep link"],
         static={
+            "deep link": choice.get_data(as_text=True),
             "new window": answer.get_data(as_text=True),
             "login": _html_form("/lti/login", login),
             "launch": _html_form("/lti/launch", {"id_token": "e30.e30.e30", "state": "s"}),
         },
     )
     fuzz_pages(run, 15)
-    assert {"post /lti/continue", "post /lti/login", "post /lti/launch"} <= set(run.seen)
+    assert {
+        "post /lti/continue",
+        "post /lti/login",
+        "post /lti/launch",
+        "post /lti/deep-link",
+    } <= set(run.seen)
 
 
 # -- without the CSRF token ------------------------------------------------------------------------
