@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from app.models import DeepLinkRequest
@@ -110,7 +110,3 @@ def use_request(session: Session, request_id: int, secret: str, now: datetime) -
         raise RequestUnusable(row, "used" if row.used_at is not None else "expired")
     session.refresh(row)
     return row
-
-
-def request_for(session: Session, request_id: int) -> DeepLinkRequest | None:
-    return session.scalars(select(DeepLinkRequest).where(DeepLinkRequest.id == request_id)).first()

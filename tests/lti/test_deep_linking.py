@@ -410,6 +410,23 @@ def test_the_request_expires_after_exactly_thirty_minutes(
         assert stored is not None and made.secret not in stored.secret_hash
         assert len(stored.secret_hash) == 64
 
+        # Kept for a day after expiry (a late answer is told "expired"), then removed.
+        def another(now: datetime) -> None:
+            dl_service.create_request(
+                db.session(),
+                organisation_id=org,
+                registration_id=deployment.registration_id,
+                deployment_pk=deployment.id,
+                settings={},
+                editor_name="Tom",
+                now=now,
+            )
+
+        another(last + timedelta(days=1))
+        assert db.session.get(DeepLinkRequest, made.id) is not None
+        another(last + timedelta(days=1, seconds=1))
+        assert db.session.get(DeepLinkRequest, made.id) is None
+
 
 def test_the_tool_configuration_offers_deep_linking(client: FlaskClient) -> None:
     config = client.get("/lti/config?format=json").json
