@@ -117,7 +117,11 @@ def _refuse(
 
 def answer_request(valid: ValidLaunch) -> BaseResponse:
     """A valid LtiDeepLinkingRequest: the choice page, or a refusal the LMS is told of.
-    Nothing of a visit starts: no person, no launch row. The caller commits."""
+    Nothing of a visit starts: no person, no launch row, no session. The caller commits.
+
+    The state cookie is not needed here (the LMS's frame may refuse it): the page signs no
+    one in and can only answer the LMS request it came with, so a request posted into
+    someone else's browser gains its sender nothing."""
     assert valid.deep_link is not None
     context, settings = valid.context, valid.deep_link.settings
     registration = _registration(context.registration_id)
