@@ -29,7 +29,7 @@ from app.models import LoginState
 from lti import errors
 from lti.context import LaunchContext
 from lti.jwks import JwksCache
-from lti.login import STATE_COOKIE_PREFIX
+from lti.login import STATE_COOKIE_PREFIX, PlatformStorage, origin_text
 from lti.registry import RegistrationInfo, Registry, url_origin
 from lti.roles import map_roles
 from lti.tool_conf import DbToolConf
@@ -49,7 +49,7 @@ _USE_STATE = (
         _STATES.c.expires_at >= bindparam("now"),
     )
     .values(used_at=bindparam("now"))
-    .returning(_STATES.c.nonce, _STATES.c.registration_id)
+    .returning(_STATES.c.nonce, _STATES.c.registration_id, _STATES.c.storage_target)
 )
 ALLOWED_ALGS = {"RS256", "RS384", "RS512"}
 # C0 and C1 control characters (NUL included: PostgreSQL refuses it in text) and lone
@@ -99,6 +99,14 @@ class ValidLaunch:
     # False when the browser did not send back the state cookie set at login: it refuses
     # cookies in this frame, so the visit must continue in a new window.
     cookies_work: bool
+    # Without the state cookie, where the login kept its state and nonce in the platform's
+    # storage (for the launch page to read back); None with the cookie, or without storage.
+    storage: PlatformStorage | None = None
+
+
+def _storage_for(target: str | None, reg: RegistrationInfo) -> PlatformStorage | None:
+    origin = origin_text(reg.auth_login_url) if target else None
+    return PlatformStorage(target, origin) if target and origin else None
 
 
 class ToolMessageLaunch(MessageLaunch):
@@ -376,4 +384,5 @@ def validate_launch(
             )[:5000],
         ),
         cookies_work=cookie is not None,
+        storage=None if cookie is not None else _storage_for(login.storage_target, reg),
     )
