@@ -169,6 +169,16 @@ def prove_stored_login(session: Session, state: str, nonce: str, now: datetime) 
     return used.rowcount == 1  # type: ignore[attr-defined]
 
 
+def stored_login_proven(session: Session, state: str) -> bool:
+    """Whether a launch page proved this login from platform storage (prove_stored_login)."""
+    found = session.execute(
+        select(LoginState.state).where(
+            LoginState.state == state, LoginState.storage_proven_at.isnot(None)
+        )
+    ).first()
+    return found is not None
+
+
 def purge_login_states(session: Session, now: datetime) -> int:
     """Forget logins a day past their expiry; a replay of one is refused as unknown anyway."""
     result = session.execute(

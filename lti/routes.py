@@ -46,6 +46,7 @@ from lti.login import (
     purge_login_states,
     start_login,
     storage_keys,
+    stored_login_proven,
 )
 from lti.registry import Registry
 
@@ -239,6 +240,11 @@ def _storage_serializer() -> URLSafeSerializer:
     return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="cpm-storage-proof")
 
 
+def _window_serializer() -> URLSafeSerializer:
+    # The key a proven frame hands to the new window it opens (storage_window below).
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="cpm-storage-window")
+
+
 def _cookies_blocked_page(launch_id: int, state: str, storage: PlatformStorage | None) -> str:
     handoff = _handoff_serializer().dumps(launch_id)
     if storage is None:
@@ -247,6 +253,7 @@ def _cookies_blocked_page(launch_id: int, state: str, storage: PlatformStorage |
     return render_template(
         "lti/launch_storage.html",
         handoff=handoff,
+        window_url=url_for("lti.storage_window_page"),
         storage=storage,
         keys=[state_key, nonce_key],
         proof=_storage_serializer().dumps([launch_id, state]),
@@ -273,7 +280,7 @@ def storage_proof() -> Any:
     (the attacker of login CSRF knows their own state and nonce) cannot send JSON without a
     CORS preflight the tool never answers, and browsers send a true Origin on every POST.
     """
-    if request.headers.get("Origin") != origin_text(base_url()) or not request.is_json:
+    if not _same_origin_json():
         return _proof_refused("not_same_origin", None)
     body = request.get_json(silent=True)
     fields = body if isinstance(body, dict) else {}
@@ -298,7 +305,65 @@ def storage_proof() -> Any:
     # Try the session cookie in the frame; the page asks /lti/storage/visit whether it came back.
     login_user(NewVisit(token))
     log.info("storage_proof outcome=ok launch=%s", launch_id)
-    return jsonify(proven=True, launch=launch_id)
+    # In the body of a same-origin fetch only: for the page to hand to a new window it opens
+    # itself, should this frame refuse the session cookie.
+    window = _window_serializer().dumps([launch_id, signed_state])
+    return jsonify(proven=True, launch=launch_id, window=window)
+
+
+def _same_origin_json() -> bool:
+    return request.headers.get("Origin") == origin_text(base_url()) and request.is_json
+
+
+@bp.get("/storage/window")
+def storage_window_page() -> Any:
+    """The new window a proven frame opens: it asks its opener for the key, then posts it."""
+    g.deny_framing = True  # signs someone in: only ever a top-level window
+    return render_template("lti/storage_window.html")
+
+
+@bp.post("/storage/window")
+@csrf.exempt  # this window has no session yet; guarded by same-origin, as the proof is
+def storage_window() -> Any:
+    """Sign in the new window of a launch proven from platform storage, without asking
+    "Continue as ...?".
+
+    Why no question is safe here: the question guards against a hand-off link posted to
+    a victim's browser by another site (login CSRF). This key is never in a page or a URL:
+    the proof's same-origin fetch returned it to the frame that read the login's state and
+    nonce from the platform's storage in this browser; that frame gives it only to a window
+    of the tool's own origin that it opened itself (lti-storage.mjs checks source and
+    origin), and only a script of the tool's origin can post it here (Origin and JSON, as
+    for the proof). An attacker holding their own key has no way to make a page of the
+    tool's origin in the victim's browser post it.
+    """
+    if not _same_origin_json():
+        return _window_refused("not_same_origin", None)
+    body = request.get_json(silent=True)
+    key = body.get("key") if isinstance(body, dict) else None
+    if not isinstance(key, str) or not 0 < len(key) <= MAX_PROOF_CHARS:
+        return _window_refused("malformed", None)
+    try:
+        launch_id, state = _window_serializer().loads(key)
+    except (BadSignature, TypeError, ValueError):
+        return _window_refused("bad_signature", None)
+    if not isinstance(launch_id, int) or not isinstance(state, str):
+        return _window_refused("bad_signature", None)
+    if not stored_login_proven(db.session(), state):
+        return _window_refused("not_proven", launch_id)
+    token = hand_off(db.session(), launch_id, utcnow(), HANDOFF_LIFETIME)
+    if token is None:
+        return _window_refused("used_or_expired", launch_id)
+    db.session.commit()
+    login_user(NewVisit(token))
+    log.info("handoff outcome=ok launch=%s via=platform_storage", launch_id)
+    return jsonify(signed_in=True)
+
+
+def _window_refused(reason: str, launch_id: int | None) -> tuple[Response, int]:
+    db.session.rollback()
+    log.info("handoff outcome=refused reason=%s launch=%s via=platform_storage", reason, launch_id)
+    return jsonify(signed_in=False), 403
 
 
 @bp.get("/storage/visit")

@@ -69,8 +69,8 @@ async function read(win, origin, key) {
   return answer.key === key && typeof answer.value === "string" ? answer.value : null;
 }
 
-// At launch, without the state cookie: read them back, have the tool check them, and go
-// on in this frame if the session cookie the tool then sets comes back.
+// At launch, without the state cookie: read them back and have the tool check them. The
+// answer: null, or the launch and the key for a new window (lti/routes.py storage_window).
 async function prove(box) {
   const win = storageWindow(box.dataset.target);
   const origin = box.dataset.origin;
@@ -85,10 +85,59 @@ async function prove(box) {
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ proof: box.dataset.proof, state, nonce }),
   });
-  if (!proof.ok) return false;
-  const { launch } = await proof.json();
+  return proof.ok ? proof.json() : null;
+}
+
+// Whether the session cookie the proof set came back with the next request.
+async function cookieWorks(box, launch) {
   const visit = await fetch(box.dataset.visitUrl, { credentials: "same-origin", cache: "no-store" });
   return visit.ok && (await visit.json()).launch === launch;
+}
+
+// The frame refuses the tool's cookies: the button opens the new window itself and gives
+// the key to that window only (its own, of the tool's origin), which then needs no question.
+function offerWindow(box, key) {
+  const form = document.getElementById("new-window");
+  if (!form) return;
+  let opened = null;
+  window.addEventListener("message", (event) => {
+    const data = event.data;
+    if (!opened || event.source !== opened || event.origin !== window.location.origin) return;
+    if (!data || data.subject !== "cpm.window.ready") return;
+    opened.postMessage({ subject: "cpm.window.key", key }, window.location.origin);
+  });
+  form.addEventListener("submit", (event) => {
+    opened = window.open(box.dataset.windowUrl, "_blank");
+    if (opened) event.preventDefault(); // a blocked pop-up: the form's own new window
+  });
+}
+
+// The new window: ask the frame that opened it for the key, and post it.
+function askOpener() {
+  const opener = window.opener;
+  if (!opener) return Promise.reject(new Error("no opener"));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("no key")), WAIT_MS);
+    window.addEventListener("message", (event) => {
+      const data = event.data;
+      if (event.source !== opener || event.origin !== window.location.origin) return;
+      if (!data || data.subject !== "cpm.window.key" || typeof data.key !== "string") return;
+      clearTimeout(timer);
+      resolve(data.key);
+    });
+    opener.postMessage({ subject: "cpm.window.ready" }, window.location.origin);
+  });
+}
+
+async function signInWindow(box) {
+  const key = await askOpener();
+  const answer = await fetch(box.dataset.postUrl, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ key }),
+  });
+  if (!answer.ok) throw new Error("refused");
 }
 
 const box = document.getElementById("lti-storage");
@@ -97,10 +146,28 @@ if (box && box.dataset.mode === "keep") {
     .catch(() => {})
     .finally(() => window.location.assign(box.dataset.next));
 } else if (box && box.dataset.mode === "prove") {
-  // On failure the page stays as it is: the new-window flow.
+  // On failure the page stays as it is: the new-window flow, with its question.
+  // data-outcome says which way it went (for people reading the page's source, and tests).
   prove(box)
-    .then((inFrame) => {
-      if (inFrame) window.location.assign(box.dataset.next);
+    .then(async (proven) => {
+      if (!proven) {
+        box.dataset.outcome = "not-proven";
+      } else if (await cookieWorks(box, proven.launch)) {
+        box.dataset.outcome = "frame";
+        window.location.assign(box.dataset.next);
+      } else {
+        offerWindow(box, proven.window);
+        box.dataset.outcome = "new-window";
+      }
     })
-    .catch(() => {});
+    .catch(() => {
+      box.dataset.outcome = "not-proven";
+    });
+} else if (box && box.dataset.mode === "window") {
+  signInWindow(box)
+    .then(() => window.location.assign(box.dataset.next))
+    .catch(() => {
+      document.getElementById("lti-storage-status").textContent = "";
+      document.getElementById("lti-storage-failed").hidden = false;
+    });
 }
