@@ -241,7 +241,13 @@ def test_the_stored_state_and_nonce_give_the_frame_its_visit(app: Flask, flow: F
     assert proven.status_code == 200
     with app.app_context():
         launch_id = db.session.scalars(select(Launch.id)).one()
-    assert proven.get_json() == {"proven": True, "launch": launch_id}
+    answer = proven.get_json()
+    assert answer["proven"] is True and answer["launch"] == launch_id
+    # The key for a new window is signed over this launch and its state (stored format).
+    assert URLSafeSerializer(app.config["SECRET_KEY"], salt="cpm-storage-window").loads(
+        answer["window"]
+    ) == [launch_id, query["state"]]
+    assert set(answer) == {"proven", "launch", "window"}
     assert session_cookie(frame) is not None
     # The page's next request shows the cookie came back, and for this launch.
     assert frame.get("/lti/storage/visit").get_json() == {"launch": launch_id}
@@ -394,3 +400,92 @@ def test_after_a_proof_the_new_window_still_asks_who_continues(app: Flask, flow:
 
     assert question.status_code == 200
     assert "Continue as Aisha Khan?" in question.get_data(as_text=True)
+
+
+# -- the new window a proven frame opens -----------------------------------------------------------
+def proven_launch(app: Flask, flow: Flow) -> tuple[str, TestResponse, FlaskClient]:
+    """A launch proven from platform storage: the key its frame hands to a new window."""
+    page, query, frame = cookieless_launch(flow, app)
+    proven = prove(frame, proof_of(page), query["state"], query["nonce"])
+    assert proven.status_code == 200
+    return proven.get_json()["window"], page, frame
+
+
+def open_window(window: FlaskClient, key: Any, headers: dict[str, str] | None = None) -> Any:
+    headers = SAME_ORIGIN if headers is None else headers
+    return window.post("/lti/storage/window", json={"key": key}, headers=headers)
+
+
+def test_the_window_page_is_never_framed(client: FlaskClient) -> None:
+    page = client.get("/lti/storage/window")
+    assert page.status_code == 200
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    assert storage_of(page).data == {
+        "mode": "window",
+        "post-url": "/lti/storage/window",
+        "next": "/resume",
+    }
+
+
+def test_the_key_signs_in_the_new_window_without_the_question_once(app: Flask, flow: Flow) -> None:
+    key, _, _ = proven_launch(app, flow)
+    window = tool_client(app)
+
+    opened = open_window(window, key)
+
+    assert opened.status_code == 200 and opened.get_json() == {"signed_in": True}
+    assert window.get("/").status_code == 200
+    with app.app_context():
+        assert db.session.scalars(select(Launch.handed_off_at)).one() is not None
+    again = tool_client(app)
+    assert open_window(again, key).status_code == 403
+    assert session_cookie(again) is None
+
+
+def test_the_key_of_a_login_never_proven_is_refused(app: Flask, flow: Flow) -> None:
+    page, query, _ = cookieless_launch(flow, app)
+    with app.app_context():
+        launch_id = db.session.scalars(select(Launch.id)).one()
+    key = URLSafeSerializer(app.config["SECRET_KEY"], salt="cpm-storage-window").dumps(
+        [launch_id, query["state"]]
+    )
+    window = tool_client(app)
+    answer = open_window(window, key)
+    assert answer.status_code == 403 and answer.get_json() == {"signed_in": False}
+    assert session_cookie(window) is None
+    # The ordinary new-window link (with its question) is still unspent.
+    handoff = parse_form(page.get_data(as_text=True))[1]["h"]
+    assert window.post("/lti/continue", data={"h": handoff}).status_code == 303
+    assert "Continue as Aisha Khan?" in window.get("/lti/continue").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("headers", "key"),
+    [
+        ({}, None),
+        ({"Origin": "https://lms.test"}, None),
+        (SAME_ORIGIN, "1.forged"),
+        (SAME_ORIGIN, 7),
+        (SAME_ORIGIN, "x" * 301),
+    ],
+    ids=["no origin", "another site", "forged", "a number", "too long"],
+)
+def test_a_window_key_from_elsewhere_is_refused(
+    app: Flask, flow: Flow, headers: dict[str, str], key: Any
+) -> None:
+    real, _, _ = proven_launch(app, flow)
+    window = tool_client(app)
+    answer = open_window(window, real if key is None else key, headers=headers)
+    assert answer.status_code == 403
+    assert session_cookie(window) is None
+    with app.app_context():
+        assert db.session.scalars(select(Launch.handed_off_at)).one() is None
+
+
+@pytest.mark.parametrize(("seconds", "status"), [(300, 200), (301, 403)])
+def test_the_window_key_lasts_300_seconds_from_the_launch(
+    app: Flask, flow: Flow, frozen: list[datetime], seconds: int, status: int
+) -> None:
+    key, _, _ = proven_launch(app, flow)
+    frozen[0] += timedelta(seconds=seconds)
+    assert open_window(tool_client(app), key).status_code == status
