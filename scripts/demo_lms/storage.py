@@ -32,11 +32,13 @@ _SCRIPT = """<script>
         { subject: "lti.capabilities" }, { subject: "lti.put_data" },
         { subject: "lti.get_data" } ] });
     } else if (data.subject === "lti.put_data") {
-      if (typeof data.key !== "string" || typeof data.value !== "string") {
+      const value = data.value;
+      if (typeof data.key !== "string" || !(typeof value === "string" || value === null)) {
         answer(event, data, { error: { code: "bad_request", message: "key and value" } });
         return;
       }
-      store.set(data.key, data.value);
+      if (value === null) store.delete(data.key);  // null removes, as the spec says
+      else store.set(data.key, value);
       answer(event, data, { key: data.key, value: data.value });
     } else if (data.subject === "lti.get_data") {
       if (!store.has(data.key)) {
