@@ -31,7 +31,7 @@ from lti import errors
 from lti.context import LaunchContext
 from lti.deep_linking import DEEP_LINKING_REQUEST, DeepLinkContext, deep_link_context
 from lti.jwks import JwksCache
-from lti.login import STATE_COOKIE_PREFIX
+from lti.login import STATE_COOKIE_PREFIX, PlatformStorage, origin_text
 from lti.registry import RegistrationInfo, Registry, url_origin
 from lti.roles import map_roles
 from lti.tool_conf import DbToolConf
@@ -51,7 +51,7 @@ _USE_STATE = (
         _STATES.c.expires_at >= bindparam("now"),
     )
     .values(used_at=bindparam("now"))
-    .returning(_STATES.c.nonce, _STATES.c.registration_id)
+    .returning(_STATES.c.nonce, _STATES.c.registration_id, _STATES.c.storage_target)
 )
 ALLOWED_ALGS = {"RS256", "RS384", "RS512"}
 # C0 and C1 control characters (NUL included: PostgreSQL refuses it in text) and lone
@@ -103,6 +103,14 @@ class ValidLaunch:
     cookies_work: bool
     # Set for an LtiDeepLinkingRequest: a course editor choosing content, not a visit.
     deep_link: DeepLinkContext | None = None
+    # Without the state cookie, where the login kept its state and nonce in the platform's
+    # storage (for the launch page to read back); None with the cookie, or without storage.
+    storage: PlatformStorage | None = None
+
+
+def _storage_for(target: str | None, reg: RegistrationInfo) -> PlatformStorage | None:
+    origin = origin_text(reg.auth_login_url) if target else None
+    return PlatformStorage(target, origin) if target and origin else None
 
 
 class ToolMessageLaunch(MessageLaunch):
@@ -380,6 +388,7 @@ def validate_launch(
         ),
         cookies_work=cookie is not None,
         deep_link=deep_link,
+        storage=None if cookie is not None else _storage_for(login.storage_target, reg),
     )
 
 

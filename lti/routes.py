@@ -5,6 +5,7 @@ Paths are fixed: LMS administrators type them into their platform.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import re
 import time
@@ -23,7 +24,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_login import login_user
+from flask_login import current_user, login_user
 from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -32,13 +33,22 @@ from app.clock import utcnow
 from app.db import db
 from app.extensions import csrf
 from app.services.keys import PublishedKeys
-from app.services.launches import hand_off, pending_hand_off, record_launch
+from app.services.launches import hand_off, pending_hand_off, record_launch, renew_visit_token
 from lti import deep_link_views
 from lti.errors import LaunchError
 from lti.forms import ContinueAsForm
 from lti.jwks import JwksCache
 from lti.launch import validate_launch
-from lti.login import STATE_COOKIE_PREFIX, purge_login_states, start_login
+from lti.login import (
+    STATE_COOKIE_PREFIX,
+    PlatformStorage,
+    origin_text,
+    prove_stored_login,
+    purge_login_states,
+    start_login,
+    storage_keys,
+    stored_login_proven,
+)
 from lti.registry import Registry
 
 bp = Blueprint("lti", __name__, url_prefix="/lti", template_folder="templates")
@@ -153,7 +163,20 @@ def login() -> Any:
         db.session.rollback()
         _log_rejection("login", exc)
         return _error_page(exc)
-    response = redirect(result.url)
+    if result.storage is None:
+        response = redirect(result.url)
+    else:
+        # The platform offers its storage: a page keeps the state and nonce there first,
+        # then goes on to the same URL (lti/templates/lti/login_storage.html).
+        state_key, nonce_key = storage_keys(result.state)
+        response = current_app.make_response(
+            render_template(
+                "lti/login_storage.html",
+                storage=result.storage,
+                auth_url=result.url,
+                items={state_key: result.state, nonce_key: result.nonce},
+            )
+        )
     # Proves, at launch, that the same browser started this login (login CSRF). Browsers
     # that refuse the cookie in an iframe are sent to a new window instead of failing.
     _state_cookie(response, result.state, result.max_age)
@@ -208,11 +231,10 @@ def launch() -> Any:
         # No state cookie: this may be the browser that started the login but refuses
         # cookies in the LMS's frame, or a victim's browser made to post someone else's
         # id_token and state (login CSRF). Either way it gets no session here; the person
-        # must confirm, in a new window, whose visit they continue.
+        # must confirm, in a new window, whose visit they continue. Where the login kept
+        # its state in the platform's storage, the page first tries to prove it from there.
         response = current_app.make_response(
-            render_template(
-                "lti/cookies_blocked.html", handoff=_handoff_serializer().dumps(recorded.id)
-            )
+            _cookies_blocked_page(recorded.id, request.form["state"], valid.storage)
         )
     _state_cookie(response, request.form["state"], None)
     return response
@@ -227,6 +249,147 @@ def deep_link_choice() -> Any:
         db.session.rollback()
         _log_rejection("deep_link", exc)
         return _error_page(exc)
+
+
+def _storage_serializer() -> URLSafeSerializer:
+    # Binds the proof to one launch and the state it used; a different salt from the
+    # hand-off link, so neither can stand for the other.
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="cpm-storage-proof")
+
+
+def _window_serializer() -> URLSafeSerializer:
+    # The key a proven frame hands to the new window it opens (storage_window below).
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="cpm-storage-window")
+
+
+def _cookies_blocked_page(launch_id: int, state: str, storage: PlatformStorage | None) -> str:
+    handoff = _handoff_serializer().dumps(launch_id)
+    if storage is None:
+        return render_template("lti/cookies_blocked.html", handoff=handoff)
+    state_key, nonce_key = storage_keys(state)
+    return render_template(
+        "lti/launch_storage.html",
+        handoff=handoff,
+        window_url=url_for("lti.storage_window_page"),
+        storage=storage,
+        keys=[state_key, nonce_key],
+        proof=_storage_serializer().dumps([launch_id, state]),
+    )
+
+
+MAX_PROOF_CHARS = 300  # a signed [launch id, 43-character state] is about 110
+
+
+def _proof_refused(reason: str, launch_id: int | None) -> tuple[Response, int]:
+    db.session.rollback()
+    log.info("storage_proof outcome=refused reason=%s launch=%s", reason, launch_id)
+    return jsonify(proven=False), 403
+
+
+@bp.post("/storage/proof")
+@csrf.exempt  # from the LMS's frame, which may hold no session; guarded by same-origin below
+def storage_proof() -> Any:
+    """The launch page read its login's state and nonce back from platform storage and
+    posts them here: if they are that login's, once and in time, the frame gets the visit.
+
+    Proving it matters only if the values came from the platform's storage in this very
+    browser, so only a script of the tool's own pages may post them: a form on another site
+    (the attacker of login CSRF knows their own state and nonce) cannot send JSON without a
+    CORS preflight the tool never answers, and browsers send a true Origin on every POST.
+    """
+    if not _same_origin_json():
+        return _proof_refused("not_same_origin", None)
+    body = request.get_json(silent=True)
+    fields = body if isinstance(body, dict) else {}
+    proof, state, nonce = (fields.get(k) for k in ("proof", "state", "nonce"))
+    if not all(isinstance(v, str) and 0 < len(v) <= MAX_PROOF_CHARS for v in (proof, state, nonce)):
+        return _proof_refused("malformed", None)
+    try:
+        launch_id, signed_state = _storage_serializer().loads(str(proof))
+    except (BadSignature, TypeError, ValueError):
+        return _proof_refused("bad_signature", None)
+    if not isinstance(launch_id, int) or not isinstance(signed_state, str):
+        return _proof_refused("bad_signature", None)
+    if not hmac.compare_digest(signed_state.encode(), str(state).encode()):
+        return _proof_refused("other_login", launch_id)
+    now = utcnow()
+    if not prove_stored_login(db.session(), signed_state, str(nonce), now):
+        return _proof_refused("wrong_used_or_expired", launch_id)
+    token = renew_visit_token(db.session(), launch_id, now, HANDOFF_LIFETIME)
+    if token is None:
+        return _proof_refused("launch_used_or_expired", launch_id)
+    db.session.commit()
+    # Try the session cookie in the frame; the page asks /lti/storage/visit whether it came back.
+    login_user(NewVisit(token))
+    log.info("storage_proof outcome=ok launch=%s", launch_id)
+    # In the body of a same-origin fetch only: for the page to hand to a new window it opens
+    # itself, should this frame refuse the session cookie.
+    window = _window_serializer().dumps([launch_id, signed_state])
+    return jsonify(proven=True, launch=launch_id, window=window)
+
+
+def _same_origin_json() -> bool:
+    return request.headers.get("Origin") == origin_text(base_url()) and request.is_json
+
+
+@bp.get("/storage/window")
+def storage_window_page() -> Any:
+    """The new window a proven frame opens: it asks its opener for the key, then posts it."""
+    g.deny_framing = True  # signs someone in: only ever a top-level window
+    return render_template("lti/storage_window.html")
+
+
+@bp.post("/storage/window")
+@csrf.exempt  # this window has no session yet; guarded by same-origin, as the proof is
+def storage_window() -> Any:
+    """Sign in the new window of a launch proven from platform storage, without asking
+    "Continue as ...?".
+
+    Why no question is safe here: the question guards against a hand-off link posted to
+    a victim's browser by another site (login CSRF). This key is never in a page or a URL:
+    the proof's same-origin fetch returned it to the frame that read the login's state and
+    nonce from the platform's storage in this browser; that frame gives it only to a window
+    of the tool's own origin that it opened itself (lti-storage.mjs checks source and
+    origin), and only a script of the tool's origin can post it here (Origin and JSON, as
+    for the proof). An attacker holding their own key has no way to make a page of the
+    tool's origin in the victim's browser post it.
+    """
+    if not _same_origin_json():
+        return _window_refused("not_same_origin", None)
+    body = request.get_json(silent=True)
+    key = body.get("key") if isinstance(body, dict) else None
+    if not isinstance(key, str) or not 0 < len(key) <= MAX_PROOF_CHARS:
+        return _window_refused("malformed", None)
+    try:
+        launch_id, state = _window_serializer().loads(key)
+    except (BadSignature, TypeError, ValueError):
+        return _window_refused("bad_signature", None)
+    if not isinstance(launch_id, int) or not isinstance(state, str):
+        return _window_refused("bad_signature", None)
+    if not stored_login_proven(db.session(), state):
+        return _window_refused("not_proven", launch_id)
+    token = hand_off(db.session(), launch_id, utcnow(), HANDOFF_LIFETIME)
+    if token is None:
+        return _window_refused("used_or_expired", launch_id)
+    db.session.commit()
+    login_user(NewVisit(token))
+    log.info("handoff outcome=ok launch=%s via=platform_storage", launch_id)
+    return jsonify(signed_in=True)
+
+
+def _window_refused(reason: str, launch_id: int | None) -> tuple[Response, int]:
+    db.session.rollback()
+    log.info("handoff outcome=refused reason=%s launch=%s via=platform_storage", reason, launch_id)
+    return jsonify(signed_in=False), 403
+
+
+@bp.get("/storage/visit")
+def storage_visit() -> Any:
+    """Which launch this browser's session cookie (if it sent one) belongs to."""
+    launch_id = current_user.launch_id if current_user.is_authenticated else None
+    response = jsonify(launch=launch_id)
+    response.cache_control.no_store = True
+    return response
 
 
 def _handoff_refused(launch_id: int | None, reason: str) -> tuple[str, int]:

@@ -107,6 +107,7 @@ def main() -> None:
     flask("lti", "ensure-key", env=env)
     flask("content", "publish", env=env)
     platform = DemoPlatform(issuer=lms_url, tool_base_url=tool_url)
+    platform.platform_storage = True  # as Canvas: the course page offers its storage
     flask(*platform.register_command(ORGANISATION), env=env)
     # HR's roster for the demo council: who must complete the module, and who manages whom.
     flask(

@@ -29,6 +29,11 @@ class LoginState(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The platform offered its own storage (lti_storage_target): the frame or "_parent" the
+    # login page kept the state and nonce in, and when a launch page read them back from
+    # there (once) in place of the state cookie.
+    storage_target: Mapped[str | None] = mapped_column(String(64))
+    storage_proven_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class LmsContext(Base):

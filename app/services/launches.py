@@ -442,5 +442,21 @@ def hand_off(session: Session, launch_id: int, now: datetime, lifetime: timedelt
     return token if used.rowcount == 1 else None  # type: ignore[attr-defined]
 
 
+def renew_visit_token(
+    session: Session, launch_id: int, now: datetime, lifetime: timedelta
+) -> str | None:
+    """A new session token for a cookie-less launch whose login was proven from platform
+    storage, for the LMS's frame to try as a cookie. Unlike hand_off it spends nothing: if
+    the frame refuses the cookie, the new-window link still works (and replaces it again).
+    None if the launch was handed off, has ended, or is older than `lifetime`."""
+    token = secrets.token_urlsafe(32)
+    renewed = session.execute(
+        update(Launch)
+        .where(*_hand_off_open(launch_id, now, lifetime))
+        .values(session_token_hash=token_hash(token))
+    )
+    return token if renewed.rowcount == 1 else None  # type: ignore[attr-defined]
+
+
 def end_visit(session: Session, launch: Launch, now: datetime) -> None:
     launch.ended_at = now

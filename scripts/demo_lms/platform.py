@@ -25,6 +25,8 @@ from lti1p3platform.oidc_login import OIDCLoginAbstract
 from lti1p3platform.registration import Registration
 from lti1p3platform.request import Request, TRequest
 
+from scripts.demo_lms.storage import STORAGE_TARGET
+
 LIS = "http://purl.imsglobal.org/vocab/lis/v2/"
 ROLE_LEARNER = LIS + "membership#Learner"
 ROLE_INSTRUCTOR = LIS + "membership#Instructor"
@@ -159,6 +161,9 @@ class DemoPlatform:
         # their `data` (-> user id, course).
         self.added_links: dict[str, dict[str, Any]] = {}
         self.deep_link_requests: dict[str, tuple[str, str]] = {}
+        # True: login initiation offers the LMS page's storage (lti_storage_target), and
+        # the course page answers the tool's postMessages (scripts/demo_lms/storage.py).
+        self.platform_storage = False
         self.rotate_key()
 
     # -- keys ------------------------------------------------------------------------------------
@@ -306,7 +311,10 @@ class DemoPlatform:
         conf = _Conf(registration=self.registration())
         login = _Login(_PlainRequest({}), conf)
         login.set_lti_message_hint(hint=f"{context_id}|{link_id or course.resource_link_id}")
-        return login.initiate_login(user_id)  # type: ignore[no-any-return]
+        url: str = login.initiate_login(user_id)
+        if self.platform_storage:
+            url = with_query(url, {"lti_storage_target": STORAGE_TARGET})
+        return url
 
     def login_params(self, user_id: str, context_id: str) -> dict[str, str]:
         return dict(parse_qsl(urlsplit(self.login_initiation_url(user_id, context_id)).query))

@@ -9,6 +9,7 @@ from flask import Flask, Response, jsonify, request
 
 from scripts.demo_lms import deeplink
 from scripts.demo_lms.platform import AuthError, DemoPlatform
+from scripts.demo_lms.storage import storage_script
 
 AGS = "https://purl.imsglobal.org/spec/lti-ags/scope/"
 NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
@@ -84,6 +85,8 @@ def create_platform_app(platform: DemoPlatform) -> Flask:
             f"<iframe src='{src}' title='{escape(title)}' "
             "allow='fullscreen'></iframe>"
         )
+        if platform.platform_storage:
+            body += storage_script(platform.tool_launch_url)
         return PAGE.format(title=course.resource_link_title, body=body)
 
     @app.get("/start/<user_id>/<context_id>")
