@@ -110,6 +110,33 @@ def add_platform_command(
         click.echo(f"  added deployment {dep}")
 
 
+@lti_cli.command("registration-url")
+@click.option("--org", "organisation", required=True, help="The organisation (council).")
+@click.option(
+    "--hours", default=24, show_default=True, type=int, help="How long the URL can be used."
+)
+def registration_url_command(organisation: str, hours: int) -> None:
+    """Make a single-use URL that registers one LMS for an organisation (Dynamic Registration)."""
+    from app.services.registration import create_invite
+
+    base = (current_app.config["TOOL_BASE_URL"] or "").rstrip("/")
+    if not base:
+        raise click.ClickException("Set TOOL_BASE_URL: the LMS must reach the tool there.")
+    try:
+        invite, token = create_invite(db.session(), organisation, hours, "command line", utcnow())
+    except PlatformError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    until = f"{invite.expires_at:%Y-%m-%d %H:%M} UTC"
+    click.echo(f"Registration URL for {organisation} (works once, until {until}):")
+    click.echo(f"{base}/lti/register/{token}")
+    click.echo(
+        "Paste it into the LMS's Tool URL box (Moodle: Site administration > Plugins > "
+        "Activity modules > External tool > Manage tools)."
+    )
+
+
 @lti_cli.command("list-platforms")
 def list_platforms_command() -> None:
     """Show every registered platform and its deployments."""

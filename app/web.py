@@ -196,7 +196,9 @@ def _security_headers(response: Response) -> Response:
     if getattr(g, "deny_framing", False):
         ancestors = "'none'"
     else:
-        ancestors = " ".join(["'self'", *_frame_ancestors()])
+        # g.frame_ancestors_extra: an LMS not registered yet, registering (lti/dynreg.py).
+        extra = getattr(g, "frame_ancestors_extra", [])
+        ancestors = " ".join(["'self'", *_frame_ancestors(), *extra])
     response.headers["Content-Security-Policy"] = (
         "default-src 'self'; "
         f"script-src 'self' 'nonce-{nonce}'; "
