@@ -182,4 +182,7 @@ def create_platform_app(platform: DemoPlatform) -> Flask:
         platform.scores.append({"lineitem": items[number - 1]["id"], **score})
         return jsonify({}), 200
 
+    from scripts.demo_lms.dynreg import register_dynreg
+
+    register_dynreg(app, platform, PAGE)  # Dynamic Registration: /admin/tools, /register
     return app
