@@ -28,7 +28,13 @@ from app.services.content_pack import (
     read_as,
 )
 from app.services.outbox import pending, send_due
-from app.services.platforms import PlatformError, add_platform, list_platforms, map_role
+from app.services.platforms import (
+    PlatformError,
+    add_platform,
+    get_or_create_organisation,
+    list_platforms,
+    map_role,
+)
 from app.services.policies import PublishError, publish
 from app.services.question_bank import BankError, BankProblem, load_bank_for, publish_bank
 from lti import nrps
@@ -123,7 +129,8 @@ def registration_url_command(organisation: str, hours: int) -> None:
     if not base:
         raise click.ClickException("Set TOOL_BASE_URL: the LMS must reach the tool there.")
     try:
-        invite, token = create_invite(db.session(), organisation, hours, "command line", utcnow())
+        org = get_or_create_organisation(db.session(), organisation)
+        invite, token = create_invite(db.session(), org, hours, "command line", utcnow())
     except PlatformError as exc:
         db.session.rollback()
         raise click.ClickException(str(exc)) from exc

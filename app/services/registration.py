@@ -28,7 +28,8 @@ from app.models import (
     RegistrationAttempt,
     RegistrationInvite,
 )
-from app.services.platforms import PlatformError, add_platform, get_or_create_organisation
+from app.services import audit
+from app.services.platforms import PlatformError, add_platform
 
 LTI_TOOL_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-tool-configuration"
 LTI_PLATFORM_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-platform-configuration"
@@ -62,12 +63,16 @@ def hash_secret(value: str) -> str:
 
 # -- invites ----------------------------------------------------------------------------------
 def create_invite(
-    session: Session, organisation: str, hours: int, created_by: str, now: datetime
+    session: Session,
+    org: Organisation,
+    hours: int,
+    created_by: str,
+    now: datetime,
+    actor_person_id: int | None = None,
 ) -> tuple[RegistrationInvite, str]:
-    """A new invite and its token (returned once: only its hash is stored)."""
+    """A new invite and its token (returned once: only its hash is stored), audited."""
     if not 1 <= hours <= MAX_HOURS:
         raise PlatformError(f"A registration URL lasts from 1 to {MAX_HOURS} hours.")
-    org = get_or_create_organisation(session, organisation)
     token = secrets.token_urlsafe(32)
     invite = RegistrationInvite(
         organisation_id=org.id,
@@ -78,6 +83,19 @@ def create_invite(
     )
     session.add(invite)
     session.flush()
+    audit.record(
+        session,
+        org.id,
+        "config_change",
+        now,
+        actor_person_id=actor_person_id,
+        actor=None if actor_person_id else created_by[:MAX_TEXT],
+        details={
+            "change": "lms_registration_url_created",
+            "invite_id": invite.id,
+            "expires_at": invite.expires_at.isoformat(),
+        },
+    )
     return invite, token
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 
 from app.db import db
 from app.models import (
+    AuditEvent,
     Deployment,
     Organisation,
     PlatformRegistration,
@@ -31,10 +32,12 @@ from app.models import (
     RegistrationInvite,
 )
 from app.services import registration as service
+from app.services.platforms import get_or_create_organisation
 from scripts.demo_lms.dynreg import DynamicRegistrar
 from scripts.demo_lms.platform import DemoPlatform
 from scripts.demo_lms.server import create_platform_app
 from tests.conftest import ORG, TOOL_BASE_URL, LiveServer, tool_client
+from tests.learner_flow import csrf
 from tests.lti_flow import Flow, parse_form
 
 OTHER_ORG = "Other District Council"
@@ -293,7 +296,8 @@ def test_an_expired_invite_is_refused(
 def test_invite_expiry_boundary_is_the_second_it_was_made_for(app: Flask) -> None:
     made = datetime(2026, 12, 6, 9, 0, 0, tzinfo=UTC)
     with app.app_context():
-        invite, token = service.create_invite(db.session, ORG, 24, "test", made)
+        org = get_or_create_organisation(db.session(), ORG)
+        invite, token = service.create_invite(db.session(), org, 24, "test", made)
         expires = made + timedelta(hours=24)
         assert invite.expires_at == expires
         last_valid = expires - timedelta(seconds=1)
@@ -549,3 +553,44 @@ def test_the_configuration_read_is_capped_at_64_kb(lms: Lms) -> None:
     lms.registrar.configuration_overrides = {}
     raw = service.fetch_configuration(lms.configuration_url)
     assert service.parse_configuration(raw, lms.configuration_url)["issuer"] == lms.platform.issuer
+
+
+# -- HR makes a registration URL for their own organisation -----------------------------------
+def test_hr_makes_a_registration_url_shown_once_and_audited(
+    app: Flask, launched: Any, lms: Lms, http: requests.Session
+) -> None:
+    hr = launched("u-priya")
+    page = hr.get("/hr/settings").get_data(as_text=True)
+    assert "Connect your learning portal" in page
+    response = hr.post("/hr/settings/registration-url", data={"csrf_token": csrf(page)})
+    assert response.status_code == 200
+    shown = response.get_data(as_text=True)
+    url = re.search(r"https://tool\.test/lti/register/[\w-]+", shown).group(0)  # type: ignore[union-attr]
+    assert "Manage tools" in shown and "Pending" in shown
+    assert response.headers["Cache-Control"] == "no-store"
+    token = url.rsplit("/", 1)[1]
+    with app.app_context():
+        invite = db.session.scalars(select(RegistrationInvite)).one()
+        org = db.session.get(Organisation, invite.organisation_id)
+        assert org is not None and org.name == ORG
+        assert invite.token_hash == service.hash_secret(token)
+        assert invite.created_by == "HR: Priya Shah"
+        event = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "config_change")
+        ).all()[-1]
+        assert event.details == {
+            "change": "lms_registration_url_created",
+            "invite_id": invite.id,
+            "expires_at": invite.expires_at.isoformat(),
+        }
+        assert token not in str(event.details)
+    # The URL registers an LMS for HR's organisation.
+    attempt_path = start(hr, lms_opens(lms, http, url))
+    assert ORG in wait_for_page(hr, attempt_path, until="Register the Corporate")
+    # Only with the form's CSRF token, and only for HR.
+    assert hr.post("/hr/settings/registration-url").status_code == 400
+    learner = launched("u-aisha")
+    assert learner.get("/hr/settings").status_code == 403  # the HR blueprint's own guard
+    assert learner.post("/hr/settings/registration-url").status_code == 400
+    with app.app_context():
+        assert db.session.scalar(select(func.count(RegistrationInvite.id))) == 1
