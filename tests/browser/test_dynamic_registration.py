@@ -26,7 +26,14 @@ from scripts.demo_lms.dynreg import DynamicRegistrar
 from scripts.demo_lms.platform import DemoPlatform
 from scripts.demo_lms.server import create_platform_app
 from tests.browser.a11y import assert_headings_in_order, assert_no_axe_violations
-from tests.browser.conftest import WAIT_SECONDS, _LateApp, _stop, wait_for_tool_page
+from tests.browser.conftest import (
+    WAIT_SECONDS,
+    LiveTool,
+    _LateApp,
+    _stop,
+    launch,
+    wait_for_tool_page,
+)
 from tests.browser.test_pages import assert_accessible, assert_no_csp_refusals, h1_text
 from tests.conftest import ORG, LiveServer
 
@@ -158,3 +165,19 @@ def test_a_refusal_page_in_the_frame_is_accessible(
     assert_no_axe_violations(chrome)
     assert_headings_in_order(chrome)
     assert live.registrar.tools == {}
+
+
+def test_hr_makes_a_registration_url_on_an_accessible_page(
+    chrome: WebDriver, live_tool: LiveTool
+) -> None:
+    launch(chrome, live_tool, "u-priya")
+    chrome.get(live_tool.tool_url + "/hr/settings")
+    wait_for_tool_page(chrome, live_tool.tool_url)
+    button = chrome.find_element(By.XPATH, "//form[contains(@action, 'registration-url')]//button")
+    chrome.execute_script("arguments[0].scrollIntoView()", button)
+    button.click()
+    wait_for_h1(chrome, "Registration URL")
+    url = chrome.find_element(By.ID, "registration-url").get_attribute("value") or ""
+    assert url.startswith(live_tool.tool_url + "/lti/register/")
+    assert_accessible(chrome)
+    assert_no_csp_refusals(chrome)
