@@ -11,6 +11,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from flask import (
@@ -258,9 +259,29 @@ def _tool_description() -> service.ToolDescription:
     )
 
 
+# A job ends within two LMS timeouts (10 s each); one still "running" long after that died
+# with its process (a restart): say so, and give the invite back, instead of waiting forever.
+STALE_AFTER = timedelta(seconds=60)
+
+
+def _end_if_stale(attempt: RegistrationAttempt) -> None:
+    if attempt.status not in ("reading", "registering"):
+        return
+    now = utcnow()
+    if now - attempt.updated_at < STALE_AFTER:
+        return
+    reason = "unreachable_configuration" if attempt.status == "reading" else "platform_refused"
+    if attempt.status == "registering":
+        service.release_invite(db.session(), attempt.invite_id)
+    service.end_attempt(attempt, "failed", now, f"{reason}: The LMS took too long to answer.")
+    db.session.commit()
+    log.info("registration outcome=refused attempt=%s reason=stale", attempt.id)
+
+
 @bp.get("/attempt/<key>")
 def attempt_page(key: str) -> Any:
     attempt = _attempt(key)
+    _end_if_stale(attempt)
     invite = db.session.get(RegistrationInvite, attempt.invite_id)
     assert invite is not None
     organisation = db.session.get(Organisation, invite.organisation_id)

@@ -594,3 +594,26 @@ def test_hr_makes_a_registration_url_shown_once_and_audited(
     assert learner.post("/hr/settings/registration-url").status_code == 400
     with app.app_context():
         assert db.session.scalar(select(func.count(RegistrationInvite.id))) == 1
+
+
+def test_an_attempt_whose_job_died_ends_after_a_minute_and_gives_the_invite_back(
+    app: Flask,
+    client: FlaskClient,
+    runner: FlaskCliRunner,
+    lms: Lms,
+    http: requests.Session,
+    travel: Any,
+) -> None:
+    attempt_path = start(client, lms_opens(lms, http, make_url(runner)))
+    wait_for_page(client, attempt_path, until="Register the Corporate")
+    with app.app_context():  # as if the process died while registering
+        attempt = db.session.scalars(select(RegistrationAttempt)).one()
+        attempt.status = "registering"
+        service.claim_invite(db.session(), attempt.invite_id, attempt.updated_at)
+        db.session.commit()
+    travel(seconds=59)
+    assert "Registering with your LMS" in client.get(attempt_path).get_data(as_text=True)
+    travel(seconds=60)
+    page = client.get(attempt_path).get_data(as_text=True)
+    assert "Your LMS refused the registration" in page and "took too long" in page
+    assert counts(app)["invites_used"] == 0
