@@ -29,7 +29,7 @@ from app.models import (
     RegistrationInvite,
 )
 from app.services import audit
-from app.services.platforms import PlatformError, add_platform
+from app.services.platforms import PlatformError, add_platform, origin
 
 LTI_TOOL_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-tool-configuration"
 LTI_PLATFORM_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-platform-configuration"
@@ -39,6 +39,7 @@ MAX_URL = 1000
 MAX_ISSUER = 500
 MAX_TEXT = 200
 MAX_TOKEN = 8192
+MAX_ERROR = 1000
 MAX_HOURS = 24 * 7
 REQUIRED_ENDPOINTS = (
     "authorization_endpoint",
@@ -211,7 +212,7 @@ def end_attempt(
 ) -> None:
     """Registered or failed: the platform's token is of no more use, so it is deleted."""
     attempt.status = status
-    attempt.error = error[: MAX_TEXT * 5] if error else None
+    attempt.error = error[:MAX_ERROR] if error else None
     attempt.registration_token_encrypted = None
     attempt.updated_at = now
 
@@ -228,10 +229,8 @@ def begin_registering(session: Session, attempt_id: int, now: datetime) -> bool:
 
 # -- reading the platform's configuration -----------------------------------------------------
 def _origin(url: str) -> tuple[str, str, int] | None:
-    from app.services.platforms import origin
-
-    o = origin(url)
-    if o is None:
+    """(scheme, host, port) of an http(s) URL, the port filled in, to compare origins."""
+    if origin(url) is None:
         return None
     parts = urlsplit(url)
     try:
