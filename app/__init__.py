@@ -77,12 +77,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from app.learner import bp as learner_bp
     from app.manager import bp as manager_bp
     from app.web import init_web
+    from lti.dynreg import bp as dynreg_bp
+    from lti.dynreg import init_app as init_dynreg
     from lti.routes import bp as lti_bp
 
     init_web(app)
     csrf.exempt(api_bp)  # token auth, no cookies
     for bp in (lti_bp, learner_bp, hr_bp, manager_bp, api_bp, about_bp):
         app.register_blueprint(bp)
+    app.register_blueprint(dynreg_bp)
+    init_dynreg(app)
     register_cli(app)
     score_sender.init_app(app)
     _check_content(app)

@@ -28,7 +28,13 @@ from app.services.content_pack import (
     read_as,
 )
 from app.services.outbox import pending, send_due
-from app.services.platforms import PlatformError, add_platform, list_platforms, map_role
+from app.services.platforms import (
+    PlatformError,
+    add_platform,
+    get_or_create_organisation,
+    list_platforms,
+    map_role,
+)
 from app.services.policies import PublishError, publish
 from app.services.question_bank import BankError, BankProblem, load_bank_for, publish_bank
 from lti import nrps
@@ -108,6 +114,34 @@ def add_platform_command(
     click.echo(f"{verb} platform {reg.issuer} (client id {reg.client_id}).")
     for dep in saved.added_deployments:
         click.echo(f"  added deployment {dep}")
+
+
+@lti_cli.command("registration-url")
+@click.option("--org", "organisation", required=True, help="The organisation (council).")
+@click.option(
+    "--hours", default=24, show_default=True, type=int, help="How long the URL can be used."
+)
+def registration_url_command(organisation: str, hours: int) -> None:
+    """Make a single-use URL that registers one LMS for an organisation (Dynamic Registration)."""
+    from app.services.registration import create_invite
+
+    base = (current_app.config["TOOL_BASE_URL"] or "").rstrip("/")
+    if not base:
+        raise click.ClickException("Set TOOL_BASE_URL: the LMS must reach the tool there.")
+    try:
+        org = get_or_create_organisation(db.session(), organisation)
+        invite, token = create_invite(db.session(), org, hours, "command line", utcnow())
+    except PlatformError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    until = f"{invite.expires_at:%Y-%m-%d %H:%M} UTC"
+    click.echo(f"Registration URL for {organisation} (works once, until {until}):")
+    click.echo(f"{base}/lti/register/{token}")
+    click.echo(
+        "Paste it into the LMS's Tool URL box (Moodle: Site administration > Plugins > "
+        "Activity modules > External tool > Manage tools)."
+    )
 
 
 @lti_cli.command("list-platforms")

@@ -196,7 +196,9 @@ def _security_headers(response: Response) -> Response:
     if getattr(g, "deny_framing", False):
         ancestors = "'none'"
     else:
-        ancestors = " ".join(["'self'", *_frame_ancestors()])
+        # g.frame_ancestors_extra: an LMS not registered yet, registering (lti/dynreg.py).
+        extra = getattr(g, "frame_ancestors_extra", [])
+        ancestors = " ".join(["'self'", *_frame_ancestors(), *extra])
     # A deep linking answer posts to the LMS's return URL: that page alone (g.form_action,
     # one checked origin) may send a form there.
     form_action = " ".join(["'self'", *([g.form_action] if g.get("form_action") else [])])

@@ -319,7 +319,7 @@ def validate_launch(
     deployment_id = _str(body.get(CLAIM + "deployment_id"))
     if deployment_id is None:
         raise errors.MissingClaim("deployment_id", **facts)
-    deployment = registry.deployment(session, reg, deployment_id)
+    deployment = registry.deployment(session, reg, deployment_id, create=True)
     if deployment is None:
         raise errors.UnknownDeployment(deployment_id=deployment_id, **facts)
     message_type = body.get(CLAIM + "message_type")

@@ -16,9 +16,12 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.clock import utcnow
+from app.db import DIALECT_INSERT, dialect_name, table
 from app.models import Deployment, PlatformRegistration, Role, RoleMapping
 
 REFRESH_SECONDS = 60.0
+MAX_DEPLOYMENT_ID = 255
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 Origin = tuple[str, str, int]
@@ -65,6 +68,8 @@ class RegistrationInfo:
     # Where the platform's AGS and NRPS URLs may point: the tool calls them with its token.
     service_origins: frozenset[Origin] = frozenset()
     deployments: dict[str, DeploymentInfo] = field(default_factory=dict)
+    # Dynamic registration without a deployment id: new deployments are this organisation's.
+    organisation_id: int | None = None
 
 
 class Registry:
@@ -117,6 +122,7 @@ class Registry:
                     for d in deployments
                     if d.registration_id == r.id
                 },
+                organisation_id=r.organisation_id,
             )
             for r in rows
         ]
@@ -135,8 +141,12 @@ class Registry:
         return next((r for r in regs if r.client_id == client_id), None)
 
     def deployment(
-        self, session: Session, reg: RegistrationInfo, deployment_id: str
+        self, session: Session, reg: RegistrationInfo, deployment_id: str, *, create: bool = False
     ) -> DeploymentInfo | None:
+        """The deployment, or None if unknown. A registration that adopts new deployments
+        (organisation_id set) knows every id: `create` (a launch whose id_token was verified)
+        adds the row in the caller's transaction; without it (a login, not yet signed by the
+        platform) nothing is written and the answer has no row id (0)."""
         found = reg.deployments.get(deployment_id)
         if found is None:
             # Perhaps added since we looked: read the issuer again before saying no.
@@ -144,7 +154,40 @@ class Registry:
                 self._issuers.pop(reg.issuer, None)
             fresh = self.registration(session, reg.issuer, reg.client_id)
             found = fresh.deployments.get(deployment_id) if fresh else None
+            if found is None and fresh is not None and fresh.organisation_id is not None:
+                found = self._adopt(session, fresh, deployment_id, create)
         return found
+
+    def _adopt(
+        self, session: Session, reg: RegistrationInfo, deployment_id: str, create: bool
+    ) -> DeploymentInfo | None:
+        assert reg.organisation_id is not None
+        if len(deployment_id) > MAX_DEPLOYMENT_ID:
+            return None
+        if not create:
+            return DeploymentInfo(0, deployment_id, reg.organisation_id)
+        deployments = table(Deployment)
+        # Two first launches from the new deployment at once: one inserts, both read it.
+        session.execute(
+            DIALECT_INSERT[dialect_name(session)](deployments)
+            .values(
+                registration_id=reg.id,
+                deployment_id=deployment_id,
+                organisation_id=reg.organisation_id,
+                created_at=utcnow(),
+            )
+            .on_conflict_do_nothing(
+                index_elements=[deployments.c.registration_id, deployments.c.deployment_id]
+            )
+        )
+        row = session.scalars(
+            select(Deployment).where(
+                Deployment.registration_id == reg.id, Deployment.deployment_id == deployment_id
+            )
+        ).one()
+        with self._lock:
+            self._issuers.pop(reg.issuer, None)
+        return DeploymentInfo(row.id, row.deployment_id, row.organisation_id)
 
     def role_overrides(self, session: Session, organisation_id: int) -> dict[str, Role]:
         cached = self._roles.get(organisation_id)

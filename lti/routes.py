@@ -544,6 +544,10 @@ def tool_configuration() -> dict[str, Any]:
 
 @bp.get("/config")
 def config_page() -> Any:
+    if "openid_configuration" in request.args:
+        # An LMS administrator pasted this page's address into the LMS's Tool URL box:
+        # registering needs an invite's URL (lti/dynreg.py), so explain how to get one.
+        return render_template("lti/register_needed.html", have_url=False), 400
     config = tool_configuration()
     if request.args.get("format") == "json":
         return jsonify(config)

@@ -109,6 +109,17 @@ def main() -> None:
     platform = DemoPlatform(issuer=lms_url, tool_base_url=tool_url)
     platform.platform_storage = True  # as Canvas: the course page offers its storage
     flask(*platform.register_command(ORGANISATION), env=env)
+    # A registration URL, to try LTI Dynamic Registration from the demo LMS's admin page.
+    command = ["lti", "registration-url", "--org", ORGANISATION]
+    made = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", *command],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    registration_url = next(line for line in made.splitlines() if "/lti/register/" in line)
     # HR's roster for the demo council: who must complete the module, and who manages whom.
     flask(
         "roster",
@@ -146,6 +157,8 @@ def main() -> None:
             f"  Open the demo LMS:  {lms_url}/\n"
             "  and launch as a learner (Aisha), a manager (Tom), HR (Priya) or a councillor (Jo).\n"
             f"  LMS administrators' view of the tool: {tool_url}/lti/config\n"
+            f"  Dynamic registration: paste {registration_url}\n"
+            f"  into the Tool URL box of {lms_url}/admin/tools (works once, for 24 hours).\n"
             "  Reminder e-mails (Tom's team page, `flask reminders run`) are printed here.\n"
             "  Press Ctrl-C to stop.\n",
             flush=True,

@@ -320,3 +320,9 @@ for _key, (_label, _default) in PLACEHOLDERS.items():
             ],
         ),
     )
+
+
+class RegistrationUrlForm(FlaskForm):
+    """Makes a registration URL for connecting the council's LMS (LTI Dynamic Registration)."""
+
+    submit = SubmitField("Make a registration URL", widget=GovSubmitInput())

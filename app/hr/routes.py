@@ -34,6 +34,7 @@ from app.hr.forms import (
     PaperAcceptanceForm,
     PeopleFilterForm,
     RecordPaperAcceptanceForm,
+    RegistrationUrlForm,
     RetryScoreForm,
     SettingsForm,
     SubjectAccessForm,
@@ -591,7 +592,13 @@ def settings() -> Any:
                 form[name].errors = list(messages)
         hints = {key: when_unset(key, org.name) for key in form.DETAILS}
         saved = request.args.get("saved", type=int) if not failed else None
-        return render_template("hr/settings.html", form=form, saved=saved, hints=hints)
+        return render_template(
+            "hr/settings.html",
+            form=form,
+            saved=saved,
+            hints=hints,
+            registration_form=RegistrationUrlForm(formdata=None),
+        )
     form = SettingsForm()
     if not form.validate_on_submit():
         _stash_failed(form, saved_values)
@@ -620,6 +627,37 @@ def settings() -> Any:
         return redirect(url_for("hr.settings"))
     db.session.commit()
     return redirect(url_for("hr.settings", saved=len(changes)))
+
+
+@bp.post("/settings/registration-url")
+def registration_url() -> Any:
+    """A single-use URL that registers the council's LMS with the module; shown once, here
+    (no redirect: only its hash is kept, so the page after this one cannot show it again)."""
+    from app.services.registration import create_invite
+
+    form = RegistrationUrlForm()
+    if not form.validate_on_submit():
+        return redirect(url_for("hr.settings"))
+    org = db.session.get(Organisation, current_user.organisation_id)
+    assert org is not None
+    invite, token = create_invite(
+        db.session(),
+        org,
+        REGISTRATION_URL_HOURS,
+        f"HR: {current_user.name}",
+        utcnow(),
+        actor_person_id=current_user.person_id,
+    )
+    db.session.commit()
+    base = current_app.config["TOOL_BASE_URL"] or request.url_root.rstrip("/")
+    return render_template(
+        "hr/registration_url.html",
+        url=f"{base}{url_for('dynreg.invite_page', token=token)}",
+        expires_at=invite.expires_at,
+    )
+
+
+REGISTRATION_URL_HOURS = 24
 
 
 # -- other HR pages --------------------------------------------------------------------------

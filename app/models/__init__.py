@@ -12,6 +12,7 @@ from app.models.people import Person, Role
 from app.models.platform import Deployment, PlatformRegistration
 from app.models.policy import Audience, Policy, PolicySection, PolicyVersion, SectionRead
 from app.models.quiz import QuizAttempt, QuizBank, QuizDraft, QuizExtension, QuizSubmission
+from app.models.registration import RegistrationAttempt, RegistrationInvite
 
 __all__ = [
     "Acceptance",
@@ -38,6 +39,8 @@ __all__ = [
     "QuizDraft",
     "QuizExtension",
     "QuizSubmission",
+    "RegistrationAttempt",
+    "RegistrationInvite",
     "Reminder",
     "Role",
     "RoleMapping",

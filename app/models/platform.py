@@ -29,6 +29,9 @@ class PlatformRegistration(Base):
     # Extra origins a launch's service URLs (AGS, NRPS) may be on, space separated; those of
     # the login, token and JWKS URLs are always allowed.
     service_origins: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # Set by dynamic registration when the platform named no deployment (Canvas adds them
+    # later): a launch from a new deployment of this registration belongs to this organisation.
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 

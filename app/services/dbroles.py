@@ -64,6 +64,9 @@ RUNTIME_WRITES: dict[str, tuple[str, ...]] = {
     # DELETE: a checked roster file is removed when imported or after 30 minutes.
     "roster_upload": ("INSERT", "DELETE"),
     "score_outbox": ("INSERT", "UPDATE"),
+    # dynamic registration: invites are used once; attempts keep their outcome
+    "registration_invite": ("INSERT", "UPDATE"),
+    "registration_attempt": ("INSERT", "UPDATE"),
 }
 
 ANONYMISE_FUNCTION = "anonymise_leaver(bigint, text, bigint)"

@@ -74,14 +74,18 @@ def add_platform(
     auth_audience: str | None = None,
     frame_origins: list[str] | None = None,
     service_origins: list[str] | None = None,
+    adopt_new_deployments: bool = False,
 ) -> SavedPlatform:
     """Create a registration, or update the one with the same issuer and client id.
 
     Deployment ids are added (never removed here): an LMS keeps old placements working.
+    With adopt_new_deployments (dynamic registration with a platform that names its
+    deployments later, as Canvas does), deployments first seen in a launch are the
+    organisation's (lti/registry.py), and none need be given now.
     """
     if not issuer.strip() or not client_id.strip():
         raise PlatformError("Issuer and client id are required.")
-    if not deployment_ids:
+    if not deployment_ids and not adopt_new_deployments:
         raise PlatformError("Give at least one --deployment-id.")
     for label, url in (
         ("Auth login URL", auth_login_url),
@@ -108,6 +112,8 @@ def add_platform(
     reg.auth_audience = auth_audience or None
     reg.frame_origins = " ".join(dict.fromkeys(extra))
     reg.service_origins = " ".join(dict.fromkeys(services))
+    if adopt_new_deployments:
+        reg.organisation_id = org.id
     session.flush()
 
     existing = {d.deployment_id: d for d in reg.deployments}

@@ -207,4 +207,7 @@ def create_platform_app(platform: DemoPlatform) -> Flask:
         return jsonify({}), 200
 
     deeplink.add_routes(app, platform, PAGE)
+    from scripts.demo_lms.dynreg import register_dynreg
+
+    register_dynreg(app, platform, PAGE)  # Dynamic Registration: /admin/tools, /register
     return app

@@ -73,6 +73,8 @@ EXPECTED_GRANTS = {
     "quiz_extension": "INSERT SELECT",
     "quiz_submission": "INSERT SELECT",
     "reminder": "INSERT SELECT UPDATE",
+    "registration_attempt": "INSERT SELECT UPDATE",
+    "registration_invite": "INSERT SELECT UPDATE",
     "role_mapping": "DELETE INSERT SELECT UPDATE",
     "roster_upload": "DELETE INSERT SELECT",
     "score_outbox": "INSERT SELECT UPDATE",

@@ -1,7 +1,7 @@
 """logins that keep their state and nonce in the platform's storage (lti_storage_target)
 
 Revision ID: 0020
-Revises: 0017
+Revises: 0019
 Create Date: 2026-12-06 00:40:00
 
 """
