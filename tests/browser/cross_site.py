@@ -15,8 +15,6 @@ import contextlib
 import datetime as dt
 import hashlib
 import os
-import pwd
-import signal
 import socket
 import subprocess
 import time
@@ -32,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 NGINX = "/usr/sbin/nginx"
+SETPRIV = "/usr/bin/setpriv"
 LMS_HOST = "lms.test"
 TOOL_HOST = "tool.test"
 HOSTS = (LMS_HOST, TOOL_HOST)
@@ -147,9 +146,6 @@ def nginx_config(
     directory: Path, ca: CertificateAuthority, port: int, upstreams: dict[str, int]
 ) -> str:
     """One TLS port, one server per host name (SNI), each proxying to a loopback port."""
-    user = ""
-    if os.geteuid() == 0:  # workers would otherwise switch to `nobody`, who cannot write here
-        user = f"user {pwd.getpwuid(0).pw_name};"
     servers = []
     for host, upstream in upstreams.items():
         servers.append(
@@ -163,9 +159,10 @@ def nginx_config(
     {_PROBES if host == TOOL_HOST else ""}
   }}"""
         )
+    # One process, no workers: nothing is left to outlive it, and it runs as whoever runs
+    # the tests (workers of a root master would switch to `nobody`).
     return f"""
-{user}
-worker_processes 1;
+master_process off;
 error_log {directory}/error.log info;
 events {{ worker_connections 256; }}
 http {{
@@ -222,15 +219,15 @@ def _require_nginx() -> None:
         )
 
 
-def _stop_group(process: subprocess.Popen[bytes]) -> None:
-    """nginx's master and its worker: a fast shutdown, then SIGKILL to the whole group."""
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """A fast shutdown (SIGTERM), then SIGKILL if it has not gone in 10 seconds."""
     if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
+        process.terminate()
+        try:
             process.wait(timeout=10)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)  # its own group (start_new_session)
-    process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
 
 
 @contextlib.contextmanager
@@ -238,13 +235,16 @@ def run_nginx(
     directory: Path, ca: CertificateAuthority, upstreams: dict[str, int]
 ) -> Iterator[Nginx]:
     """nginx in the foreground with everything (config, pid, logs, temp files) in
-    `directory`; stopped, with its worker, however the block ends."""
+    `directory`; stopped however the block ends."""
     _require_nginx()
     (directory / "tmp").mkdir(exist_ok=True)
     port = free_port()
     config = directory / "nginx.conf"
     config.write_text(nginx_config(directory, ca, port, upstreams))
+    # setpriv (util-linux) has the kernel end nginx if this process dies without stopping
+    # it (a test run killed by a timeout): it then leaves no server behind either.
     command = [
+        *([SETPRIV, "--pdeathsig", "KILL"] if os.access(SETPRIV, os.X_OK) else []),
         NGINX,
         "-p",
         str(directory),
@@ -255,19 +255,22 @@ def run_nginx(
         "-g",
         f"daemon off; pid {directory}/nginx.pid;",
     ]
-    check = subprocess.run([*command, "-t"], capture_output=True, text=True, check=False)
+    check = subprocess.run(
+        [*command[command.index(NGINX) :], "-t"], capture_output=True, text=True, check=False
+    )
     if check.returncode != 0:
         pytest.fail(f"nginx refused its configuration:\n{check.stderr}", pytrace=False)
     with (directory / "stderr.log").open("wb") as stderr:
         process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True
         )
+    # From here on, nginx is stopped however the block ends.
     try:
         server = Nginx(directory, port, process)
         _wait_for_port(port, process, server)
         yield server
     finally:
-        _stop_group(process)
+        _stop(process)
 
 
 def _wait_for_port(port: int, process: subprocess.Popen[bytes], server: Nginx) -> None:

@@ -323,9 +323,8 @@ def test_the_learner_journey_completes_across_sites_over_https(
             [session] = [c for c in tool_cookies(driver) if c["name"] == "cpm_session"]
             assert session["secure"] and session["sameSite"] == "None", session
             assert partition(session) == f"https://{LMS_HOST}", session
-            assert launch_lines(nginx, since)[-1] == (
-                f"{TOOL_HOST} POST /lti/launch 302 site=cross-site dest=iframe"
-            )
+            launches = [x for x in launch_lines(nginx, since) if " POST /lti/launch " in x]
+            assert launches == [f"{TOOL_HOST} POST /lti/launch 302 site=cross-site dest=iframe"]
         else:
             assert h1_text(driver) == "Open the module in a new window"
             assert path(driver) == "/lti/launch"
