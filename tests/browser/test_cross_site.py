@@ -65,6 +65,7 @@ from tests.browser.journey import (
     verification_code,
     where_the_browser_is,
 )
+from tests.browser.test_pages import assert_no_csp_refusals
 from tests.conftest import LiveServer
 
 pytestmark = pytest.mark.slow
@@ -350,6 +351,9 @@ def test_the_learner_journey_completes_across_sites_over_https(
             lines = launch_lines(nginx, since)
             assert f"{TOOL_HOST} POST /lti/launch 200 site=cross-site dest=iframe" in lines
             assert f"{TOOL_HOST} POST /lti/continue 303 site=same-origin dest=document" in lines
+        # Framed by the LMS's origin with its port (frame-ancestors), scripts, styles: no
+        # refusal on any page, in either window.
+        assert_no_csp_refusals(driver)
         assert_recorded(live, code)
         score = wait_for_score(live.platform)
         assert (score["userId"], score["scoreGiven"]) == (USER, 100), score
