@@ -9,11 +9,14 @@ Selenium is given both binaries (Selenium Manager never runs, so never downloads
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -62,15 +65,24 @@ def _require_executable(path: str, package: str) -> None:
         )
 
 
-@pytest.fixture(scope="session")
-def chrome() -> Iterator[WebDriver]:
-    """One headless Chromium for the whole session, 1280x900, with its console log kept."""
+@contextmanager
+def chromium(
+    extra_flags: Iterable[str] = (), prefs: dict[str, Any] | None = None
+) -> Iterator[WebDriver]:
+    """A headless Chromium with a fresh profile, 1280x900, with its console log kept.
+
+    `extra_flags` are added to CHROMIUM_FLAGS; `prefs` become the profile's Preferences file
+    before Chromium starts, as if the person had chosen them in its settings.
+    """
     _require_executable(CHROMIUM, "chromium")
     _require_executable(CHROMEDRIVER, "chromium-driver")
     with tempfile.TemporaryDirectory(prefix="cpm-chromium-", ignore_cleanup_errors=True) as prof:
+        if prefs is not None:
+            (Path(prof) / "Default").mkdir()
+            (Path(prof) / "Default" / "Preferences").write_text(json.dumps(prefs))
         options = Options()
         options.binary_location = CHROMIUM
-        for flag in [*CHROMIUM_FLAGS, f"--user-data-dir={prof}"]:
+        for flag in [*CHROMIUM_FLAGS, f"--user-data-dir={prof}", *extra_flags]:
             options.add_argument(flag)
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         service = Service(executable_path=CHROMEDRIVER)
@@ -85,6 +97,13 @@ def chrome() -> Iterator[WebDriver]:
             yield driver
         finally:
             driver.quit()
+
+
+@pytest.fixture(scope="session")
+def chrome() -> Iterator[WebDriver]:
+    """One headless Chromium for the whole session, as it ships."""
+    with chromium() as driver:
+        yield driver
 
 
 def reset_browser(driver: WebDriver) -> None:
@@ -140,6 +159,11 @@ class _LateApp:
             with self._idle:
                 self._active -= 1
                 self._idle.notify_all()
+
+    def open(self, app: Flask) -> None:
+        """Serve `app` (again, after close()): one server on a fixed port, an app per test."""
+        with self._idle:
+            self.app, self._closed = app, False
 
     def close(self, timeout: float = 10) -> None:
         with self._idle:
