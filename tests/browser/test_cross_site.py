@@ -260,7 +260,7 @@ def assert_recorded(live: LiveTool, code: str) -> None:
 
 def launch_lines(nginx: Nginx, since: int) -> list[str]:
     """nginx's record of the browser's launch and hand-off requests since line `since`."""
-    wanted = (" POST /lti/launch ", " POST /lti/continue ")
+    wanted = (" POST /lti/launch ", " POST /lti/continue ", " /lti/storage/", " /lti/login?")
     return [line for line in nginx.access_log()[since:] if any(w in line for w in wanted)]
 
 
@@ -286,12 +286,14 @@ SETTINGS = {
 }
 
 
+@pytest.mark.parametrize("storage", [False, True], ids=["state_cookie", "platform_storage"])
 @pytest.mark.parametrize("name", SETTINGS)
 def test_the_learner_journey_completes_across_sites_over_https(
-    name: str, deployment: Deployment, deployed: LiveTool
+    name: str, storage: bool, deployment: Deployment, deployed: LiveTool
 ) -> None:
     setting = SETTINGS[name]
     live, nginx = deployed, deployment.nginx
+    live.platform.platform_storage = storage  # the demo LMS offers its storage, or not
     since = len(nginx.access_log())
     flags = chromium_flags(deployment.ca, nginx.port)
     with chromium(flags, setting.prefs) as driver, saying_where_the_browser_was(driver):
@@ -354,6 +356,22 @@ def test_the_learner_journey_completes_across_sites_over_https(
         # Framed by the LMS's origin with its port (frame-ancestors), scripts, styles: no
         # refusal on any page, in either window.
         assert_no_csp_refusals(driver)
+        # With storage offered, the login first kept its state in the LMS's page (a 200
+        # page, not the redirect); in Chromium the frame never needs it back: (a) and (b)
+        # keep the Partitioned state cookie, and in (c) the proof from storage succeeds but
+        # the visit's cookie is refused in the frame all the same.
+        login = next(line for line in launch_lines(nginx, since) if "/lti/login?" in line)
+        assert ("lti_storage_target=_parent" in login, login.split()[3]) == (
+            (True, "200") if storage else (False, "302")
+        ), login
+        storage_lines = [line for line in launch_lines(nginx, since) if "/lti/storage/" in line]
+        if storage and not setting.in_frame:
+            assert storage_lines == [
+                f"{TOOL_HOST} POST /lti/storage/proof 200 site=same-origin dest=empty",
+                f"{TOOL_HOST} GET /lti/storage/visit 200 site=same-origin dest=empty",
+            ]
+        else:
+            assert storage_lines == []
         assert_recorded(live, code)
         score = wait_for_score(live.platform)
         assert (score["userId"], score["scoreGiven"]) == (USER, 100), score
