@@ -210,6 +210,12 @@ class DemoPlatform:
         # see it (None: everyone enrolled), as an LMS's group or access restrictions; a
         # course's own DemoCourse.resource_link_id is always one of them.
         self.links: dict[str, dict[str, set[str] | None]] = {}
+        # A platform gone wrong, for tests: "endless" (memberships always offer a next
+        # page), "same-page" (next is the page itself), "foreign-next" (next on another site).
+        self.misbehave: str | None = None
+        # Called just before a line item is created (a test's stand-in for another
+        # process of the tool creating one at the same moment).
+        self.before_create: Any = None
         # Every service request (method, URL with its query) the tools made, for tests.
         self.service_requests: list[tuple[str, str]] = []
         self.down = False  # True: the LMS's services answer 503, as during an outage

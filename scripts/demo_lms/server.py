@@ -145,6 +145,7 @@ def create_platform_app(platform: DemoPlatform) -> Flask:
         return chunk, with_query(base, {**args, "page": str(page + 1), "limit": str(limit)})
 
     def _log() -> None:
+        """Note an authorised service request (what the tool asked for, not its retries)."""
         platform.service_requests.append((request.method, request.url))
 
     @app.route("/api/courses/<context_id>/lineitems", methods=["GET", "POST"])
@@ -153,17 +154,19 @@ def create_platform_app(platform: DemoPlatform) -> Flask:
         filters, a page at a time; POST a new line item, checked as the spec says."""
         if (down := _unavailable()) is not None:
             return down
-        _log()
         if context_id not in platform.lineitems:
             return jsonify(error="no such course"), 404
         if not _authorised([AGS + "lineitem", AGS + "lineitem.readonly"]):
             return jsonify(error="not authorised"), 401
+        _log()
         try:
             if request.method == "POST":
                 if not _authorised([AGS + "lineitem"]):
                     return jsonify(error="not authorised"), 401
                 item = request.get_json(force=True, silent=True)
                 check_lineitem(request.content_type, item)
+                if platform.before_create is not None:
+                    platform.before_create()
                 created = platform.create_lineitem(context_id, item)
                 response = jsonify(created)
                 response.mimetype = LINEITEM_TYPE
@@ -194,13 +197,13 @@ def create_platform_app(platform: DemoPlatform) -> Flask:
     def lineitem(context_id: str, number: int) -> Any:
         if (down := _unavailable()) is not None:
             return down
-        _log()
         item = platform.find_lineitem(context_id, number)
         if item is None:
             return jsonify(error="no such line item"), 404
         if request.method == "DELETE":
             if not _authorised([AGS + "lineitem"]):
                 return jsonify(error="not authorised"), 401
+            _log()
             platform.delete_lineitem(context_id, number)
             return Response(status=204)
         if not _authorised([AGS + "lineitem", AGS + "lineitem.readonly"]):
@@ -215,11 +218,11 @@ def create_platform_app(platform: DemoPlatform) -> Flask:
         see that link), `limit` a page, the next page in a Link rel="next" header."""
         if (down := _unavailable()) is not None:
             return down
-        _log()
         if context_id not in platform.courses:
             return jsonify(error="no such course"), 404
         if not _authorised([NRPS_SCOPE]):
             return jsonify(error="not authorised"), 401
+        _log()
         try:
             members = platform.members(context_id, request.args.get("rlid"))
             chunk, next_url = _page(
@@ -236,6 +239,13 @@ def create_platform_app(platform: DemoPlatform) -> Flask:
             }
         )
         response.mimetype = "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
+        if platform.misbehave == "endless":
+            page = int(request.args.get("page", 1))
+            next_url = with_query(platform.memberships_url(context_id), {"page": str(page + 1)})
+        elif platform.misbehave == "same-page":
+            next_url = request.url
+        elif platform.misbehave == "foreign-next":
+            next_url = "http://lms.attacker.example/memberships?page=2"
         if next_url:
             response.headers["Link"] = f'<{next_url}>; rel="next"'
         return response
@@ -244,12 +254,12 @@ def create_platform_app(platform: DemoPlatform) -> Flask:
     def scores(context_id: str, number: int) -> Any:
         if (down := _unavailable()) is not None:
             return down
-        _log()
         item = platform.find_lineitem(context_id, number)
         if item is None:
             return jsonify(error="no such line item"), 404
         if not _authorised([AGS + "score"]):
             return jsonify(error="not authorised"), 401
+        _log()
         score = request.get_json(force=True, silent=True)
         try:
             check_score(request.content_type, score)
