@@ -216,6 +216,8 @@ class DemoPlatform:
         # Called just before a line item is created (a test's stand-in for another
         # process of the tool creating one at the same moment).
         self.before_create: Any = None
+        # True: the line items container ignores its query filters (some LMSs do).
+        self.ignore_filters = False
         # Every service request (method, URL with its query) the tools made, for tests.
         self.service_requests: list[tuple[str, str]] = []
         self.down = False  # True: the LMS's services answer 503, as during an outage

@@ -172,7 +172,7 @@ def create_platform_app(platform: DemoPlatform) -> Flask:
                 response.mimetype = LINEITEM_TYPE
                 return response, 201
             filters = {"resource_link_id": "resourceLinkId", "resource_id": "resourceId"}
-            filters["tag"] = "tag"
+            filters = {} if platform.ignore_filters else {**filters, "tag": "tag"}
             items = [
                 i
                 for i in platform.lineitems[context_id]
