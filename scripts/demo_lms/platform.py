@@ -21,12 +21,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwcrypto.jwk import JWK
 from lti1p3platform.ltiplatform import LTI1P3PlatformConfAbstract
-from lti1p3platform.membership import Status
+from lti1p3platform.membership import Context, Status
 from lti1p3platform.message_launch import LTIAdvantageMessageLaunchAbstract
 from lti1p3platform.oidc_login import OIDCLoginAbstract
 from lti1p3platform.registration import Registration
 from lti1p3platform.request import Request, TRequest
 from lti1p3platform.score import ActivityProgress, GradeProgress
+from lti1p3platform.service_connector import NamesRoleProvisioningService, TPage
 
 LIS = "http://purl.imsglobal.org/vocab/lis/v2/"
 ROLE_LEARNER = LIS + "membership#Learner"
@@ -91,6 +92,50 @@ class _PlainRequest(Request):
 
     def build_metadata(self, request: Any) -> TRequest:  # pragma: no cover - not used
         return self.request
+
+
+class ServiceRequest(Request):
+    """lti1p3platform's request shape for a service call (its handlers read this)."""
+
+    def __init__(self, method: str, query: dict[str, Any], headers: dict[str, str]) -> None:
+        self.request = {
+            "method": method,
+            "form_data": {},
+            "get_data": dict(query),
+            "headers": dict(headers),
+            "content_type": None,
+            "path": "",
+            "json": None,
+        }
+
+    def build_metadata(self, request: Any) -> TRequest:  # pragma: no cover - not used
+        return self.request
+
+
+class LibraryMemberships(NamesRoleProvisioningService):
+    """The memberships service as lti1p3platform implements it: its bearer-token check, its
+    refusal (403) of an rlid not in the course, its member checks (user_id and roles
+    required, status filled in). The demo supplies only the data."""
+
+    def __init__(self, request: Request, platform: DemoPlatform, context_id: str) -> None:
+        super().__init__(request, platform.conf(), platform.memberships_url(context_id))
+        self.platform = platform
+        self.context_id = context_id
+
+    def get_context_by_id(self) -> Context:
+        course = self.platform.courses[self.context_id]
+        return Context(id=course.context_id, label=course.label, title=course.title)
+
+    def is_resource_link_valid(self, context_id: str, resource_link_id: str) -> bool:
+        return resource_link_id in self.platform.links_of(context_id)
+
+    def get_member_data_page(  # type: ignore[override]
+        self, page: int = 1, limit: int | None = None, rlid: str | None = None, **_: Any
+    ) -> TPage:
+        members = self.platform.members(self.context_id, rlid)
+        size = limit or len(members) or 1
+        chunk = members[(page - 1) * size : page * size]
+        return {"content": chunk, "has_next": page * size < len(members), "next": None}
 
 
 class _Conf(LTI1P3PlatformConfAbstract):
@@ -218,6 +263,9 @@ class DemoPlatform:
         self.before_create: Any = None
         # True: the line items container ignores its query filters (some LMSs do).
         self.ignore_filters = False
+        # "lti1p3platform": memberships are answered by that library's NRPS service
+        # (LibraryMemberships) instead of the demo's own code.
+        self.nrps_backend = "demo"
         # Every service request (method, URL with its query) the tools made, for tests.
         self.service_requests: list[tuple[str, str]] = []
         self.down = False  # True: the LMS's services answer 503, as during an outage

@@ -5,6 +5,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+import jwt
 from flask import Flask, Response, jsonify, request
 
 from scripts.demo_lms.platform import (
@@ -12,6 +13,8 @@ from scripts.demo_lms.platform import (
     AuthError,
     BadServiceRequest,
     DemoPlatform,
+    LibraryMemberships,
+    ServiceRequest,
     check_lineitem,
     check_score,
     with_query,
@@ -220,6 +223,8 @@ def create_platform_app(platform: DemoPlatform) -> Flask:
             return down
         if context_id not in platform.courses:
             return jsonify(error="no such course"), 404
+        if platform.nrps_backend == "lti1p3platform":
+            return _library_memberships(context_id)
         if not _authorised([NRPS_SCOPE]):
             return jsonify(error="not authorised"), 401
         _log()
@@ -246,6 +251,34 @@ def create_platform_app(platform: DemoPlatform) -> Flask:
             next_url = request.url
         elif platform.misbehave == "foreign-next":
             next_url = "http://lms.attacker.example/memberships?page=2"
+        if next_url:
+            response.headers["Link"] = f'<{next_url}>; rel="next"'
+        return response
+
+    def _library_memberships(context_id: str) -> Any:
+        """lti1p3platform's NRPS handler, adapted to HTTP: its `next` (a body field) becomes
+        the Link rel="next" header NRPS 2.0 specifies."""
+        query: dict[str, Any] = request.args.to_dict()
+        try:
+            for key in ("page", "limit"):
+                if key in query:
+                    query[key] = int(query[key])
+        except ValueError:
+            return jsonify(error="invalid_request", reason="page and limit are numbers"), 400
+        service = LibraryMemberships(
+            ServiceRequest("GET", query, dict(request.headers)), platform, context_id
+        )
+        try:
+            answer = service.handle_resp(service.handle_get_members)
+        except jwt.PyJWTError:  # its token check raises (not 401) on a token it cannot verify
+            return jsonify(error="not authorised"), 401
+        if answer.code != 200:
+            return jsonify(error=answer.message), answer.code
+        _log()
+        body = dict(answer.result)
+        next_url = body.pop("next", None)
+        response = jsonify(body)
+        response.mimetype = answer.media_type
         if next_url:
             response.headers["Link"] = f'<{next_url}>; rel="next"'
         return response

@@ -38,7 +38,16 @@ def lms(registered: DemoPlatform, client: FlaskClient) -> Iterator[DemoPlatform]
         del registered.people[user_id]
     registered.links.clear()
     registered.misbehave = None
+    registered.nrps_backend = "demo"
     registered.tool_jwks = None
+
+
+@pytest.fixture(params=["demo", "lti1p3platform"])
+def backend(request: pytest.FixtureRequest, lms: DemoPlatform) -> str:
+    """Who answers the memberships: the demo's own code, or lti1p3platform's NRPS service
+    (its token check, its rlid check, its member checks), behind the same URL."""
+    lms.nrps_backend = request.param
+    return str(request.param)
 
 
 def crowd(lms: DemoPlatform, count: int) -> None:
@@ -97,7 +106,7 @@ def synced_at(app: Flask) -> Any:
 
 
 def test_a_course_larger_than_a_page_is_read_to_the_end_in_pages_of_the_stated_limit(
-    app: Flask, lms: DemoPlatform, runner: FlaskCliRunner, launched: Any
+    app: Flask, lms: DemoPlatform, runner: FlaskCliRunner, launched: Any, backend: str
 ) -> None:
     crowd(lms, 2 * nrps.PAGE_SIZE + 1 - len(lms.people))  # 201 members: three pages
     launched("u-tom")
@@ -114,7 +123,7 @@ def test_a_course_larger_than_a_page_is_read_to_the_end_in_pages_of_the_stated_l
 
 
 def test_rlid_gives_only_those_who_can_see_the_activity(
-    app: Flask, lms: DemoPlatform, runner: FlaskCliRunner, launched: Any
+    app: Flask, lms: DemoPlatform, runner: FlaskCliRunner, launched: Any, backend: str
 ) -> None:
     lms.links["cp-2026"] = {LINK: {"u-aisha", "u-tom"}}  # restricted to a group
     launched("u-tom")
@@ -124,7 +133,12 @@ def test_rlid_gives_only_those_who_can_see_the_activity(
 
 
 def test_a_course_with_the_module_placed_twice_gets_the_union_of_both_links(
-    app: Flask, lms: DemoPlatform, runner: FlaskCliRunner, launched: Any, http: requests.Session
+    app: Flask,
+    lms: DemoPlatform,
+    runner: FlaskCliRunner,
+    launched: Any,
+    http: requests.Session,
+    backend: str,
 ) -> None:
     lms.links["cp-2026"] = {LINK: {"u-aisha", "u-tom"}, "cp-module-2": {"u-lee", "u-tom"}}
     launched("u-tom")
@@ -144,7 +158,12 @@ def test_the_demo_lms_refuses_an_unknown_rlid_with_400(lms: DemoPlatform, app: F
 
 
 def test_a_link_the_lms_no_longer_knows_is_passed_over_and_the_others_still_count(
-    app: Flask, lms: DemoPlatform, runner: FlaskCliRunner, launched: Any, http: requests.Session
+    app: Flask,
+    lms: DemoPlatform,
+    runner: FlaskCliRunner,
+    launched: Any,
+    http: requests.Session,
+    backend: str,
 ) -> None:
     lms.links["cp-2026"] = {LINK: {"u-aisha", "u-tom"}}
     launched("u-tom")
@@ -157,7 +176,7 @@ def test_a_link_the_lms_no_longer_knows_is_passed_over_and_the_others_still_coun
 
 
 def test_when_every_link_is_refused_the_course_is_left_as_it_was(
-    app: Flask, lms: DemoPlatform, runner: FlaskCliRunner, http: requests.Session
+    app: Flask, lms: DemoPlatform, runner: FlaskCliRunner, http: requests.Session, backend: str
 ) -> None:
     launch_from(app, lms, http, "deleted-link")
     result = sync(runner)
