@@ -1,7 +1,8 @@
 """Reading a paged LTI service (NRPS memberships, AGS line items) from a platform that may
-be slow, wrong or hostile: each page is read with a size cap, `Link: <...>; rel="next"` is
-followed only on the platform's own origins, and a platform that never stops sending
-`next` (or repeats a page) is stopped after MAX_PAGES instead of holding the job forever.
+be slow, wrong or hostile: each page is read with a size cap and a deadline,
+`Link: <...>; rel="next"` is followed only on the platform's own origins, and a platform
+that never stops sending `next` (or repeats a page) is stopped after MAX_PAGES instead of
+holding the job forever.
 
 pylti1p3 follows `next` without any of these bounds (and reads any body whole), so the
 services use this instead of its get_members()/get_lineitems()."""
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +25,7 @@ from lti.registry import Origin, url_origin
 MAX_PAGES = 200
 MAX_PAGE_BYTES = 5_000_000
 MAX_URL_CHARS = 2000
+PAGE_SECONDS = 60
 _NEXT = re.compile(r'<([^>]*)>\s*;[^,]*?\brel\s*=\s*"?next"?', re.IGNORECASE)
 
 
@@ -55,11 +58,23 @@ def get_page(
         if not response.ok:
             response._content = response.raw.read(2000, decode_content=True)  # for messages
             raise LtiServiceException("There was an error making a service request.", response)
-        raw = response.raw.read(MAX_PAGE_BYTES + 1, decode_content=True)
-        if len(raw) > MAX_PAGE_BYTES:
-            raise PagingStopped(
-                f"a page from {_where(url)} is larger than {MAX_PAGE_BYTES} bytes: stopped"
-            )
+        # Read in chunks against a size cap and a whole-page deadline: the request's
+        # timeout bounds each wait, not a platform that trickles a byte at a time.
+        deadline = time.monotonic() + PAGE_SECONDS
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_content(65536):
+            size += len(chunk)
+            if size > MAX_PAGE_BYTES:
+                raise PagingStopped(
+                    f"a page from {_where(url)} is larger than {MAX_PAGE_BYTES} bytes: stopped"
+                )
+            if time.monotonic() >= deadline:
+                raise PagingStopped(
+                    f"a page from {_where(url)} took longer than {PAGE_SECONDS} s: stopped"
+                )
+            chunks.append(chunk)
+        raw = b"".join(chunks)
         try:
             body = json.loads(raw) if raw else None
         except ValueError as exc:

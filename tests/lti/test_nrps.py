@@ -261,3 +261,18 @@ def test_the_page_size_cap_holds_at_its_exact_boundary(
     assert "6 members" in sync(runner).output
     monkeypatch.setattr(paging, "MAX_PAGE_BYTES", len(body) - 1)
     assert f"larger than {len(body) - 1} bytes: stopped" in sync(runner).output
+
+
+def test_a_page_that_takes_too_long_to_arrive_is_stopped(
+    app: Flask,
+    lms: DemoPlatform,
+    runner: FlaskCliRunner,
+    launched: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A deadline of 0 s has passed by the first chunk: the check runs on every chunk read.
+    monkeypatch.setattr(paging, "PAGE_SECONDS", 0)
+    launched("u-tom")
+    result = sync(runner)
+    assert "took longer than 0 s: stopped" in result.output
+    assert course_members(app) == set() and synced_at(app) is None
