@@ -584,15 +584,21 @@ def roster_sync_command(organisation: str) -> None:
             "from each course, with the Names and Role Provisioning service on)."
         )
         return
-    for registration_id, issuer, course_id, url in courses:
+    for course in courses:
+        url = course.url
         try:
-            members = nrps.fetch_members(db.session(), registration_id, url)
+            found = nrps.fetch_members(
+                db.session(), course.registration_id, url, course.resource_link_ids
+            )
         except SendFailed as exc:
             click.echo(f"{url}: {exc}", err=True)
             continue
+        for link in found.links_gone:
+            click.echo(f"{url}: the LMS no longer knows link {link!r}; passed over", err=True)
+        members = found.members
         now = utcnow()
         synced = roster.sync_members(
-            db.session(), org.id, issuer, members, now, lms_context_id=course_id
+            db.session(), org.id, course.issuer, members, now, lms_context_id=course.course_id
         )
         audit.record(
             db.session(),

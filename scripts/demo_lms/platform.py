@@ -12,6 +12,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -20,10 +21,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwcrypto.jwk import JWK
 from lti1p3platform.ltiplatform import LTI1P3PlatformConfAbstract
+from lti1p3platform.membership import Context, Status
 from lti1p3platform.message_launch import LTIAdvantageMessageLaunchAbstract
 from lti1p3platform.oidc_login import OIDCLoginAbstract
 from lti1p3platform.registration import Registration
 from lti1p3platform.request import Request, TRequest
+from lti1p3platform.score import ActivityProgress, GradeProgress
+from lti1p3platform.service_connector import NamesRoleProvisioningService, TPage
 
 from scripts.demo_lms.storage import STORAGE_TARGET
 
@@ -92,6 +96,50 @@ class _PlainRequest(Request):
         return self.request
 
 
+class ServiceRequest(Request):
+    """lti1p3platform's request shape for a service call (its handlers read this)."""
+
+    def __init__(self, method: str, query: dict[str, Any], headers: dict[str, str]) -> None:
+        self.request = {
+            "method": method,
+            "form_data": {},
+            "get_data": dict(query),
+            "headers": dict(headers),
+            "content_type": None,
+            "path": "",
+            "json": None,
+        }
+
+    def build_metadata(self, request: Any) -> TRequest:  # pragma: no cover - not used
+        return self.request
+
+
+class LibraryMemberships(NamesRoleProvisioningService):
+    """The memberships service as lti1p3platform implements it: its bearer-token check, its
+    refusal (403) of an rlid not in the course, its member checks (user_id and roles
+    required, status filled in). The demo supplies only the data."""
+
+    def __init__(self, request: Request, platform: DemoPlatform, context_id: str) -> None:
+        super().__init__(request, platform.conf(), platform.memberships_url(context_id))
+        self.platform = platform
+        self.context_id = context_id
+
+    def get_context_by_id(self) -> Context:
+        course = self.platform.courses[self.context_id]
+        return Context(id=course.context_id, label=course.label, title=course.title)
+
+    def is_resource_link_valid(self, context_id: str, resource_link_id: str) -> bool:
+        return resource_link_id in self.platform.links_of(context_id)
+
+    def get_member_data_page(  # type: ignore[override]
+        self, page: int = 1, limit: int | None = None, rlid: str | None = None, **_: Any
+    ) -> TPage:
+        members = self.platform.members(self.context_id, rlid)
+        size = limit or len(members) or 1
+        chunk = members[(page - 1) * size : page * size]
+        return {"content": chunk, "has_next": page * size < len(members), "next": None}
+
+
 class _Conf(LTI1P3PlatformConfAbstract):
     def init_platform_config(self, **kwargs: Any) -> None:
         self._reg = kwargs["registration"]
@@ -115,6 +163,66 @@ class _Launch(LTIAdvantageMessageLaunchAbstract):
 
 class AuthError(Exception):
     """An authentication request the platform refuses (as an LMS would, with a message)."""
+
+
+class BadServiceRequest(Exception):
+    """A service request the platform answers with HTTP 400 (as an LMS would)."""
+
+
+SCORE_TYPE = "application/vnd.ims.lis.v1.score+json"
+LINEITEM_TYPE = "application/vnd.ims.lis.v2.lineitem+json"
+
+
+def _media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";")[0].strip().lower()
+
+
+def check_score(content_type: str | None, score: Any) -> None:
+    """A score as AGS 2.0 (Score publish service) requires it, or BadServiceRequest: the
+    media type, userId, timestamp (ISO 8601 with time zone), activityProgress and
+    gradingProgress from lti1p3platform's enumerations, and scoreGiven with scoreMaximum."""
+    if _media_type(content_type) != SCORE_TYPE:
+        raise BadServiceRequest(f"Content-Type must be {SCORE_TYPE}")
+    if not isinstance(score, dict):
+        raise BadServiceRequest("a score is a JSON object")
+    if not isinstance(score.get("userId"), str) or not score["userId"]:
+        raise BadServiceRequest("userId is required")
+    stamp = score.get("timestamp")
+    try:
+        parsed = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+    except ValueError:
+        parsed = None
+    if not isinstance(stamp, str) or parsed is None or parsed.tzinfo is None:
+        raise BadServiceRequest("timestamp must be ISO 8601 with a time zone")
+    if score.get("activityProgress") not in {p.value for p in ActivityProgress}:
+        raise BadServiceRequest("activityProgress is not one of the specification's values")
+    if score.get("gradingProgress") not in {p.value for p in GradeProgress}:
+        raise BadServiceRequest("gradingProgress is not one of the specification's values")
+    given, maximum = score.get("scoreGiven"), score.get("scoreMaximum")
+    if given is not None:
+        if not _number(given) or given < 0:
+            raise BadServiceRequest("scoreGiven must be a number, 0 or more")
+        if not _number(maximum) or maximum <= 0:
+            raise BadServiceRequest("scoreMaximum must be a number above 0 with scoreGiven")
+
+
+def check_lineitem(content_type: str | None, item: Any) -> None:
+    """A new line item as AGS 2.0 (Line item service) requires it, or BadServiceRequest."""
+    if _media_type(content_type) != LINEITEM_TYPE:
+        raise BadServiceRequest(f"Content-Type must be {LINEITEM_TYPE}")
+    if not isinstance(item, dict):
+        raise BadServiceRequest("a line item is a JSON object")
+    if not isinstance(item.get("label"), str) or not item["label"].strip():
+        raise BadServiceRequest("label is required")
+    if not _number(item.get("scoreMaximum")) or item["scoreMaximum"] <= 0:
+        raise BadServiceRequest("scoreMaximum must be a number above 0")
+    for key in ("resourceLinkId", "resourceId", "tag"):
+        if key in item and not isinstance(item[key], str):
+            raise BadServiceRequest(f"{key} must be a string")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 class DemoPlatform:
@@ -145,6 +253,23 @@ class DemoPlatform:
         self.lineitems: dict[str, list[dict[str, Any]]] = {c: [] for c in self.courses}
         self.scores: list[dict[str, Any]] = []
         self.offer_lineitem = False  # True: launches name a ready-made line item
+        # Resource links per course (the module placed more than once), each with who may
+        # see it (None: everyone enrolled), as an LMS's group or access restrictions; a
+        # course's own DemoCourse.resource_link_id is always one of them.
+        self.links: dict[str, dict[str, set[str] | None]] = {}
+        # A platform gone wrong, for tests: "endless" (memberships always offer a next
+        # page), "same-page" (next is the page itself), "foreign-next" (next on another site).
+        self.misbehave: str | None = None
+        # Called just before a line item is created (a test's stand-in for another
+        # process of the tool creating one at the same moment).
+        self.before_create: Any = None
+        # True: the line items container ignores its query filters (some LMSs do).
+        self.ignore_filters = False
+        # "lti1p3platform": memberships are answered by that library's NRPS service
+        # (LibraryMemberships) instead of the demo's own code.
+        self.nrps_backend = "demo"
+        # Every service request (method, URL with its query) the tools made, for tests.
+        self.service_requests: list[tuple[str, str]] = []
         self.down = False  # True: the LMS's services answer 503, as during an outage
         # True: like Moodle, each launch's return URL carries the user's own session key
         # (sesskey, Moodle's CSRF token), which must never reach anyone else.
@@ -247,12 +372,26 @@ class DemoPlatform:
     def memberships_url(self, context_id: str) -> str:
         return f"{self.issuer}/api/courses/{context_id}/memberships"
 
-    def members(self, context_id: str) -> list[dict[str, Any]]:
-        """The course's members, as Names and Role Provisioning describes them."""
+    def links_of(self, context_id: str) -> dict[str, set[str] | None]:
+        course = self.courses[context_id]
+        # Links added with the content picker (deep linking) are open to the whole course.
+        added = dict.fromkeys(self.added_links.get(context_id, {}))
+        return {course.resource_link_id: None, **added, **self.links.get(context_id, {})}
+
+    def members(self, context_id: str, rlid: str | None = None) -> list[dict[str, Any]]:
+        """The course's members, as Names and Role Provisioning describes them; with `rlid`,
+        those who can see that resource link (BadServiceRequest if it is not in the course,
+        as NRPS 2.0 says a platform must deny it)."""
         enrolled = self.enrolled.get(context_id)
+        audience = None
+        if rlid is not None:
+            links = self.links_of(context_id)
+            if rlid not in links:
+                raise BadServiceRequest("rlid is not a resource link of this course")
+            audience = links[rlid]
         return [
             {
-                "status": "Active",
+                "status": Status.ACTIVE.value,
                 "user_id": p.user_id,
                 "name": p.name,
                 "given_name": p.given_name,
@@ -262,7 +401,8 @@ class DemoPlatform:
                 **({"lis_person_sourcedid": p.sourcedid} if p.sourcedid else {}),
             }
             for p in self.people.values()
-            if enrolled is None or p.user_id in enrolled
+            if (enrolled is None or p.user_id in enrolled)
+            and (audience is None or p.user_id in audience)
         ]
 
     def add_course(self, course: DemoCourse, enrolled: set[str] | None = None) -> None:
@@ -299,9 +439,21 @@ class DemoPlatform:
     def create_lineitem(self, context_id: str, item: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
             items = self.lineitems[context_id]
-            created = {**item, "id": f"{self.lineitems_url(context_id)}/{len(items) + 1}"}
+            number = 1 + max((int(i["id"].rsplit("/", 1)[1]) for i in items), default=0)
+            created = {**item, "id": f"{self.lineitems_url(context_id)}/{number}"}
             items.append(created)
             return created
+
+    def find_lineitem(self, context_id: str, number: int) -> dict[str, Any] | None:
+        wanted = f"{self.lineitems_url(context_id)}/{number}"
+        return next((i for i in self.lineitems.get(context_id, []) if i["id"] == wanted), None)
+
+    def delete_lineitem(self, context_id: str, number: int) -> bool:
+        with self._lock:
+            item = self.find_lineitem(context_id, number)
+            if item is not None:
+                self.lineitems[context_id].remove(item)
+            return item is not None
 
     # -- step 1: third-party initiated login ----------------------------------------------------
     def login_initiation_url(

@@ -5,10 +5,21 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+import jwt
 from flask import Flask, Response, jsonify, request
 
 from scripts.demo_lms import deeplink
-from scripts.demo_lms.platform import AuthError, DemoPlatform
+from scripts.demo_lms.platform import (
+    LINEITEM_TYPE,
+    AuthError,
+    BadServiceRequest,
+    DemoPlatform,
+    LibraryMemberships,
+    ServiceRequest,
+    check_lineitem,
+    check_score,
+    with_query,
+)
 from scripts.demo_lms.storage import storage_script
 
 AGS = "https://purl.imsglobal.org/spec/lti-ags/scope/"
@@ -147,35 +158,107 @@ def create_platform_app(platform: DemoPlatform) -> Flask:
         except Exception as exc:  # lti1p3platform raises several kinds: all are a 400 here
             return jsonify(error="invalid_client", error_description=str(exc)), 400
 
+    def _page(items: list[Any], base: str, args: dict[str, str]) -> tuple[list[Any], str | None]:
+        """One page of `items` as the query's `limit` and `page` ask (limit is capped at
+        100, as LMSs cap it), and the URL of the next page, with the same filters."""
+        try:
+            limit = max(1, min(int(args.get("limit", 3)), 100))
+            page = max(1, int(args.get("page", 1)))
+        except ValueError as exc:
+            raise BadServiceRequest("limit and page are whole numbers") from exc
+        chunk = items[(page - 1) * limit : page * limit]
+        if page * limit >= len(items):
+            return chunk, None
+        return chunk, with_query(base, {**args, "page": str(page + 1), "limit": str(limit)})
+
+    def _log() -> None:
+        """Note an authorised service request (what the tool asked for, not its retries)."""
+        platform.service_requests.append((request.method, request.url))
+
     @app.route("/api/courses/<context_id>/lineitems", methods=["GET", "POST"])
     def lineitems(context_id: str) -> Any:
+        """AGS 2.0 line items container: GET with the resource_link_id, resource_id and tag
+        filters, a page at a time; POST a new line item, checked as the spec says."""
         if (down := _unavailable()) is not None:
             return down
         if context_id not in platform.lineitems:
             return jsonify(error="no such course"), 404
         if not _authorised([AGS + "lineitem", AGS + "lineitem.readonly"]):
             return jsonify(error="not authorised"), 401
-        if request.method == "POST":
-            item = request.get_json(force=True)
-            created = platform.create_lineitem(context_id, item)
-            return jsonify(created), 201
-        items = platform.lineitems[context_id]
-        tag = request.args.get("tag")
-        return jsonify([i for i in items if not tag or i.get("tag") == tag])
+        _log()
+        try:
+            if request.method == "POST":
+                if not _authorised([AGS + "lineitem"]):
+                    return jsonify(error="not authorised"), 401
+                item = request.get_json(force=True, silent=True)
+                check_lineitem(request.content_type, item)
+                if platform.before_create is not None:
+                    platform.before_create()
+                created = platform.create_lineitem(context_id, item)
+                response = jsonify(created)
+                response.mimetype = LINEITEM_TYPE
+                return response, 201
+            filters = {"resource_link_id": "resourceLinkId", "resource_id": "resourceId"}
+            filters = {} if platform.ignore_filters else {**filters, "tag": "tag"}
+            items = [
+                i
+                for i in platform.lineitems[context_id]
+                if all(
+                    i.get(key) == request.args[arg]
+                    for arg, key in filters.items()
+                    if arg in request.args
+                )
+            ]
+            chunk, next_url = _page(
+                items, platform.lineitems_url(context_id), request.args.to_dict()
+            )
+        except BadServiceRequest as exc:
+            return jsonify(error="invalid_request", reason=str(exc)), 400
+        response = jsonify(chunk)
+        response.mimetype = "application/vnd.ims.lis.v2.lineitemcontainer+json"
+        if next_url:
+            response.headers["Link"] = f'<{next_url}>; rel="next"'
+        return response
+
+    @app.route("/api/courses/<context_id>/lineitems/<int:number>", methods=["GET", "DELETE"])
+    def lineitem(context_id: str, number: int) -> Any:
+        if (down := _unavailable()) is not None:
+            return down
+        item = platform.find_lineitem(context_id, number)
+        if item is None:
+            return jsonify(error="no such line item"), 404
+        if request.method == "DELETE":
+            if not _authorised([AGS + "lineitem"]):
+                return jsonify(error="not authorised"), 401
+            _log()
+            platform.delete_lineitem(context_id, number)
+            return Response(status=204)
+        if not _authorised([AGS + "lineitem", AGS + "lineitem.readonly"]):
+            return jsonify(error="not authorised"), 401
+        response = jsonify(item)
+        response.mimetype = LINEITEM_TYPE
+        return response
 
     @app.get("/api/courses/<context_id>/memberships")
     def memberships(context_id: str) -> Any:
-        """Names and Role Provisioning: the course's members, a page at a time."""
+        """Names and Role Provisioning 2.0: the course's members (with `rlid`, those who can
+        see that link), `limit` a page, the next page in a Link rel="next" header."""
         if (down := _unavailable()) is not None:
             return down
         if context_id not in platform.courses:
             return jsonify(error="no such course"), 404
+        if platform.nrps_backend == "lti1p3platform":
+            return _library_memberships(context_id)
         if not _authorised([NRPS_SCOPE]):
             return jsonify(error="not authorised"), 401
-        limit = max(1, min(int(request.args.get("limit", 3)), 100))
-        page = max(1, int(request.args.get("page", 1)))
-        members = platform.members(context_id)
-        chunk = members[(page - 1) * limit : page * limit]
+        _log()
+        try:
+            members = platform.members(context_id, request.args.get("rlid"))
+            chunk, next_url = _page(
+                members, platform.memberships_url(context_id), request.args.to_dict()
+            )
+        except BadServiceRequest as exc:
+            return jsonify(error="invalid_request", reason=str(exc)), 400
         course = platform.courses[context_id]
         response = jsonify(
             {
@@ -185,25 +268,64 @@ def create_platform_app(platform: DemoPlatform) -> Flask:
             }
         )
         response.mimetype = "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
-        if page * limit < len(members):
-            url = f"{platform.memberships_url(context_id)}?page={page + 1}&limit={limit}"
-            response.headers["Link"] = f'<{url}>; rel="next"'
+        if platform.misbehave == "endless":
+            page = int(request.args.get("page", 1))
+            next_url = with_query(platform.memberships_url(context_id), {"page": str(page + 1)})
+        elif platform.misbehave == "same-page":
+            next_url = request.url
+        elif platform.misbehave == "foreign-next":
+            next_url = "http://lms.attacker.example/memberships?page=2"
+        if next_url:
+            response.headers["Link"] = f'<{next_url}>; rel="next"'
+        return response
+
+    def _library_memberships(context_id: str) -> Any:
+        """lti1p3platform's NRPS handler, adapted to HTTP: its `next` (a body field) becomes
+        the Link rel="next" header NRPS 2.0 specifies."""
+        query: dict[str, Any] = request.args.to_dict()
+        try:
+            for key in ("page", "limit"):
+                if key in query:
+                    query[key] = int(query[key])
+        except ValueError:
+            return jsonify(error="invalid_request", reason="page and limit are numbers"), 400
+        service = LibraryMemberships(
+            ServiceRequest("GET", query, dict(request.headers)), platform, context_id
+        )
+        try:
+            answer = service.handle_resp(service.handle_get_members)
+        except jwt.PyJWTError:  # its token check raises (not 401) on a token it cannot verify
+            return jsonify(error="not authorised"), 401
+        if answer.code != 200:
+            return jsonify(error=answer.message), answer.code
+        _log()
+        body = dict(answer.result)
+        next_url = body.pop("next", None)
+        response = jsonify(body)
+        response.mimetype = answer.media_type
+        if next_url:
+            response.headers["Link"] = f'<{next_url}>; rel="next"'
         return response
 
     @app.post("/api/courses/<context_id>/lineitems/<int:number>/scores")
     def scores(context_id: str, number: int) -> Any:
         if (down := _unavailable()) is not None:
             return down
-        items = platform.lineitems.get(context_id, [])
-        if not 1 <= number <= len(items):
+        item = platform.find_lineitem(context_id, number)
+        if item is None:
             return jsonify(error="no such line item"), 404
         if not _authorised([AGS + "score"]):
             return jsonify(error="not authorised"), 401
-        score = request.get_json(force=True)
+        _log()
+        score = request.get_json(force=True, silent=True)
+        try:
+            check_score(request.content_type, score)
+        except BadServiceRequest as exc:
+            return jsonify(error="invalid_request", reason=str(exc)), 400
         if not platform.gradable(str(score.get("userId"))):
             # Moodle's answer for a user it does not grade here (its LtiServiceException).
             return jsonify(error="invalid_request", reason="Incorrect score received"), 400
-        platform.scores.append({"lineitem": items[number - 1]["id"], **score})
+        platform.scores.append({"lineitem": item["id"], **score})
         return jsonify({}), 200
 
     deeplink.add_routes(app, platform, PAGE)

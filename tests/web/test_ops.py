@@ -83,13 +83,14 @@ def test_config_page_gives_an_lms_administrator_every_value(client: FlaskClient)
     rows = re.findall(r"<dt[^>]*>\s*(.*?)\s*</dt>\s*<dd[^>]*>\s*(.*?)\s*</dd>", page, re.S)
     assert ("Tool name", "Corporate Parenting module") in rows
     assert ("Launch container", "New window (see below)") in rows
-    assert ("Supports Deep Linking", "No: leave it unticked") in rows
+    assert ("Supports Deep Linking", "Yes") in rows
+    assert ("Content selection URL", "https://tool.test/lti/launch") in rows
     for text in (
         "Teaches the council&#39;s Corporate Parenting Policy, checks understanding and records"
         " each person&#39;s acceptance.",
         'Set "Default launch container" to "New window".',
         "Launch container: a new window</h2>",
-        'Leave "Supports Deep Linking (Content-Item Message)" unticked',
+        'Tick "Supports Deep Linking (Content-Item Message)"',
         "<code>employee_id=$Person.sourcedId</code>",
         "<code>employee_id=$User.username</code>",
         "Do not use <code>$User.id</code>",
