@@ -13,6 +13,11 @@ left.
 """
 
 import gc
+from typing import Any
+
+from gunicorn import glogging
+
+from app.url_secrets import redact
 
 
 def post_worker_init(worker: object) -> None:
@@ -27,3 +32,19 @@ def post_worker_init(worker: object) -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(10_000, 10, 10)
+
+
+class _RedactingLogger(glogging.Logger):
+    """The access log without the secrets some URLs carry: the tool's one-time registration
+    links, the LMS's registration_token, Moodle's sesskey (app/url_secrets.py). Whoever may
+    read the access log must not be able to register a platform from it."""
+
+    def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
+        atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
+        for key in ("r", "U", "q", "f", "{raw_uri}e"):
+            if isinstance(atoms.get(key), str):
+                atoms[key] = redact(atoms[key])
+        return atoms
+
+
+logger_class = _RedactingLogger

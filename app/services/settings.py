@@ -8,7 +8,6 @@ checked in this one place. (The policy text's local details are in organisations
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Organisation
 from app.services import audit
+from app.url_secrets import SECRET_NAME
 
 
 @dataclass(frozen=True)
@@ -55,9 +55,6 @@ NAMES = {
     "lms_url": "The module's address in the learning portal",
 }
 MAX_URL = 500
-# Query or fragment names that carry a session or a secret (Moodle's sesskey is its CSRF
-# token): an address copied from someone's browser may hold them, and e-mails go to everyone.
-_SECRET_NAME = re.compile(r"sess|token|secret|key|pass|auth|sig|code|ticket|nonce", re.I)
 
 
 class SettingsInvalid(Exception):
@@ -120,7 +117,7 @@ def _check_url(key: str, value: str) -> tuple[str | None, str | None]:
         return None, f"{name} must not contain a user name or password"
     for part in (parts.query, parts.fragment):
         for param, _ in parse_qsl(part, keep_blank_values=True):
-            if _SECRET_NAME.search(param):
+            if SECRET_NAME.search(param):
                 return None, (
                     f"{name} must not contain {param}=: it holds someone's session or a "
                     "secret. Copy the course's address without it"

@@ -34,7 +34,9 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def gunicorn(database_url: str, runner: FlaskCliRunner) -> Iterator[tuple[str, DemoPlatform]]:
+def gunicorn(
+    database_url: str, runner: FlaskCliRunner, tmp_path: Path
+) -> Iterator[tuple[str, DemoPlatform]]:
     port = free_port()
     tool_url = f"http://127.0.0.1:{port}"
     platform = DemoPlatform(issuer="http://placeholder", tool_base_url=tool_url)
@@ -60,6 +62,8 @@ def gunicorn(database_url: str, runner: FlaskCliRunner) -> Iterator[tuple[str, D
             "2",
             "--bind",
             f"127.0.0.1:{port}",
+            "--access-logfile",
+            str(tmp_path / "access.log"),
             "app:create_app()",
         ],
         cwd=ROOT,
@@ -226,3 +230,39 @@ def test_accepting_answers_at_once_with_both_workers_busy_and_the_lms_fetching_o
         time.sleep(0.1)
     assert sorted(s["userId"] for s in platform.scores) == sorted(learners)
     assert platform.tool_jwks_fetches >= 1  # the LMS did fetch the tool's keys
+
+
+@pytest.mark.slow
+def test_the_access_log_holds_no_registration_secret(
+    gunicorn: tuple[str, DemoPlatform], runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    """gunicorn.conf.py's logger: the one-time registration link, the LMS's
+    registration_token and the attempt page's key never reach the access log."""
+    tool_url, _ = gunicorn
+    result = runner.invoke(args=["lti", "registration-url", "--org", ORG])
+    assert result.exit_code == 0, result.output
+    invite_url = next(w for w in result.output.split() if "/lti/register/" in w)
+    invite = invite_url.rsplit("/", 1)[1]
+    answer = requests.get(
+        invite_url.replace(invite_url.split("/lti/")[0], tool_url),
+        params={
+            "openid_configuration": "http://127.0.0.1:9/openid",
+            "registration_token": "reg-secret-4711",
+        },
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert answer.status_code == 303, answer.text
+    attempt_path = answer.headers["Location"].split(tool_url)[-1]
+    attempt_key = attempt_path.rsplit("/", 1)[1]
+    assert requests.get(tool_url + attempt_path, timeout=10).status_code == 200
+    log = tmp_path / "access.log"
+    deadline = time.monotonic() + 10
+    while log.read_text().count("/lti/register/") < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)  # gunicorn writes each line after its response
+    text = log.read_text()
+    for secret in (invite, "reg-secret-4711", attempt_key):
+        assert secret not in text, text
+    assert "GET /lti/register/[redacted]?openid_configuration=" in text, text
+    assert "&registration_token=[redacted]" in text, text
+    assert "GET /lti/register/attempt/[redacted]" in text, text
