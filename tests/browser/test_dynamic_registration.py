@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 from flask import Flask
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as ec
@@ -135,8 +136,16 @@ def test_the_lms_registers_the_tool_in_its_frame_and_lists_it_pending(
         assert (reg.issuer, reg.client_id) == (live.lms_url, tool.client_id)
 
     chrome.find_element(By.CSS_SELECTOR, "#tools button").click()
-    WebDriverWait(chrome, WAIT_SECONDS).until(
-        lambda d: d.find_element(By.CSS_SELECTOR, "#tools .status").text == "Active"
+    # Activate reloads the page: read the status by script, so that an element of the page
+    # being replaced is never asked for its text (Chromium: "Node ... does not belong").
+    WebDriverWait(chrome, WAIT_SECONDS, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: (
+            d.execute_script(
+                "const s = document.querySelector('#tools .status');"
+                "return s ? s.textContent.trim() : null"
+            )
+            == "Active"
+        )
     )
 
     # The last page, on its own, for its accessibility (outside a frame it sends nothing).
