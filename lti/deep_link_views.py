@@ -74,6 +74,8 @@ class PlacementForm(FlaskForm):
             SelectChoice("window", "In a new window"),
         ],
         default="iframe",
+        # Moodle (4.3 and later) takes the tool's own launch container setting instead.
+        description="Some learning portals, Moodle among them, use their own setting for this.",
     )
     submit = SubmitField("Add the module to the course", widget=GovSubmitInput())
 

@@ -77,7 +77,7 @@ from app.services.attempts import (
 from app.services.certificates import certificate_for
 from app.services.content_pack import local_details, personalise
 from app.services.organisations import OrganisationView, today_for, validity_rule
-from app.services.outbox import enqueue, takes_scores
+from app.services.outbox import enqueue, enqueue_for_placement, takes_scores
 from app.services.policies import VersionCache, VersionView, sections_for
 from app.services.progress import Progress, estimated_minutes, mark_read, progress
 from app.services.question_bank import current_bank
@@ -210,12 +210,45 @@ def resume() -> Any:
     learning portal's page opens the module again, and must not leave the quiz), else the
     contents."""
     reading = _reading()
+    if reading.status.acceptance is not None and reading.status.state in COMPLETED:
+        _score_for_this_placement(reading)
     if reading.status.journey_open and reading.progress.all_read:
         now = utcnow()
         person, version = reading.visit.person_id, reading.version.id
         if open_attempt(db.session(), person, version, reading.status.cycle, now) is not None:
             return redirect(url_for("learner.quiz"))
     return redirect(url_for("learner.home"))
+
+
+# States in which the acceptance that counts is still valid.
+COMPLETED = (State.CERTIFIED, State.DUE_FOR_RENEWAL)
+
+
+def _score_for_this_placement(reading: Reading) -> None:
+    """Someone already completed opens the module from an activity that has no score of
+    theirs yet: queue it (services/outbox.py). /resume is where every launch lands."""
+    acceptance = reading.status.acceptance
+    launch = db.session.get(Launch, reading.visit.launch_id)
+    if acceptance is None or launch is None:
+        return
+    deployment = db.session.get(Deployment, launch.deployment_id)
+    person = db.session.get(Person, reading.visit.person_id)
+    if deployment is None or person is None:
+        return
+    registration_id = deployment.registration_id
+    if not takes_scores(launch, person.subject, registration_id):
+        return
+    now = utcnow()
+    item = enqueue_for_placement(
+        db.session(), acceptance, launch, person.subject, registration_id, now
+    )
+    if item is None:
+        return
+    db.session.commit()
+    current_app.logger.info(
+        "score queued for acceptance %s in another activity (launch %s)", acceptance.id, launch.id
+    )
+    score_sender.wake()
 
 
 @bp.get("/sections/<key>")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import utcnow
@@ -18,10 +18,14 @@ from app.db import Base, UtcDateTime
 
 class ScoreOutbox(Base):
     __tablename__ = "score_outbox"
+    # One score per acceptance and placement (activity): a person who accepted through one
+    # activity and opens another (a second course, the module placed again) has a score for
+    # it too, so that its gradebook column and completion follow (services/outbox.py).
+    __table_args__ = (UniqueConstraint("acceptance_id", "registration_id", "resource_link_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
-    acceptance_id: Mapped[int] = mapped_column(ForeignKey("acceptance.id"), unique=True)
+    acceptance_id: Mapped[int] = mapped_column(ForeignKey("acceptance.id"))
     registration_id: Mapped[int] = mapped_column(ForeignKey("platform_registration.id"))
     # The AGS endpoint claim of the launch (lineitem and/or lineitems URL, scopes).
     endpoint: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import CursorResult, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.models import Acceptance, Launch, LmsContext, Person, ScoreOutbox
@@ -96,6 +97,37 @@ def enqueue(
     session.add(item)
     session.flush()
     return item
+
+
+def enqueue_for_placement(
+    session: Session,
+    acceptance: Acceptance,
+    launch: Launch | None,
+    user_id: str | None,
+    registration_id: int | None,
+    now: datetime,
+) -> ScoreOutbox | None:
+    """Queue the score of an acceptance made earlier for the activity this launch came from,
+    if it has none yet: someone who accepted through one activity and opens another (a
+    second course, the module placed again) gets their score in its column too, so the
+    LMS's completion for it follows. A paper acceptance has no quiz score: nothing to send
+    (a 0 would read as a fail)."""
+    if acceptance.quiz_score is None or launch is None or registration_id is None:
+        return None
+    queued = session.scalar(
+        select(ScoreOutbox.id).where(
+            ScoreOutbox.acceptance_id == acceptance.id,
+            ScoreOutbox.registration_id == registration_id,
+            ScoreOutbox.resource_link_id == launch.resource_link_id,
+        )
+    )
+    if queued is not None:
+        return None
+    try:
+        with session.begin_nested():  # two tabs opening it at once: the unique key picks one
+            return enqueue(session, acceptance, launch, user_id, registration_id, now)
+    except IntegrityError:
+        return None
 
 
 def backoff(tries: int) -> timedelta:

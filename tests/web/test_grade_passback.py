@@ -20,8 +20,10 @@ from app.services import audit
 from app.services.outbox import RunResult, SendFailed, send_due
 from lti import ags
 from lti.roles import course_learner
-from scripts.demo_lms.platform import ROLE_STAFF, DemoPlatform
+from scripts.demo_lms.platform import ROLE_STAFF, DemoCourse, DemoPlatform
+from tests.conftest import tool_client
 from tests.learner_flow import csrf, read_all
+from tests.lti_flow import Flow
 from tests.web.test_acceptance import accept, acceptances, passed
 
 
@@ -330,3 +332,44 @@ def test_two_runners_at_once_send_each_score_exactly_once(
     assert sorted(s["userId"] for s in lms.scores) == ["u-aisha", "u-lee"]
     assert sum(r.sent for r in results) == 2 and sum(r.failed for r in results) == 0
     assert all(row.sent_at is not None and row.tries == 1 for row in outbox(app))
+
+
+def test_a_second_activity_gets_the_score_of_an_earlier_acceptance(
+    app: Flask, lms: DemoPlatform, launched: Any, http: Any
+) -> None:
+    """Accepted through one activity, then opened from another (a second course, or the
+    module placed again): that activity's column gets the same score, once (seen missing
+    in a real Moodle, whose completion for the second activity then never followed)."""
+    client = launched("u-aisha")
+    passed(app, client)
+    accept(client, "Aisha Khan")
+    [first] = eventually(lambda: [r for r in outbox(app) if r.sent_at])
+    lms.add_course(
+        DemoCourse("cp-refresh", "Refresher", "CPR", "cp-refresh-link", "Corporate Parenting")
+    )
+    try:
+        other = tool_client(app)
+        flow = Flow(other, lms, http)
+        launch = flow.launch(flow.platform_answer(flow.auth_query(context_id="cp-refresh")))
+        assert launch.location.endswith("/resume"), launch.location
+        assert other.get("/resume").status_code == 302
+        rows = eventually(lambda: [r for r in outbox(app) if r.sent_at][1:] and outbox(app))
+        assert [(r.acceptance_id, r.resource_link_id) for r in rows] == [
+            (first.acceptance_id, "cp-module"),
+            (first.acceptance_id, "cp-refresh-link"),
+        ]
+        [item] = lms.lineitems["cp-refresh"]
+        assert item["resourceLinkId"] == "cp-refresh-link"
+        again = lms.scores[1]
+        assert (again["lineitem"], again["userId"], again["scoreGiven"]) == (
+            item["id"],
+            "u-aisha",
+            lms.scores[0]["scoreGiven"],
+        )
+        assert again["timestamp"] == lms.scores[0]["timestamp"]  # the acceptance's own time
+        # Opening either activity again queues nothing more.
+        for visit in (other, client):
+            assert visit.get("/resume").status_code == 302
+        assert len(outbox(app)) == 2
+    finally:
+        lms.remove_course("cp-refresh")
