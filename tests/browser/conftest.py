@@ -206,21 +206,28 @@ def _stop(server: LiveServer, started: bool) -> None:
         server.server.server_close()
 
 
+def plain_http_tool(make_app: Callable[..., Flask]) -> tuple[_LateApp, LiveServer, Flask]:
+    """The tool's app on a loopback server of its own, over plain HTTP as in the demo (so its
+    cookies are neither Secure nor Partitioned); the server is not started yet."""
+    late = _LateApp()
+    tool_server = LiveServer(late)
+    app = make_app(
+        TOOL_BASE_URL=tool_server.url,
+        SESSION_COOKIE_SECURE=False,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_PARTITIONED=False,
+    )
+    late.app = app
+    return late, tool_server, app
+
+
 @pytest.fixture
 def live_tool(make_app: Callable[..., Flask]) -> Iterator[LiveTool]:
     """The tool (plain HTTP on loopback, like the demo) and its own demo LMS, registered."""
-    late = _LateApp()
-    tool_server = LiveServer(late)
+    late, tool_server, app = plain_http_tool(make_app)
     lms_server: LiveServer | None = None
     started: list[LiveServer] = []
     try:
-        app = make_app(
-            TOOL_BASE_URL=tool_server.url,
-            SESSION_COOKIE_SECURE=False,
-            SESSION_COOKIE_SAMESITE="Lax",
-            SESSION_COOKIE_PARTITIONED=False,
-        )
-        late.app = app
         platform = DemoPlatform(issuer="http://placeholder", tool_base_url=tool_server.url)
         lms_server = LiveServer(create_platform_app(platform))
         platform.issuer = lms_server.url

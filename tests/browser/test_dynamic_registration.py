@@ -30,9 +30,9 @@ from tests.browser.a11y import assert_headings_in_order, assert_no_axe_violation
 from tests.browser.conftest import (
     WAIT_SECONDS,
     LiveTool,
-    _LateApp,
     _stop,
     launch,
+    plain_http_tool,
     wait_for_tool_page,
 )
 from tests.browser.test_pages import assert_accessible, assert_no_csp_refusals, h1_text
@@ -51,15 +51,7 @@ class Unregistered:
 @pytest.fixture
 def unregistered(make_app: Callable[..., Flask]) -> Iterator[Unregistered]:
     """The tool and a demo LMS on two sites, the LMS not yet registered with the tool."""
-    late = _LateApp()
-    tool_server = LiveServer(late)
-    app = make_app(
-        TOOL_BASE_URL=tool_server.url,
-        SESSION_COOKIE_SECURE=False,
-        SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_PARTITIONED=False,
-    )
-    late.app = app
+    late, tool_server, app = plain_http_tool(make_app)
     platform = DemoPlatform(issuer="http://placeholder", tool_base_url=tool_server.url)
     lms_server = LiveServer(create_platform_app(platform))
     platform.issuer = lms_server.url.replace("127.0.0.1", "localhost")
