@@ -326,6 +326,8 @@ def running_tool(
     `content`: content folders to publish in order (several make several versions); by
     default the shipped content/. `keep`: leave the schema for a look afterwards.
     `access_log`: gunicorn's per-request times (writing them costs the tool some CPU)."""
+    # Two benchmarks at once on one server (people working side by side) need two schemas.
+    schema += os.environ.get("BENCH_SCHEMA_SUFFIX", "")
     admin = sa.create_engine(database_url)
     with admin.begin() as conn:
         conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
