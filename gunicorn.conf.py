@@ -13,11 +13,49 @@ left.
 """
 
 import gc
+import os
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
-from gunicorn import glogging
+# Metrics (app/metrics.py, README "Metrics and logs"): each worker keeps its counts in files
+# of one directory and a scrape adds them up (prometheus_client's multiprocess mode). It is
+# chosen when prometheus_client is first imported, so before the app is: here. An operator
+# may name the directory; otherwise each start has a temporary one of its own.
+_OWN_METRICS_DIR = bool(
+    os.environ.get("METRICS_TOKEN") and not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+)
+if _OWN_METRICS_DIR:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="cpm-metrics-")
+JSON_LOGS = os.environ.get("LOG_FORMAT") == "json"
 
-from app.url_secrets import redact
+from gunicorn import glogging  # noqa: E402
+
+from app.logs import JsonFormatter, request_id  # noqa: E402
+from app.url_secrets import redact  # noqa: E402
+
+
+def on_starting(server: object) -> None:
+    """Counts left by an earlier run would be added to this one's: start from none."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        for stale in Path(directory).glob("*.db"):
+            stale.unlink()
+
+
+def child_exit(server: object, worker: Any) -> None:
+    """A worker that exits keeps its counts in the sum; its gauges of live values go."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server: object) -> None:
+    if _OWN_METRICS_DIR:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 
 def post_worker_init(worker: object) -> None:
@@ -37,7 +75,39 @@ def post_worker_init(worker: object) -> None:
 class _RedactingLogger(glogging.Logger):
     """The access log without the secrets some URLs carry: the tool's one-time registration
     links, the LMS's registration_token, Moodle's sesskey (app/url_secrets.py). Whoever may
-    read the access log must not be able to register a platform from it."""
+    read the access log must not be able to register a platform from it.
+
+    With LOG_FORMAT=json, gunicorn's lines are JSON objects like the app's, and each access
+    line carries the request's parts as fields (redacted the same way)."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        if JSON_LOGS:
+            for handler in (*self.error_log.handlers, *self.access_log.handlers):
+                handler.setFormatter(JsonFormatter())
+
+    def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
+        if not JSON_LOGS:
+            super().access(resp, req, environ, request_time)
+            return
+        if not self.access_log_enabled:
+            return
+        atoms = self.atoms(resp, req, environ, request_time)
+        fields = {
+            "remote_addr": atoms["h"],
+            "method": atoms["m"],
+            "path": atoms["U"],
+            "query": atoms["q"],
+            "status": resp.status_code,
+            "bytes": atoms["B"],
+            "duration_ms": round(request_time.total_seconds() * 1000, 1),
+            "referer": atoms["f"],
+            "user_agent": atoms["a"],
+        }
+        found = request_id(environ.get("HTTP_X_REQUEST_ID"))
+        if found:
+            fields["request_id"] = found
+        self.access_log.info("%s", atoms["r"], extra={"fields": fields})
 
     def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
         atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)

@@ -12,7 +12,7 @@ from govuk_frontend_wtf.main import WTFormsHelpers
 from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import score_sender
+from app import logs, score_sender
 from app.auth import login_manager
 from app.config import Settings, engine_options
 from app.db import db
@@ -32,7 +32,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                 app.config["SQLALCHEMY_DATABASE_URI"]
             )
     app.permanent_session_lifetime = app.config["SESSION_HOURS"] * 3600
-    _configure_logging(app.config["LOG_LEVEL"])
+    logs.configure(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"], app.logger)
 
     if app.config["TRUST_PROXY_HEADERS"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
@@ -76,12 +76,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from app.hr import bp as hr_bp
     from app.learner import bp as learner_bp
     from app.manager import bp as manager_bp
+    from app.metrics import init_app as init_metrics
     from app.web import init_web
     from lti.dynreg import bp as dynreg_bp
     from lti.dynreg import init_app as init_dynreg
     from lti.routes import bp as lti_bp
 
     init_web(app)
+    init_metrics(app)
     csrf.exempt(api_bp)  # token auth, no cookies
     for bp in (lti_bp, learner_bp, hr_bp, manager_bp, api_bp, about_bp):
         app.register_blueprint(bp)
@@ -106,14 +108,3 @@ def _check_content(app: Flask) -> None:
     except PackError as exc:
         for problem in exc.problems:
             logging.getLogger("cpm.content").warning("content problem: %s", problem)
-
-
-def _configure_logging(level: str) -> None:
-    """One line per event on stderr (gunicorn and the dev server both pass it through)."""
-    logger = logging.getLogger("cpm")
-    logger.setLevel(level)
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-        logger.addHandler(handler)
-        logger.propagate = False

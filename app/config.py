@@ -5,6 +5,7 @@ Everything an operator can set is listed here and in the README's configuration 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 from dataclasses import dataclass, fields
@@ -99,6 +100,10 @@ class Settings:
     # Each serving process sends queued scores from a thread of its own (app/score_sender.py),
     # woken by an acceptance and looking for due retries this often; 0: no thread, cron only.
     OUTBOX_POLL_SECONDS: float
+    # Operations (README, "Metrics and logs"): /metrics exists only when METRICS_TOKEN is set,
+    # and the tool keeps only the token's SHA-256; logs are "text" or "json" (one object a line).
+    METRICS_TOKEN_SHA256: str
+    LOG_FORMAT: str
     WTF_CSRF_TIME_LIMIT: int | None
     SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any]
 
@@ -139,6 +144,8 @@ class Settings:
             AUDIT_CHECKPOINT_EMAIL=env.get("AUDIT_CHECKPOINT_EMAIL") or "",
             MAX_CONTENT_LENGTH=int(env.get("MAX_CONTENT_LENGTH") or 256 * 1024),
             OUTBOX_POLL_SECONDS=float(env.get("OUTBOX_POLL_SECONDS") or 60),
+            METRICS_TOKEN_SHA256=metrics_token_hash(env.get("METRICS_TOKEN") or ""),
+            LOG_FORMAT=_log_format(env.get("LOG_FORMAT") or "text"),
             # The form's lifetime is the session's: a learner reading slowly must not lose work.
             WTF_CSRF_TIME_LIMIT=None,
             SQLALCHEMY_ENGINE_OPTIONS=engine_options(url),
@@ -146,6 +153,29 @@ class Settings:
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+METRICS_TOKEN_MIN_LENGTH = 32
+LOG_FORMATS = ("text", "json")
+
+
+def metrics_token_hash(token: str) -> str:
+    """The SHA-256 of the metrics token ("" when unset: no /metrics). A short token could be
+    guessed by anyone who can reach the tool, so it is refused at start-up."""
+    if not token:
+        return ""
+    if len(token) < METRICS_TOKEN_MIN_LENGTH:
+        raise ValueError(
+            f"METRICS_TOKEN must be at least {METRICS_TOKEN_MIN_LENGTH} characters"
+            " (for example: openssl rand -hex 32)"
+        )
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _log_format(value: str) -> str:
+    if value not in LOG_FORMATS:
+        raise ValueError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, not {value!r}")
+    return value
 
 
 def engine_options(url: str) -> dict[str, Any]:

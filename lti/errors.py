@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+# Told of each refusal as it is made (app/metrics.py sets it when metrics are on, to count
+# refusals by code). Nothing else reads it; None costs a launch nothing.
+observer: Callable[[LaunchError], None] | None = None
+
 
 class LaunchError(Exception):
     status = 400
@@ -15,6 +21,8 @@ class LaunchError(Exception):
         super().__init__(detail or self.message)
         self.detail = detail
         self.facts = {k: v for k, v in facts.items() if v}
+        if observer is not None:
+            observer(self)
 
     @property
     def admin_hint_parts(self) -> list[tuple[str, bool]]:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 
+from app.services.metrics import EMAIL_FAILURES
+
 
 @dataclass(frozen=True)
 class SmtpSettings:
@@ -77,6 +79,8 @@ class Mailer:
             if self._smtp is not None:
                 self._smtp.close()
             self._smtp = None
+            EMAIL_FAILURES.inc()
             raise MailError(f"{exc.__class__.__name__}: {exc}"[:500]) from exc
         if refused:
+            EMAIL_FAILURES.inc()
             raise MailError(f"refused recipients: {', '.join(refused)}")
