@@ -101,8 +101,8 @@ class _RedactingLogger(glogging.Logger):
             "status": resp.status_code,
             "bytes": atoms["B"],
             "duration_ms": round(request_time.total_seconds() * 1000, 1),
-            "referer": atoms["f"],
-            "user_agent": atoms["a"],
+            "referer": None if atoms["f"] == "-" else atoms["f"],
+            "user_agent": None if atoms["a"] == "-" else atoms["a"],
         }
         found = request_id(environ.get("HTTP_X_REQUEST_ID"))
         if found:
