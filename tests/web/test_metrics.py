@@ -23,6 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app.config import Settings
 from app.metrics import _observe, _Timer
+from scripts.bench_common import gunicorn_pids
 from scripts.demo_lms.platform import DemoPlatform
 from scripts.demo_lms.server import create_platform_app
 from tests.conftest import ORG, LiveServer, app_url, tool_client
@@ -272,10 +273,8 @@ def served(
 
 
 def _workers(proc: subprocess.Popen[str]) -> set[int]:
-    found = subprocess.run(
-        ["ps", "-o", "pid=", "--ppid", str(proc.pid)], capture_output=True, text=True, check=False
-    )
-    return {int(pid) for pid in found.stdout.split()}
+    """gunicorn's worker processes: its master's children."""
+    return set(gunicorn_pids(proc.pid)[1:])
 
 
 def totals(tool_url: str) -> tuple[float, float, float]:
