@@ -87,7 +87,8 @@ class Run:
 
 @pytest.fixture
 def at_once(app: Flask, database_url: str, tmp_path: Path) -> Callable[..., list[Run]]:
-    """at_once("outbox", "run", env={...}) -> both processes' exit codes and output."""
+    """at_once("outbox", "run", env={...}) -> both processes' exit codes and output; with
+    other=[...], the second process runs that command instead."""
     base = {
         **os.environ,
         "DATABASE_URL": app_url(database_url),
@@ -96,19 +97,21 @@ def at_once(app: Flask, database_url: str, tmp_path: Path) -> Callable[..., list
         "OUTBOX_POLL_SECONDS": "0",
     }
 
-    def start(*args: str, env: dict[str, str] | None = None) -> list[Run]:
+    def start(
+        *args: str, env: dict[str, str] | None = None, other: list[str] | None = None
+    ) -> list[Run]:
         gate = tmp_path / f"gate-{time.monotonic_ns()}"
         ready = [Path(f"{gate}-ready-{n}") for n in (1, 2)]
         procs = [
             subprocess.Popen(
-                [sys.executable, "-c", GATED, str(r), str(gate), *args],
+                [sys.executable, "-c", GATED, str(r), str(gate), *command],
                 cwd=ROOT,
                 env={**base, **(env or {})},
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
             )
-            for r in ready
+            for r, command in zip(ready, (list(args), other or list(args)), strict=True)
         ]
         try:
             deadline = time.monotonic() + 120
@@ -311,28 +314,12 @@ def test_two_checkpoint_runs_at_once_take_one_checkpoint(
 def test_two_anonymise_runs_at_once_anonymise_each_leaver_once(
     app: Flask, runner: FlaskCliRunner, at_once: Any
 ) -> None:
+    leaver_ids = add_leavers(app, 20)
     with app.app_context():
-        org = Organisation(name=ORG)
-        db.session.add(org)
-        db.session.flush()
-        leavers = [
-            Person(
-                organisation_id=org.id,
-                first_name=f"Leaver{n}",
-                last_name="Gone",
-                name=f"Leaver{n} Gone",
-                email=f"leaver{n}@council.example",
-                employee_id=f"L{n:03d}",
-                active=False,
-                left_on=date(2001, 2, 28),
-                assigned_on=date(2000, 1, 1),
-            )
-            for n in range(20)
-        ]
-        staying = Person(organisation_id=org.id, name="Still Here", employee_id="S001")
-        db.session.add_all([*leavers, staying])
+        org_id = db.session.scalars(select(Organisation.id)).one()
+        staying = Person(organisation_id=org_id, name="Still Here", employee_id="S001")
+        db.session.add(staying)
         db.session.commit()
-        leaver_ids = sorted(p.id for p in leavers)
 
     outputs = succeeded(at_once("people", "anonymise", "--org", ORG))
 
@@ -345,6 +332,66 @@ def test_two_anonymise_runs_at_once_anonymise_each_leaver_once(
     assert sorted(events) == leaver_ids  # one event each
     assert all(people[i].anonymised_at is not None and people[i].email is None for i in leaver_ids)
     assert people[staying.id].anonymised_at is None
+    chains_verify(runner)
+
+
+def add_leavers(app: Flask, count: int) -> list[int]:
+    """`count` leavers of ORG whose retention ended long ago; their ids."""
+    with app.app_context():
+        org = db.session.scalars(select(Organisation).where(Organisation.name == ORG)).first()
+        if org is None:
+            org = Organisation(name=ORG)
+            db.session.add(org)
+            db.session.flush()
+        leavers = [
+            Person(
+                organisation_id=org.id,
+                first_name=f"Leaver{n}",
+                last_name="Gone",
+                name=f"Leaver{n} Gone",
+                email=f"leaver{n}@council.example",
+                employee_id=f"L{n:03d}",
+                active=False,
+                left_on=date(2001, 2, 28),
+                assigned_on=date(2000, 1, 1),
+            )
+            for n in range(count)
+        ]
+        db.session.add_all(leavers)
+        db.session.commit()
+        return sorted(p.id for p in leavers)
+
+
+def test_two_jobs_appending_to_one_audit_chain_at_once_leave_it_unbroken(
+    app: Flask,
+    registered: DemoPlatform,
+    runner: FlaskCliRunner,
+    at_once: Any,
+    smtp: tuple[SlowInbox, dict[str, str]],
+    tmp_path: Path,
+) -> None:
+    """Anonymisation (whose audit events PostgreSQL writes, in anonymise_leaver()) and the
+    reminders (written by app/services/audit.py) append to the same organisation's chain at
+    the same moment: one chain, every seq once, every event in it."""
+    _, env = smtp
+    roster = tmp_path / "roster.csv"
+    roster.write_text(ROSTER)
+    assert runner.invoke(args=["roster", "import", str(roster), "--org", ORG]).exit_code == 0
+    leaver_ids = add_leavers(app, 20)
+
+    outputs = succeeded(
+        at_once("people", "anonymise", "--org", ORG, env=env, other=["reminders", "run"])
+    )
+
+    assert total(outputs, r"Anonymised (\d+)") == 20
+    with app.app_context():
+        events = db.session.execute(
+            select(AuditEvent.seq, AuditEvent.action).order_by(AuditEvent.seq)
+        ).all()
+    assert [seq for seq, _ in events] == list(range(1, len(events) + 1))
+    actions = Counter(action for _, action in events)
+    assert actions["person_anonymised"] == len(leaver_ids)
+    assert actions["reminder"] == len(rows(app, Reminder)) >= 8
     chains_verify(runner)
 
 
