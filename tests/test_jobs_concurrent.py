@@ -64,17 +64,19 @@ ROOT = Path(__file__).resolve().parents[1]
 ANCHOR_KEY = "anchor-key-for-the-two-machines-test-0123456789"
 SLOW = 0.3  # seconds the LMS and the mail server take to answer each call
 
-# Run in each process: the slow imports, then wait for the gate, then the real command.
+# Run in each process: the imports and create_app() (as `flask --app app` would call it),
+# then wait for the gate, then the real command through Flask's command line.
 GATED = """
 import sys, time
 from pathlib import Path
-import app.cli, app.cli_audit, app.cli_people, flask.cli
+from flask.cli import FlaskGroup
+from app import create_app
 ready, gate, *args = sys.argv[1:]
+machine = create_app()
 Path(ready).touch()
 while not Path(gate).exists():
-    time.sleep(0.002)
-sys.argv = ["flask", "--app", "app", *args]
-flask.cli.main()
+    time.sleep(0.001)
+FlaskGroup(create_app=lambda: machine).main(args=args, prog_name="flask")
 """
 
 
@@ -403,7 +405,7 @@ def test_two_membership_syncs_at_once_store_each_member_once(
     at_once: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for n in range(30):  # learners enrolled in the course who never launched the module
+    for n in range(60):  # learners enrolled in the course who never launched the module
         uid = f"u-crowd-{n:02d}"
         lms.people[uid] = DemoPerson(
             uid, f"Crowd {n}", "Crowd", str(n), f"{uid}@x.example", [ROLE_LEARNER], launches=False

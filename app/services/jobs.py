@@ -17,9 +17,13 @@ from sqlalchemy.orm import Session
 
 from app.db import dialect_name
 
-# Two 32-bit keys: the job's name hashed by PostgreSQL, and the organisation (0: all). This
-# key space (two int4) is apart from the single-bigint one other code may use.
-_LOCK = text("SELECT pg_advisory_xact_lock(hashtext(:job), :organisation_id)")
+# Two 32-bit keys: the schema and job's name hashed by PostgreSQL, and the organisation (0:
+# all). Advisory locks are per database, not per schema: the schema keeps installations (and
+# test runs) that share a database apart. This key space (two int4) is apart from the
+# single-bigint one other code may use.
+_LOCK = text(
+    "SELECT pg_advisory_xact_lock(hashtext(current_schema() || ' ' || :job), :organisation_id)"
+)
 
 
 def run_alone(session: Session, job: str, organisation_id: int | None = None) -> None:
