@@ -4,9 +4,11 @@ waiting (scores for the LMS's score service, reminders for an SMTP server, a cha
 checkpoint, leavers past retention, a course's membership from the LMS's NRPS service, all
 over real connections). Each unit of work is done exactly once, and nothing is lost.
 
-Each process imports the app first and then waits at a gate, so that both start the job's
-work within milliseconds of each other, as two machines' cron would; the LMS and the mail
-server answer slowly, so that the two runs' work overlaps.
+Each process creates the app first and then waits at a gate, so that both start the job's
+work within a millisecond or so of each other, as two machines' cron would; the LMS and the
+mail server answer slowly, so that the two runs' work overlaps. Without the fixes the
+reminders went twice, two checkpoints were written and the second membership sync failed on
+a duplicate person; scores and anonymisation were already claimed row by row.
 
 PostgreSQL only: SQLite is the single-machine database (app/services/jobs.py).
 """
