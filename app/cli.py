@@ -14,7 +14,7 @@ from sqlalchemy import select
 from app.clock import long_date, today, utcnow
 from app.db import db
 from app.models import Person, Role
-from app.services import audit, item_review, organisations, roster, sheets
+from app.services import audit, item_review, jobs, organisations, roster, sheets
 from app.services import keys as key_service
 from app.services import settings as settings_service
 from app.services.content_pack import (
@@ -596,6 +596,9 @@ def roster_sync_command(organisation: str) -> None:
         for link in found.links_gone:
             click.echo(f"{url}: the LMS no longer knows link {link!r}; passed over", err=True)
         members = found.members
+        # Not while the LMS is read: a sync of the organisation running on another machine
+        # must have committed before this one compares the members with the people stored.
+        jobs.run_alone(db.session(), "roster sync-lms", org.id)
         now = utcnow()
         synced = roster.sync_members(
             db.session(), org.id, course.issuer, members, now, lms_context_id=course.course_id
@@ -641,6 +644,10 @@ def reminders_run_command(organisation: str | None) -> None:
     now = utcnow()
     with Mailer(smtp_settings()) as mailer:
         for org in orgs:
+            # A run started at the same moment on another machine waits here, then finds
+            # the reminders this one recorded (each scheduled one has a unique key anyway);
+            # deliver() claims each reminder before sending it.
+            jobs.run_alone(db.session(), "reminders run", org.id)
             scope = Scope(org, version, organisations.today_for(org, today()))
             settings = reminders.settings_of(org)
             drafts = reminders.choose_scheduled(db.session(), scope, now)

@@ -11,7 +11,7 @@ from flask.cli import AppGroup
 
 from app.clock import long_datetime, utcnow
 from app.db import db
-from app.services import anchoring, audit
+from app.services import anchoring, audit, jobs
 from app.services.mail import Mailer, MailError, message
 
 audit_cli = AppGroup("audit", help="The tamper-evident audit trail.")
@@ -70,19 +70,31 @@ def audit_verify_command(checkpoints: Path | None) -> None:
 @audit_cli.command("checkpoint")
 def audit_checkpoint_command() -> None:
     """Write each organisation's latest seq and hash, signed, to a new file in
-    AUDIT_CHECKPOINT_DIR and e-mail it to AUDIT_CHECKPOINT_EMAIL if set (run daily)."""
+    AUDIT_CHECKPOINT_DIR and e-mail it to AUDIT_CHECKPOINT_EMAIL if set (run daily). Nothing
+    is written if no chain has moved since the latest checkpoint (still there, and e-mailed)."""
     key = _anchor_key()
     config = current_app.config
     if not config["AUDIT_CHECKPOINT_DIR"]:
         raise click.ClickException("Set AUDIT_CHECKPOINT_DIR: where checkpoints are kept.")
     session = db.session()
-    checkpoint = anchoring.take_checkpoint(
-        session, key, Path(config["AUDIT_CHECKPOINT_DIR"]), utcnow()
-    )
+    address = config["AUDIT_CHECKPOINT_EMAIL"]
+    # Two machines' cron at the same moment: the second waits here for the first to record
+    # its checkpoint, then finds every chain where that checkpoint holds it.
+    jobs.run_alone(session, "audit checkpoint")
+    directory = Path(config["AUDIT_CHECKPOINT_DIR"])
+    ends = anchoring.chain_ends(session)
+    latest = anchoring.unchanged_since(session, ends, directory, address or None)
+    if latest is not None:
+        db.session.rollback()
+        click.echo(
+            f"No new checkpoint: every chain ends where {latest.file_name} (taken "
+            f"{long_datetime(latest.taken_at)}) holds it."
+        )
+        return
+    checkpoint = anchoring.take_checkpoint(session, key, directory, utcnow(), ends)
     click.echo(f"Wrote {checkpoint.path}")
     for end in checkpoint.ends:
         click.echo(f"  organisation {end.organisation_id} ({end.name}): seq {end.seq}, {end.hash}")
-    address = config["AUDIT_CHECKPOINT_EMAIL"]
     failure = None
     if address:
         try:

@@ -8,7 +8,7 @@ from flask.cli import AppGroup
 
 from app.clock import today, utcnow
 from app.db import db
-from app.services import organisations
+from app.services import jobs, organisations
 from app.services import people as people_service
 
 people_cli = AppGroup(
@@ -28,6 +28,10 @@ def anonymise_command(organisation: str, dry_run: bool) -> None:
         org = organisations.find(db.session(), organisation)
     except organisations.SettingError as exc:
         raise click.ClickException(str(exc)) from exc
+    if not dry_run:
+        # A run started at the same moment on another machine waits here, then finds that
+        # nobody is due any more (anonymise_leaver() also refuses a second time on its own).
+        jobs.run_alone(db.session(), "people anonymise", org.id)
     day = today()
     due = people_service.due_for_anonymisation(db.session(), org, day)
     if not due:

@@ -7,7 +7,7 @@ token's last use is kept.
 Rate limit: API_RATE_LIMIT (default 60 per minute) per live token, or per address for calls
 without one or with a token that is not recognised (else random tokens would each get a fresh
 allowance, and a counter in memory), counted by Flask-Limiter in memory in each process
-(API_RATE_LIMIT_STORAGE_URI can point it at shared storage such as Redis instead).
+by default; with API_RATE_LIMIT_STORAGE_URI=redis://... every machine shares one count.
 """
 
 from __future__ import annotations
@@ -71,6 +71,11 @@ def _bind_limiter(state: BlueprintSetupState) -> None:
     limiter = Limiter(
         key_func=_limit_key,
         storage_uri=app.config.get("API_RATE_LIMIT_STORAGE_URI") or "memory://",
+        # A shared store that cannot be reached: each process counts in memory meanwhile
+        # (the limit still holds per process) and goes back to the store when it answers,
+        # rather than the API failing with it. Not waiting long for it to connect.
+        in_memory_fallback_enabled=True,
+        storage_options={"socket_connect_timeout": 1, "socket_timeout": 1},
         strategy="sliding-window-counter",
         key_prefix="cpm-api",
     )

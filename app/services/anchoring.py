@@ -142,9 +142,42 @@ def _write_new(directory: Path, stem: str, text: str) -> Path:
     raise FileExistsError(f"{directory / stem}.json and 98 more exist")
 
 
-def take_checkpoint(session: Session, key: bytes, directory: Path, now: datetime) -> Checkpoint:
-    """Write every organisation's chain end to a new signed file in the directory."""
-    ends = chain_ends(session)
+def unchanged_since(
+    session: Session, ends: Sequence[ChainEnd], directory: Path, emailed_to: str | None
+) -> AuditCheckpoint | None:
+    """The latest checkpoint, if it holds exactly these chain ends, its file is still in
+    `directory` and it was e-mailed to `emailed_to` (when that is set): nothing new to
+    anchor, so a second run started at the same moment as the one that took it writes no
+    second file. None otherwise."""
+    latest = session.scalars(
+        select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc()).limit(1)
+    ).first()
+    if latest is None or not ends or not (directory / latest.file_name).is_file():
+        return None
+    rows = session.scalars(
+        select(AuditCheckpoint).where(
+            AuditCheckpoint.file_name == latest.file_name,
+            AuditCheckpoint.taken_at == latest.taken_at,
+        )
+    ).all()
+    held = {(r.organisation_id, r.seq, r.hash) for r in rows}
+    if held != {(e.organisation_id, e.seq, e.hash) for e in ends}:
+        return None
+    if emailed_to and any(r.emailed_to != emailed_to for r in rows):
+        return None  # that one's e-mail failed: this run sends one
+    return latest
+
+
+def take_checkpoint(
+    session: Session,
+    key: bytes,
+    directory: Path,
+    now: datetime,
+    ends: Sequence[ChainEnd] | None = None,
+) -> Checkpoint:
+    """Write every organisation's chain end (`ends`, if already read) to a new signed file
+    in the directory."""
+    ends = list(chain_ends(session) if ends is None else ends)
     body = checkpoint_body(ends, now, key)
     text = json.dumps(body, indent=2, ensure_ascii=False) + "\n"
     stem = f"audit-checkpoint-{now.astimezone(UTC):%Y%m%dT%H%M%S%fZ}"

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -39,6 +39,9 @@ DEFAULTS: dict[str, Any] = {
 }
 MAX_TRIES = 6
 BACKOFF_MINUTES = [5, 15, 60, 240, 720]
+# A reminder claimed for sending is not due again for this long: longer than a send takes
+# (the SMTP connection times out after 10 s), so one left by a run that died goes next time.
+LEASE = timedelta(minutes=10)
 PERSON_KINDS = (
     "manual",
     "assigned",
@@ -407,20 +410,34 @@ def deliver(
     only: list[int] | None = None,
 ) -> Delivered:
     """Send what is waiting; on failure try again later, and after MAX_TRIES keep it as
-    failed for people to see. Each outcome is committed as it happens."""
+    failed for people to see. Each outcome is committed as it happens.
+
+    Runs may overlap (`reminders run` on two machines, a manager's send): each reminder is
+    claimed with a conditional UPDATE, committed before its e-mail goes, so only one run
+    sends it, and no transaction stays open while the mail server answers."""
     from app.services.mail import message
 
-    query = (
-        select(Reminder)
-        .where(Reminder.outcome.in_(("pending", "retrying")), Reminder.next_try_at <= now)
-        .order_by(Reminder.id)
-    )
+    due = (Reminder.outcome.in_(("pending", "retrying")), Reminder.next_try_at <= now)
+    query = select(Reminder.id).where(*due).order_by(Reminder.id)
     if organisation_id is not None:
         query = query.where(Reminder.organisation_id == organisation_id)
     if only is not None:
         query = query.where(Reminder.id.in_(only))
+    ids = list(session.scalars(query))
+    session.commit()
     result = Delivered()
-    for reminder in list(session.scalars(query)):
+    for reminder_id in ids:
+        claim = session.execute(
+            update(Reminder)
+            .where(Reminder.id == reminder_id, *due)
+            .values(next_try_at=now + LEASE)
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+        if not isinstance(claim, CursorResult) or claim.rowcount != 1:
+            continue  # another run has it, or has sent it
+        reminder = session.get(Reminder, reminder_id, populate_existing=True)
+        assert reminder is not None
         msg = message(
             mailer.settings,
             reminder.to_address,

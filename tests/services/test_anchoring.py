@@ -268,6 +268,29 @@ def test_the_key_of_exactly_32_characters_is_enough() -> None:
     assert anchoring.anchor_key("x" * 32, "secret") == b"x" * 32
 
 
+def test_a_checkpoint_is_written_only_when_a_chain_has_moved_or_the_last_is_gone(
+    app: Flask, chain: tuple[int, int], checkpoints: Path, runner: FlaskCliRunner
+) -> None:
+    """What lets two machines' cron take one checkpoint between them: the second run finds
+    every chain where the first's checkpoint holds it, and writes nothing."""
+    org, _ = chain
+    first = checkpoint(runner)
+    code, output = run(runner, "audit", "checkpoint")
+    assert code == 0 and "Wrote" not in output
+    assert f"No new checkpoint: every chain ends where {first.name}" in output
+    assert sorted(checkpoints.iterdir()) == [first]
+    with app.app_context():
+        assert len(db.session.scalars(select(AuditCheckpoint)).all()) == 2  # one per chain
+    append(app, org, 1)  # one event moves one chain: a new checkpoint of them all
+    second = checkpoint(runner)
+    first_body, second_body = (json.loads(p.read_text()) for p in (first, second))
+    assert [o["seq"] for o in second_body["organisations"]] == [11, 1]
+    assert [o["seq"] for o in first_body["organisations"]] == [10, 1]
+    second.unlink()  # the latest file gone from the storage: anchored again
+    third = checkpoint(runner)
+    assert sorted(checkpoints.iterdir()) == sorted([first, third])
+
+
 def test_checkpoint_needs_its_directory(
     app: Flask, chain: tuple[int, int], checkpoints: Path, runner: FlaskCliRunner
 ) -> None:
@@ -479,10 +502,11 @@ def test_a_checkpoint_that_is_not_json_is_reported(
 
 
 def test_a_checkpoint_taken_but_gone_from_the_directory_is_reported(
-    chain: tuple[int, int], checkpoints: Path, runner: FlaskCliRunner
+    app: Flask, chain: tuple[int, int], checkpoints: Path, runner: FlaskCliRunner
 ) -> None:
     org, _ = chain
     first = checkpoint(runner)
+    append(app, org, 1)
     checkpoint(runner)
     first.unlink()
     code, output = run(runner, "audit", "verify", "--checkpoints", str(checkpoints))
@@ -585,6 +609,21 @@ def test_each_checkpoint_is_e_mailed_to_the_records_address(
     with app.app_context():
         rows = db.session.scalars(select(AuditCheckpoint)).all()
         assert {r.emailed_to for r in rows} == {"records@council.example"}
+
+
+def test_a_checkpoint_whose_e_mail_failed_is_taken_again_and_e_mailed(
+    app: Flask, chain: tuple[int, int], checkpoints: Path, runner: FlaskCliRunner, inbox: Inbox
+) -> None:
+    inbox.refuse = True
+    assert run(runner, "audit", "checkpoint")[0] == 1
+    inbox.refuse = False
+    again = checkpoint(runner)  # nothing new in the chains, but no copy went out yet
+    [msg] = inbox.messages
+    [attachment] = list(msg.iter_attachments())
+    assert attachment.get_filename() == again.name
+    code, output = run(runner, "audit", "checkpoint")
+    assert code == 0 and "No new checkpoint" in output and len(inbox.messages) == 1
+    assert len(list(checkpoints.iterdir())) == 2
 
 
 def test_a_refused_e_mail_keeps_the_file_and_fails_the_job(

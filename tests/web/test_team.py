@@ -5,6 +5,8 @@ from __future__ import annotations
 import email
 import email.policy
 import re
+import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from html import unescape as html_unescape
@@ -386,6 +388,59 @@ def test_a_failed_send_is_retried_and_reported_never_dropped(
         row = db.session.scalars(select(Reminder).where(Reminder.kind == "manual")).one()
         assert row.outcome == "sent" and row.tries == 2
     assert len(inbox.to(f"aisha.khan@{D}")) >= 1
+
+
+def test_two_deliveries_at_once_send_each_reminder_once(
+    app: Flask,
+    make_app: Any,
+    council: dict[str, Person],
+    runner: FlaskCliRunner,
+    inbox: Inbox,
+    travel: Any,
+) -> None:
+    """Two processes' deliveries (two machines' `reminders run`, a manager's send) find the
+    same waiting reminders at the same moment, and the mail server is slow: each reminder
+    still goes once, on SQLite as on PostgreSQL."""
+    from app.clock import utcnow
+    from app.manager.emails import smtp_settings
+    from app.services import reminders
+    from app.services.mail import Mailer
+
+    inbox.refuse = True
+    runner.invoke(args=["reminders", "run"])  # recorded, not sent: waiting to be retried
+    assert inbox.messages == [] and len(reminders_of(app)) == 8
+    inbox.refuse = False
+    travel(minutes=10)
+    mail = {k: app.config[k] for k in ("SMTP_HOST", "SMTP_PORT", "MAIL_FROM")}
+    together = threading.Barrier(2)
+    results: list[reminders.Delivered] = []
+
+    class SlowMailer(Mailer):
+        def send(self, msg: Any) -> None:
+            time.sleep(0.2)
+            super().send(msg)
+
+    def deliver_in(process: Flask) -> None:
+        with process.app_context(), SlowMailer(smtp_settings()) as mailer:
+            together.wait()
+            results.append(reminders.deliver(db.session(), mailer, utcnow()))
+
+    threads = [threading.Thread(target=deliver_in, args=(make_app(**mail),)) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sum(r.sent for r in results) == 8 and sum(r.failed for r in results) == 0
+    assert len(inbox.messages) == 8
+    assert len({str(m["To"]) for m in inbox.messages}) == 8  # each person once
+    assert all(r.outcome == "sent" and r.tries == 2 for r in reminders_of(app))
+
+
+def reminders_of(app: Flask) -> list[Reminder]:
+    with app.app_context():
+        found = list(db.session.scalars(select(Reminder).order_by(Reminder.id)))
+        db.session.expunge_all()
+        return found
 
 
 def test_the_manager_hears_when_someone_uses_all_quiz_attempts(
