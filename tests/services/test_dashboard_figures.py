@@ -1,18 +1,13 @@
 """The dashboard's figures, counted by the database, against each person's status worked out
-one at a time: one definition of the states, whichever way they are counted.
-
-A seeded random council: leavers, anonymised people, three versions of the policy (the
-latest a correction that does not ask anyone to accept again, an older one whose
-acceptances no longer count), acceptances in the tool and from paper declarations,
-renewals, people part way through a journey or a renewal, and validity and due dates on
-and either side of the boundary days of each day checked."""
+one at a time: one definition of the states, whichever way they are counted. Over a
+seeded random council (tests/services/history.py), on its boundary days and the days
+either side."""
 
 from __future__ import annotations
 
-import random
 from collections import Counter
 from dataclasses import replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -20,228 +15,34 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.clock import LONDON
-from app.models import (
-    Acceptance,
-    Organisation,
-    Person,
-    PolicyVersion,
-    QuizAttempt,
-    QuizSubmission,
-    SectionRead,
-)
+from app.models import Acceptance, Organisation, Person, PolicyVersion
 from app.services.organisations import today_for
 from app.services.reports import COMPLIANT, Filters, Scope, dashboard, people_frame
-from app.services.status import PersonStatus, State, add_months, person_status
+from app.services.status import PersonStatus, State, person_status
 from tests.services import records
+from tests.services.history import WINDOW, History, version
 from tests.services.records import Setup
 
 DAY = date(2026, 11, 18)  # a Wednesday
 SEED = 20261206
 PEOPLE = 150
-WINDOW = 30  # the organisation's renewal window (its default), in days
 DUE_DAYS = 28
-# Where a valid-until date falls, in days from DAY. Checked on DAY - 1, DAY and DAY + 1,
-# each checked day has someone on its expiry day (0), the day after (-1), the renewal
-# window's first day (+30) and the day before it opens (+31). The latest, accepted a year
-# before, fall in the dashboard's 12 weeks of completions.
-VALID_EDGES = [-400, -40, -2, -1, 0, 1, 2, 29, 30, 31, 32, 120, 300, 350]
-# Where a due date falls, in days from DAY (due on the day: not overdue; the day after: overdue).
-DUE_EDGES = [-300, -2, -1, 0, 1, 2, 40]
-UNITS = [
-    ("Place", "Housing"),
-    ("Place", "Parks"),
-    ("Children's Services", "Fostering"),
-    ("Resources", None),
-    (None, None),
-]
-
-
-def version(session: Session, s: Setup, number: str, published: date, reaccept: bool) -> Any:
-    row = PolicyVersion(
-        policy_id=s.version.policy_id,
-        version=number,
-        title="Corporate Parenting Policy",
-        summary="",
-        effective_date=published,
-        requires_reacceptance=reaccept,
-        intro_markdown="",
-        intro_html="",
-        content_hash=number.replace(".", "")[:1] * 64,
-        published_at=datetime.combine(published, time(9), UTC),
-    )
-    session.add(row)
-    session.flush()
-    return row
-
-
-class History:
-    """Writes one council's records as the tool would have left them."""
-
-    def __init__(self, session: Session, s: Setup, rng: random.Random) -> None:
-        self.session, self.s, self.rng = session, s, rng
-        self.codes = 0
-        self.hr = records.person(session, s.org, "Harriet Ross")
-
-    def read(self, who: Person, version_id: int, cycle: int, sections: int = 3) -> None:
-        for n in range(sections):
-            self.session.add(
-                SectionRead(
-                    person_id=who.id,
-                    version_id=version_id,
-                    section_key=f"s{n}",
-                    cycle=cycle,
-                    first_read_at=datetime(2026, 10, 1, 9, n, tzinfo=UTC),
-                )
-            )
-        self.session.flush()
-
-    def quiz(self, who: Person, version_id: int, cycle: int, passed: bool) -> QuizSubmission:
-        at = datetime(2026, 10, 2, 10, tzinfo=UTC)
-        attempt = QuizAttempt(
-            person_id=who.id,
-            organisation_id=self.s.org.id,
-            policy_version_id=version_id,
-            cycle=cycle,
-            bank_id=self.s.bank.id,
-            drawn=[],
-            settings={},
-            started_at=at,
-        )
-        self.session.add(attempt)
-        self.session.flush()
-        row = QuizSubmission(
-            attempt_id=attempt.id,
-            submitted_at=at,
-            answers={},
-            results=[],
-            score=10 if passed else 5,
-            total=10,
-            percent=100 if passed else 50,
-            passed=passed,
-        )
-        self.session.add(row)
-        self.session.flush()
-        return row
-
-    def accept(
-        self, who: Person, version_id: int, cycle: int, until: date, paper: bool = False
-    ) -> None:
-        """An acceptance valid until `until`, made 12 months before it (on paper: a dated
-        declaration HR recorded, with no quiz)."""
-        self.codes += 1
-        day = add_months(until, -12)
-        at = datetime.combine(day, time(12, self.rng.randrange(60)), UTC)
-        submission = None if paper else self.quiz(who, version_id, cycle, True)
-        self.session.add(
-            Acceptance(
-                person_id=who.id,
-                organisation_id=self.s.org.id,
-                policy_version_id=version_id,
-                cycle=cycle,
-                content_hash="c" * 64,
-                declaration_text="I accept",
-                declaration_hash="d" * 64,
-                quiz_submission_id=submission.id if submission else None,
-                quiz_score=None if paper else 100,
-                typed_name=who.name,
-                accepted_at=at,
-                accepted_on=day if paper else None,
-                valid_until=until,
-                verification_code=f"C{self.codes:09d}",
-                recorded_by_person_id=self.hr.id if paper else None,
-            )
-        )
-        self.session.flush()
-
-    def edge(self) -> date:
-        return DAY + timedelta(days=self.rng.choice(VALID_EDGES))
 
 
 def council(session: Session, **settings: Any) -> tuple[Setup, PolicyVersion]:
     """The seeded council; returns its set-up and the version in force (a correction)."""
-    rng = random.Random(SEED)
     s = records.setup(session, **settings)  # version 1.0 (2026), everyone to accept again
-    old = version(session, s, "0.9", date(2025, 1, 1), True)  # no longer counts
-    current = version(session, s, "1.1", date(2026, 6, 1), False)  # 1.0's still count
-    history = History(session, s, rng)
-    for n in range(PEOPLE):
-        directorate, department = rng.choice(UNITS)
-        due = DAY + timedelta(days=rng.choice(DUE_EDGES))
-        active = rng.random() > 0.2
-        who = records.person(
-            session,
-            s.org,
-            f"Person {n}",
-            directorate=directorate,
-            department=department,
-            active=active,
-            # Leavers past the retention period are anonymised; they still count in figures.
-            anonymised_at=None
-            if active or rng.random() < 0.5
-            else datetime(2026, 9, 1, tzinfo=UTC),
-            # Someone assigned with no date (an old record) is never overdue.
-            assigned_on=None if rng.random() < 0.05 else due - timedelta(days=DUE_DAYS),
-            start_date=(due - timedelta(days=DUE_DAYS + rng.choice([0, 1])))
-            if rng.random() < 0.6
-            else None,
-        )
-        kind = rng.choice(
-            [
-                "nothing",
-                "reading",
-                "passed",
-                "failed",
-                "old version only",
-                "accepted 1.0",
-                "accepted",
-                "paper",
-                "renewed",
-                "part way through renewing",
-            ]
-        )
-        if kind == "reading":
-            history.read(who, current.id, 1, rng.randint(1, 3))
-        elif kind in ("passed", "failed"):
-            history.read(who, current.id, 1)
-            history.quiz(who, current.id, 1, kind == "passed")
-        elif kind == "old version only":
-            history.accept(who, old.id, 1, history.edge() + timedelta(days=400))
-            if rng.random() < 0.5:
-                history.read(who, current.id, 1)
-        elif kind == "accepted 1.0":
-            history.accept(who, s.version.id, 1, history.edge(), paper=rng.random() < 0.5)
-        elif kind == "accepted":
-            history.accept(who, current.id, 1, history.edge())
-        elif kind == "paper":
-            history.accept(who, rng.choice([s.version.id, current.id]), 1, history.edge(), True)
-        elif kind == "renewed":
-            first = history.edge() - timedelta(days=365)
-            history.accept(who, current.id, 1, first)
-            history.accept(who, current.id, 2, first + timedelta(days=365 + rng.randint(0, 3)))
-        else:  # part way through renewing: reading, maybe a pass, in the second journey
-            history.accept(who, current.id, 1, history.edge())
-            history.read(who, current.id, 2, rng.randint(1, 3))
-            if rng.random() < 0.5:
-                history.quiz(who, current.id, 2, True)
+    old = version(session, s.version.policy_id, "0.9", datetime(2025, 1, 1, tzinfo=UTC), True)
+    current = version(  # a correction: acceptances of 1.0 still count
+        session, s.version.policy_id, "1.1", datetime(2026, 6, 1, tzinfo=UTC), False
+    )
+    History(session, s.org, s.bank.id, DAY, SEED).populate(
+        PEOPLE, DUE_DAYS, old.id, s.version.id, current.id
+    )
     # Another council's person, with an acceptance that must not count here.
     other = records.setup_org(session, "Elsewhere District")
     stranger = records.person(session, other, "Sam Stranger", assigned_on=DAY)
-    session.add(
-        Acceptance(
-            person_id=stranger.id,
-            organisation_id=other.id,
-            policy_version_id=current.id,
-            cycle=1,
-            content_hash="c" * 64,
-            declaration_text="I accept",
-            declaration_hash="d" * 64,
-            typed_name=stranger.name,
-            accepted_at=datetime(2026, 11, 10, 12, tzinfo=UTC),
-            valid_until=date(2027, 11, 10),
-            verification_code="ELSEWHERE1",
-        )
-    )
-    session.flush()
+    History(session, other, s.bank.id, DAY, SEED).accept(stranger, current.id, 1, DAY)
     return s, current
 
 
