@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import click
@@ -85,10 +86,13 @@ def export_command(
     except reports.NoPolicy as exc:
         raise click.ClickException("No version of the policy is in force yet.") from exc
     target = out or Path(result.filename)
-    try:
-        target.write_bytes(result.data)
-    except OSError as exc:
-        db.session.rollback()  # no file, so no export to record
-        raise click.ClickException(f"Could not write {target}: {exc.strerror}") from exc
+    # Written first to a temporary file (the service's default), copied a block at a time.
+    with result.file:
+        try:
+            with target.open("wb") as file:
+                shutil.copyfileobj(result.file, file)
+        except OSError as exc:
+            db.session.rollback()  # no file, so no export to record
+            raise click.ClickException(f"Could not write {target}: {exc.strerror}") from exc
     db.session.commit()
     click.echo(f"Wrote {result.rows} people to {target}.")

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import io
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
 
@@ -18,7 +17,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     session,
     url_for,
 )
@@ -300,13 +298,18 @@ def people_download() -> Any:
 
 
 def attachment(result: Any) -> Response:
-    """An export as a download: people's records, so never cached."""
-    response = send_file(
-        io.BytesIO(result.data),
-        mimetype=result.content_type,
-        as_attachment=True,
-        download_name=result.filename,
-    )
+    """An export as a download: people's records, so never cached. Streamed from its file a
+    block at a time; the file is closed (and, being temporary, removed) at the end, or when
+    the download is abandoned."""
+
+    def blocks() -> Iterator[bytes]:
+        with result.file:
+            while block := result.file.read(64 * 1024):
+                yield block
+
+    response = Response(blocks(), mimetype=result.content_type)
+    response.headers.set("Content-Disposition", "attachment", filename=result.filename)
+    response.content_length = result.size
     response.headers["Cache-Control"] = "no-store"
     return response
 
