@@ -832,7 +832,8 @@ def timed_copy(tool: Tool, statement: tuple[str, dict[str, Any]]) -> tuple[float
     import psycopg
 
     sql, params = statement
-    with psycopg.connect(tool.schema_url) as conn, conn.cursor() as cur:
+    url = sa.make_url(tool.schema_url).set(drivername="postgresql")  # libpq's own form
+    with psycopg.connect(url.render_as_string(hide_password=False)) as conn, conn.cursor() as cur:
         started, size = time.perf_counter(), 0
         with cur.copy(sql, params) as copy:
             for row in copy:
