@@ -16,7 +16,9 @@ Then, against gunicorn (2 sync workers) with an HR person's session from a real 
   dashboard in turn with its own aggregate queries run straight in PostgreSQL (psycopg);
 - the CSV and Excel exports of everyone through HR's download form, three times each
   (`--export-runs`): server time, rows, and the worker's peak memory (its VmHWM, reset
-  before each export);
+  before each export); beside each pair, the yardstick: `COPY (SELECT ...) TO STDOUT WITH
+  CSV HEADER` of the export's rows and columns as stored, same order, through psycopg
+  (issue 16: CSV at most 2x it, XLSX at most 10x, every export under 300 MB);
 - the same exports from the command line (`flask export`): wall time and peak memory;
 - a second roster import of the same file (HR's usual weekly refresh: nothing new).
 
