@@ -488,12 +488,12 @@ def _xlsx(frames: Iterable[pd.DataFrame], out: BinaryIO) -> int:
     """One worksheet, "People": headings in bold, frozen, with filters; dates and times are
     Excel dates; text is always text (never a formula, whatever it starts with).
 
-    The sheet's rows are built a column at a time with pandas, 10,000 people at a time, and
-    deflated into the zip as they come, so memory stays flat. Not xlsxwriter: it writes each
-    cell through several Python calls, 13 to 20 s for 100,000 people on a two-core machine
-    (DataFrame.to_excel with it, 27 s); this takes 4 to 6 s. The package around the rows is
-    fixed (_XLSX_PARTS); the parts that name the sheet's last row come after it, when that
-    is known (the sheet gives no <dimension>: it is optional, and Excel works it out)."""
+    The sheet's rows are built a chunk of people at a time (_xlsx_rows) and deflated into
+    the zip as they come, so memory stays flat. Not xlsxwriter: it writes each cell through
+    several Python calls, 13 to 20 s for 100,000 people on a two-core machine
+    (DataFrame.to_excel with it, 27 s); these rows take about 3 s. The package around the
+    rows is fixed (_XLSX_PARTS); the parts that name the sheet's last row come after it, when
+    that is known (the sheet gives no <dimension>: it is optional, and Excel works it out)."""
     rows, last_col = 0, _column_letter(len(COLUMNS) - 1)
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as package:
         for name, text in _XLSX_PARTS.items():
