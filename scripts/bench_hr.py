@@ -823,19 +823,18 @@ def export_yardstick(tool: Tool) -> tuple[str, dict[str, Any]]:
         scope = reports.scope_for(session, org, app.config["POLICY_KEY"], today())
         query, params = exports.table_statement(session, scope, reports.Filters())
         plain = query.with_only_columns(*(query.selected_columns[c] for c in STORED))
-        state = plain.compile(dialect=session.get_bind().dialect).construct_expanded_state(params)
+        sql, values = as_sql(plain, params, session.get_bind().dialect)
         session.rollback()
         db.engine.dispose()  # no connection left open beside the tool's
-    return f"COPY ({state.statement}) TO STDOUT WITH CSV HEADER", dict(state.parameters)
+    return f"COPY ({sql}) TO STDOUT WITH CSV HEADER", values
 
 
 def timed_copy(tool: Tool, statement: tuple[str, dict[str, Any]]) -> tuple[float, int]:
     """(ms, bytes) of one run of the yardstick through psycopg, every row read."""
-    import psycopg
-
     sql, params = statement
     url = sa.make_url(tool.schema_url).set(drivername="postgresql")  # libpq's own form
     with psycopg.connect(url.render_as_string(hide_password=False)) as conn, conn.cursor() as cur:
+        cur.execute("SET jit = off")  # as the tool's own connections (see plain_sql)
         started, size = time.perf_counter(), 0
         with cur.copy(sql, params) as copy:
             for row in copy:
