@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,8 +15,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from app.clock import utcnow
 from app.db import db
 from app.models import Launch, LoginState, Person, Role
+from lti.login import LOGIN_LIFETIME, read_state, state_digest
 from scripts.demo_lms.platform import DemoPlatform, new_rsa_key, query_of
 from tests.conftest import ORG, tool_client
 from tests.lti_flow import Flow, parse_form
@@ -482,3 +486,77 @@ def test_simultaneous_first_launches_share_one_course_and_one_person(
     assert counts(app) == (5, len(people))
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(LmsContext)) == 1
+
+
+# -- the login's signed state ----------------------------------------------------------------
+
+
+def test_the_login_writes_nothing_and_its_state_is_recorded_once_at_launch(
+    app: Flask, flow: Flow
+) -> None:
+    query = flow.auth_query("u-aisha")
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(LoginState)) == 0
+    assert flow.launch(flow.platform_answer(query)).status_code == 200
+    with app.app_context():
+        row = db.session.scalars(select(LoginState)).one()
+        assert row.state == state_digest(query["state"])  # a digest: the state is longer
+        assert row.nonce == query["nonce"] and row.used_at is not None
+        assert row.expires_at - row.created_at == LOGIN_LIFETIME
+
+
+@pytest.mark.parametrize(
+    ("after", "status", "code"),
+    # The state keeps its issue time in whole seconds (the test itself takes milliseconds).
+    [
+        (LOGIN_LIFETIME - timedelta(seconds=1), 200, None),
+        (LOGIN_LIFETIME + timedelta(seconds=1), 401, "expired"),
+    ],
+    ids=["its last second", "a second late"],
+)
+def test_a_login_state_is_good_for_its_lifetime_and_not_a_second_more(
+    app: Flask, flow: Flow, travel: Any, after: timedelta, status: int, code: str | None
+) -> None:
+    query = flow.auth_query("u-aisha")
+    # The platform answers at once (its id_token is fresh); the tool's clock moves on.
+    form = flow.platform_answer(query)
+    issued = read_state(app.config["SECRET_KEY"], query["state"]).issued_at
+    travel(seconds=(issued + after - utcnow()).total_seconds())
+    response = flow.launch(form)
+    assert response.status_code == status, response.get_data(as_text=True)
+    if code:
+        assert code in response.get_data(as_text=True)
+        assert counts(app) == (0, 0)
+
+
+def test_an_expired_state_already_used_is_refused_as_replayed(
+    app: Flask, flow: Flow, travel: Any
+) -> None:
+    form = flow.platform_answer(flow.auth_query("u-aisha"))
+    assert flow.launch(form).status_code == 200
+    travel(seconds=LOGIN_LIFETIME.total_seconds() + 60)
+    again = flow.launch(form, client=tool_client(app))
+    assert again.status_code == 401
+    assert "replayed" in again.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda s: s[:-1] + ("A" if s[-1] != "A" else "B"),  # the signature
+        lambda s: s.replace(".1.", ".2.", 1),  # another registration
+        lambda s: s.split(".", 1)[0],  # no signature at all
+    ],
+    ids=["signature changed", "registration changed", "unsigned"],
+)
+def test_a_state_the_tool_did_not_sign_is_refused(
+    app: Flask, flow: Flow, change: Callable[[str], str]
+) -> None:
+    form = flow.platform_answer(flow.auth_query("u-aisha"))
+    changed = change(form["state"])
+    assert changed != form["state"]
+    flow.client.set_cookie("lti_state_" + changed, changed, path="/lti/launch", domain="tool.test")
+    response = flow.launch({**form, "state": changed})
+    assert response.status_code == 401
+    assert "bad_state" in response.get_data(as_text=True)
+    assert counts(app) == (0, 0)
