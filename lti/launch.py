@@ -1,10 +1,11 @@
 """Validating a launch (the id_token form_post) and turning it into a LaunchContext.
 
 pylti1p3 checks the token's shape and runs its message validators; registrations come from
-our DbToolConf's registry. What it leaves to the tool is done here: the state and nonce come
-from the database and are single-use, `azp` is checked, exp/iat get a small leeway, the
-platform's keys come from a per-process cache that re-fetches on an unknown kid, and every
-failure is a LaunchError with its own code. Nothing is written unless the launch is valid.
+our DbToolConf's registry. What it leaves to the tool is done here: the state must be one the
+login signed (lti/login.py), in time, bound to the browser by its cookie, and its nonce is
+used once (recorded here); `azp` is checked, exp/iat get a small leeway, the platform's keys
+come from a per-process cache that re-fetches on an unknown kid, and every failure is a
+LaunchError with its own code. Nothing is written unless the launch is valid.
 """
 
 from __future__ import annotations
@@ -22,16 +23,20 @@ from pylti1p3.message_launch import MessageLaunch
 from pylti1p3.message_validators.deep_link import DeepLinkMessageValidator
 from pylti1p3.request import Request
 from pylti1p3.session import SessionService
-from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from app.db import table
-from app.models import LoginState
 from lti import errors
 from lti.context import LaunchContext
 from lti.deep_linking import DEEP_LINKING_REQUEST, DeepLinkContext, deep_link_context
 from lti.jwks import JwksCache
-from lti.login import STATE_COOKIE_PREFIX, PlatformStorage, origin_text
+from lti.login import (
+    STATE_COOKIE_PREFIX,
+    PlatformStorage,
+    login_used,
+    origin_text,
+    read_state,
+    record_login_used,
+)
 from lti.registry import RegistrationInfo, Registry, url_origin
 from lti.roles import map_roles
 from lti.tool_conf import DbToolConf
@@ -41,18 +46,6 @@ AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
 SUPPORTED_MESSAGES = {"LtiResourceLinkRequest", DEEP_LINKING_REQUEST}
 
-_STATES = table(LoginState)
-# Built once (a fresh statement per launch costs more CPU than running it).
-_USE_STATE = (
-    update(_STATES)
-    .where(
-        _STATES.c.state == bindparam("the_state"),
-        _STATES.c.used_at.is_(None),
-        _STATES.c.expires_at >= bindparam("now"),
-    )
-    .values(used_at=bindparam("now"))
-    .returning(_STATES.c.nonce, _STATES.c.registration_id, _STATES.c.storage_target)
-)
 ALLOWED_ALGS = {"RS256", "RS384", "RS512"}
 # C0 and C1 control characters (NUL included: PostgreSQL refuses it in text) and lone
 # surrogates (JSON can carry them; no database encoding can). Whitespace ones become a space.
@@ -207,6 +200,7 @@ def validate_launch(
     now: datetime,
     leeway: int,
     jwks: JwksCache,
+    secret: str,
 ) -> ValidLaunch:
     id_token = params.get("id_token")
     state = params.get("state")
@@ -229,14 +223,10 @@ def validate_launch(
     if not isinstance(header, dict) or not isinstance(unverified, dict):
         raise errors.MalformedToken("header or body is not a JSON object")
 
-    # -- the login this launch answers, used up at once: the caller rolls back on any error
-    # below, so a refused launch leaves it unused, and two tabs racing get one winner.
-    login = session.execute(_USE_STATE, {"the_state": state, "now": now}).first()
-    if login is None:
-        known = session.execute(select(LoginState.used_at).where(LoginState.state == state)).first()
-        if known is None:
-            raise errors.BadState("unknown state")
-        if known.used_at is not None:
+    # -- the login this launch answers: signed by the tool, in time ---------------------------
+    login = read_state(secret, state)
+    if now > login.expires_at:
+        if login_used(session, state):
             raise errors.Replayed("state already used")
         raise errors.Expired("login state expired")
     cookie = cookies.get(STATE_COOKIE_PREFIX + state)
@@ -314,6 +304,9 @@ def validate_launch(
     if nonce != login.nonce:
         # An old token posted with a fresh state: the nonce was issued for another login.
         raise errors.BadState("nonce was not issued with this state", **facts)
+    # Used once: recorded now, so that a refusal below (rolled back) leaves it unused.
+    if not record_login_used(session, state, login, now):
+        raise errors.Replayed("state already used", **facts)
 
     # -- deployment and message ------------------------------------------------------------------
     deployment_id = _str(body.get(CLAIM + "deployment_id"))

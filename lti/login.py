@@ -1,27 +1,43 @@
-"""OIDC third-party initiated login: remember a fresh state and nonce, send the browser back.
+"""OIDC third-party initiated login: a signed state and its nonce, the browser sent back.
 
-pylti1p3 would keep the state in a cookie and the nonce in a cache; both live in the
-database here, so the launch may reach any app process. A platform that offers its own
-storage (LTI client-side postMessages, `lti_storage_target`) also keeps them in the
-browser, in its page: the launch reads them back from there when the state cookie is refused.
+The login writes nothing: its state is signed with SECRET_KEY and carries a random part,
+the registration and the time it was issued, so any app process can check it at launch, and
+it expires with LOGIN_LIFETIME. The nonce is a keyed digest of the state: only the tool can
+work it out, and nobody can read it from the state (a page holding the state must not give
+away the nonce: see prove_stored_login). Single use is the launch's: it records the login once
+(record_login_used), and a second launch with the same state or nonce finds it recorded.
+The state cookie binds the login to the browser that started it. A platform that offers
+its own storage (LTI client-side postMessages, `lti_storage_target`) also keeps state and
+nonce in the browser, in its page: the launch reads them back from there when the state
+cookie is refused.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import delete, insert, select, update
+from itsdangerous import BadSignature, Signer
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from app.db import table
+from app.db import DIALECT_INSERT, table
 from app.models import LoginState
-from lti.errors import MalformedRequest, UnknownClient, UnknownDeployment, UnknownIssuer
+from lti.errors import (
+    BadState,
+    MalformedRequest,
+    UnknownClient,
+    UnknownDeployment,
+    UnknownIssuer,
+)
 from lti.registry import DEFAULT_PORTS, Registry, url_origin
 
 LOGIN_LIFETIME = timedelta(minutes=10)
@@ -34,9 +50,8 @@ STORAGE_PROOF_LIFETIME = timedelta(seconds=120)
 # Short and plain: it goes into a page and is compared with window names.
 _STORAGE_TARGET = re.compile(r"_parent|[A-Za-z][A-Za-z0-9_-]{0,63}")
 
-
-# Built once: constructing a statement per request costs more CPU than running it.
-_INSERT_STATE = insert(table(LoginState))
+_STATE_SALT = "cpm-lti-state"
+_NONCE_SALT = "cpm-lti-nonce"
 
 
 @dataclass(frozen=True)
@@ -55,6 +70,64 @@ class LoginRedirect:
     nonce: str
     max_age: int
     storage: PlatformStorage | None = None
+
+
+@dataclass(frozen=True)
+class Login:
+    """What a launch reads back from its login's signed state."""
+
+    nonce: str  # worked out from the state (state_nonce), never carried in it
+    registration_id: int
+    issued_at: datetime
+    storage_target: str | None
+
+    @property
+    def expires_at(self) -> datetime:
+        return self.issued_at + LOGIN_LIFETIME
+
+
+def _signer(secret: str, salt: str = _STATE_SALT) -> Signer:
+    return Signer(secret, salt=salt, digest_method=hashlib.sha256)
+
+
+def issue_state(
+    secret: str, registration_id: int, issued_at: datetime, storage_target: str | None
+) -> str:
+    """The state: a random part, the registration, the issue time (whole seconds) and the
+    storage target, signed. None of them holds a ".": the random part is URL-safe base64,
+    the target a plain name."""
+    parts = [secrets.token_urlsafe(16), str(registration_id), str(int(issued_at.timestamp()))]
+    if storage_target:
+        parts.append(storage_target)
+    return _signer(secret).sign(".".join(parts)).decode()
+
+
+def state_nonce(secret: str, state: str) -> str:
+    """The nonce of a state: its HMAC under another salt, so unique to it and unguessable."""
+    return _signer(secret, _NONCE_SALT).get_signature(state).decode()
+
+
+def read_state(secret: str, state: str) -> Login:
+    """The login a state was issued for; BadState if the tool did not sign it. Its expiry is
+    the caller's to check (a used one is refused as replayed, not as expired)."""
+    try:
+        parts = _signer(secret).unsign(state).decode().split(".")
+    except (BadSignature, UnicodeError):
+        raise BadState("unknown state") from None
+    if len(parts) not in (3, 4) or not parts[1].isdigit() or not parts[2].isdigit():
+        raise BadState("unknown state")  # signed by us, so never: a changed format
+    return Login(
+        nonce=state_nonce(secret, state),
+        registration_id=int(parts[1]),
+        issued_at=datetime.fromtimestamp(int(parts[2]), UTC),
+        storage_target=parts[3] if len(parts) == 4 else None,
+    )
+
+
+def state_digest(state: str) -> str:
+    """How a used login's state is kept and looked up (lti_login_state.state): the state is
+    longer than the column, and its digest says as much about it."""
+    return hashlib.sha256(state.encode()).hexdigest()
 
 
 def origin_text(url: str) -> str | None:
@@ -89,7 +162,10 @@ def start_login(
     *,
     launch_url: str,
     now: datetime,
+    secret: str,
 ) -> LoginRedirect:
+    """Check the login request against the registrations (read, never written) and issue a
+    signed state for it."""
     iss = (params.get("iss") or "").strip()
     login_hint = params.get("login_hint") or ""
     if not iss:
@@ -109,19 +185,8 @@ def start_login(
     origin = origin_text(reg.auth_login_url) if target else None
     storage = PlatformStorage(target, origin) if target and origin else None
 
-    state = secrets.token_urlsafe(32)
-    nonce = secrets.token_urlsafe(32)
-    session.execute(
-        _INSERT_STATE,
-        {
-            "state": state,
-            "nonce": nonce,
-            "registration_id": reg.id,
-            "created_at": now,
-            "expires_at": now + LOGIN_LIFETIME,
-            "storage_target": storage.target if storage else None,
-        },
-    )
+    state = issue_state(secret, reg.id, now, storage.target if storage else None)
+    nonce = state_nonce(secret, state)
     query = {
         "scope": "openid",
         "response_type": "id_token",
@@ -145,13 +210,49 @@ def start_login(
     )
 
 
+@cache
+def _record_used(dialect: str) -> Any:
+    states = table(LoginState)
+    insert = DIALECT_INSERT[dialect](states)
+    # Both keys are unique (the state's digest, the nonce): either already there is a replay.
+    return insert.on_conflict_do_nothing().returning(states.c.state)
+
+
+def record_login_used(session: Session, state: str, login: Login, now: datetime) -> bool:
+    """Record that a launch used this login: True the first time, False ever after (the
+    caller refuses the launch as replayed). Two launches racing with one state: the second
+    waits on the first's row and then finds it. The caller rolls back on any later error,
+    so a refused launch leaves the login unused."""
+    conn = session.connection()
+    row = conn.execute(
+        _record_used(conn.dialect.name),
+        {
+            "state": state_digest(state),
+            "nonce": login.nonce,
+            "registration_id": login.registration_id,
+            "created_at": login.issued_at,
+            "expires_at": login.expires_at,
+            "used_at": now,
+            "storage_target": login.storage_target,
+        },
+    ).first()
+    return row is not None
+
+
+def login_used(session: Session, state: str) -> bool:
+    found = session.execute(
+        select(LoginState.state).where(LoginState.state == state_digest(state))
+    ).first()
+    return found is not None
+
+
 def prove_stored_login(session: Session, state: str, nonce: str, now: datetime) -> bool:
     """Whether a launch page read this login's state and nonce back from platform storage:
     true once, for a login that used platform storage, within STORAGE_PROOF_LIFETIME of its
     launch. One UPDATE checks and records it, so two pages racing get one winner."""
     row = session.execute(
         select(LoginState.nonce).where(
-            LoginState.state == state,
+            LoginState.state == state_digest(state),
             LoginState.storage_target.isnot(None),
             LoginState.used_at.isnot(None),
             LoginState.used_at >= now - STORAGE_PROOF_LIFETIME,
@@ -163,7 +264,7 @@ def prove_stored_login(session: Session, state: str, nonce: str, now: datetime) 
         return False
     used = session.execute(
         update(LoginState)
-        .where(LoginState.state == state, LoginState.storage_proven_at.is_(None))
+        .where(LoginState.state == state_digest(state), LoginState.storage_proven_at.is_(None))
         .values(storage_proven_at=now)
     )
     return used.rowcount == 1  # type: ignore[attr-defined]
@@ -173,14 +274,14 @@ def stored_login_proven(session: Session, state: str) -> bool:
     """Whether a launch page proved this login from platform storage (prove_stored_login)."""
     found = session.execute(
         select(LoginState.state).where(
-            LoginState.state == state, LoginState.storage_proven_at.isnot(None)
+            LoginState.state == state_digest(state), LoginState.storage_proven_at.isnot(None)
         )
     ).first()
     return found is not None
 
 
 def purge_login_states(session: Session, now: datetime) -> int:
-    """Forget logins a day past their expiry; a replay of one is refused as unknown anyway."""
+    """Forget used logins a day past their expiry: a replay of one is refused as expired."""
     result = session.execute(
         delete(LoginState).where(LoginState.expires_at < now - timedelta(days=1))
     )

@@ -28,7 +28,7 @@ from flask_login import current_user, login_user
 from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.wrappers import Response as BaseResponse
 
-from app.auth import NewVisit
+from app.auth import NewVisit, load_visit
 from app.clock import utcnow
 from app.db import db
 from app.extensions import csrf
@@ -46,6 +46,7 @@ from lti.login import (
     prove_stored_login,
     purge_login_states,
     start_login,
+    state_digest,
     storage_keys,
     stored_login_proven,
 )
@@ -55,6 +56,8 @@ bp = Blueprint("lti", __name__, url_prefix="/lti", template_folder="templates")
 log = logging.getLogger("cpm.lti")
 
 HANDOFF_LIFETIME = timedelta(seconds=300)
+# In the session cookie: which login's state the visit was launched with (state_digest).
+LAUNCHED_STATE = "cpm_launched_state"
 PURGE_EVERY_SECONDS = 600
 _last_purge = 0.0
 
@@ -145,20 +148,16 @@ def _state_cookie(response: BaseResponse, state: str, max_age: int | None) -> No
 @bp.route("/login", methods=["GET", "POST"])
 @csrf.exempt
 def login() -> Any:
-    global _last_purge
-    now = utcnow()
     try:
+        # Writes nothing: the state is signed (lti/login.py); registrations are cached.
         result = start_login(
             db.session(),
             registry(),
             request.values,
             launch_url=launch_url(),
-            now=now,
+            now=utcnow(),
+            secret=current_app.config["SECRET_KEY"],
         )
-        if time.monotonic() - _last_purge > PURGE_EVERY_SECONDS:
-            _last_purge = time.monotonic()
-            purge_login_states(db.session(), now)
-        db.session.commit()
     except LaunchError as exc:
         db.session.rollback()
         _log_rejection("login", exc)
@@ -186,7 +185,20 @@ def login() -> Any:
 @bp.post("/launch")
 @csrf.exempt
 def launch() -> Any:
+    global _last_purge
     now = utcnow()
+    state = request.form.get("state") or ""
+    launched = session.get(LAUNCHED_STATE)
+    if (
+        isinstance(launched, str)
+        and state
+        and hmac.compare_digest(launched, state_digest(state))
+        and current_user.is_authenticated
+    ):
+        # This browser's visit came from this very launch: the form posted again by a reload
+        # or Back. Nothing is validated or written again; the visit goes on.
+        log.info("launch outcome=reloaded launch=%s", current_user.launch_id)
+        return redirect(url_for("learner.resume"), 303)
     try:
         valid = validate_launch(
             db.session(),
@@ -197,7 +209,11 @@ def launch() -> Any:
             now=now,
             leeway=current_app.config["LTI_LEEWAY_SECONDS"],
             jwks=_jwks_cache(),
+            secret=current_app.config["SECRET_KEY"],
         )
+        if time.monotonic() - _last_purge > PURGE_EVERY_SECONDS:
+            _last_purge = time.monotonic()
+            purge_login_states(db.session(), now)
         if valid.deep_link is not None:  # a course editor choosing content: not a visit
             response = deep_link_views.answer_request(valid)
             db.session.commit()
@@ -225,8 +241,7 @@ def launch() -> Any:
         "yes" if valid.cookies_work else "no",
     )
     if valid.cookies_work:
-        login_user(NewVisit(recorded.token))
-        response = redirect(url_for("learner.resume"))
+        response = _first_page(recorded.token, request.form["state"])
     else:
         # No state cookie: this may be the browser that started the login but refuses
         # cookies in the LMS's frame, or a victim's browser made to post someone else's
@@ -238,6 +253,22 @@ def launch() -> Any:
         )
     _state_cookie(response, request.form["state"], None)
     return response
+
+
+def _first_page(token: str, state: str) -> BaseResponse:
+    """Sign the visit in and answer with its first page: the launch is one request, not a
+    redirect to /resume and another to the page."""
+    visit = load_visit(token)
+    if visit is None:  # ended or expired at once: cannot happen unless SESSION_HOURS is 0
+        login_user(NewVisit(token))
+        return redirect(url_for("learner.resume"), 303)
+    login_user(visit)
+    # A reload of the launch's page without JavaScript posts the form again: this browser,
+    # and only it, then goes back to its visit (see launch()) instead of a refusal.
+    session[LAUNCHED_STATE] = state_digest(state)
+    from app.learner.routes import launch_page  # the learner's pages import the LTI blueprint
+
+    return current_app.make_response(launch_page())
 
 
 @bp.post("/deep-link")

@@ -3,19 +3,22 @@
 Each launch is a full round trip, as a browser and an LMS make it:
   GET /lti/login  ->  the generator plays the platform: it reads state and nonce from the
   auth redirect and signs an id_token for a new person  ->  POST /lti/launch on a new
-  connection (so login and launch may reach different workers)  ->  GET / , which must
-  greet that person by name.
-Prints launches/s, p50/p95 latency, errors and the tool's CPU milliseconds per launch (from
-/proc, for the gunicorn processes: the steadiest figure on a shared machine).
+  connection (so login and launch may reach different workers)  ->  any redirects the tool
+  answers with, until a page that must greet that person by name.
+Prints launches/s, p50/p95 latency, errors, requests per launch and the tool's CPU
+milliseconds per launch (from /proc, for the gunicorn processes: the steadiest figure on a
+shared machine).
 
     .venv/bin/python -m scripts.bench_launch [--seconds 10] [--concurrency 1,10,50] [--baseline]
 
 It works in its own PostgreSQL schema (dropped afterwards) and sends traffic only to
 127.0.0.1. This is a benchmark that prints figures; it asserts nothing.
 
---baseline runs the same launches against scripts/bare_tool.py instead, a bare pylti1p3
-Flask tool that keeps its state in the browser's cookies and stores nothing (no PostgreSQL
-needed): the calibration figure to compare the project's own against, on this machine.
+--baseline also runs the same launches against scripts/bare_tool.py, a bare pylti1p3 Flask
+tool that keeps its state in the browser's cookies and stores nothing, side by side with the
+project: at each concurrency level the bare tool, then the project, then the bare tool again
+(the two bare runs are averaged, so a load that changes during the run weighs on both), and
+the ratios project/bare. Only ratios measured in one run mean anything on a shared machine.
 Add --fetch-keys for pylti1p3's default of fetching the platform's key set on every launch.
 """
 
@@ -31,6 +34,9 @@ import sys
 import threading
 import time
 import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import jwt
@@ -45,6 +51,7 @@ from scripts.bench_common import (
     cpu_ticks,
     free_port,
     gunicorn_pids,
+    machine_note,
     running_tool,
     ticks_to_ms,
 )
@@ -76,7 +83,8 @@ def _cookie(headers: list[tuple[str, str]], prefix: str) -> str | None:
 
 def one_launch(
     host: str, port: int, issuer: str, key: Any, kid: str, n: str, cookies: Cookies
-) -> float:
+) -> tuple[float, int]:
+    """One launch: its latency in seconds and the number of HTTP requests it took."""
     started = time.perf_counter()
     sub = f"bench-{n}"
     name = f"Bench Person {n}"
@@ -144,30 +152,33 @@ def one_launch(
         },
     )
     resp = conn.getresponse()
-    resp.read()
-    location = resp.getheader("Location")
-    if resp.status != 302 or location is None:
-        raise RuntimeError(f"launch answered {resp.status}")
+    page = resp.read().decode()
     session_cookie = _cookie(resp.getheaders(), cookies.session)
     conn.close()
-
-    conn = http.client.HTTPConnection(host, port, timeout=30)
-    conn.request("GET", location, headers={"Cookie": session_cookie or ""})
-    resp = conn.getresponse()
-    page = resp.read().decode()
-    conn.close()
+    requests = 2
+    # The first page, or redirects to it (each on a new connection, with the session cookie).
+    while resp.status in (302, 303) and requests < 5:
+        location = resp.getheader("Location") or ""
+        conn = http.client.HTTPConnection(host, port, timeout=30)
+        conn.request("GET", location, headers={"Cookie": session_cookie or ""})
+        resp = conn.getresponse()
+        page = resp.read().decode()
+        conn.close()
+        session_cookie = _cookie(resp.getheaders(), cookies.session) or session_cookie
+        requests += 1
     if resp.status != 200 or f"Welcome, {name}" not in page:
-        raise RuntimeError(f"first page answered {resp.status} without the greeting")
-    return time.perf_counter() - started
+        raise RuntimeError(f"the launch ended on {resp.status} without the greeting")
+    return time.perf_counter() - started, requests
 
 
 def generator(
     args: tuple[str, int, str, bytes, str, int, float, int, Cookies],
-) -> tuple[list[float], int]:
+) -> tuple[list[float], int, int]:
+    """Launches from `threads` threads for `seconds`: latencies, requests made, errors."""
     host, port, issuer, pem, kid, threads, seconds, _proc_no, cookies = args
     key = serialization.load_pem_private_key(pem, password=None)
     latencies: list[float] = []
-    errors = [0]
+    counts = [0, 0]  # requests, errors
     lock = threading.Lock()
     deadline = time.monotonic() + seconds
 
@@ -176,13 +187,16 @@ def generator(
         while time.monotonic() < deadline:
             i += 1
             try:
-                took = one_launch(host, port, issuer, key, kid, f"{os.getpid()}-{t}-{i}", cookies)
+                took, requests = one_launch(
+                    host, port, issuer, key, kid, f"{os.getpid()}-{t}-{i}", cookies
+                )
                 with lock:
                     latencies.append(took)
+                    counts[0] += requests
             except Exception as exc:
                 with lock:
-                    errors[0] += 1
-                    if errors[0] <= 3:
+                    counts[1] += 1
+                    if counts[1] <= 3:
                         print(f"  error: {exc}", file=sys.stderr)
 
     workers = [threading.Thread(target=loop, args=(t,)) for t in range(threads)]
@@ -190,7 +204,109 @@ def generator(
         w.start()
     for w in workers:
         w.join()
-    return latencies, errors[0]
+    return latencies, counts[0], counts[1]
+
+
+@dataclass(frozen=True)
+class Target:
+    """A running tool to measure: where it listens, whose CPU counts, its cookies."""
+
+    name: str
+    port: int
+    platform: Platform
+    pids: list[int]
+    cookies: Cookies
+
+
+@dataclass(frozen=True)
+class Level:
+    """One concurrency level's figures for one tool."""
+
+    launches: int
+    seconds: float
+    p50_ms: float
+    p95_ms: float
+    errors: int
+    requests: int
+    cpu_ms: float  # the tool's CPU per launch
+
+    @property
+    def rate(self) -> float:
+        return self.launches / self.seconds
+
+    @staticmethod
+    def mean(a: Level, b: Level) -> Level:
+        """Two runs of one tool taken as one: counts added, times weighted by launches."""
+        n = a.launches + b.launches
+
+        def weighted(x: float, y: float) -> float:
+            return (x * a.launches + y * b.launches) / n if n else float("nan")
+
+        return Level(
+            n,
+            a.seconds + b.seconds,
+            weighted(a.p50_ms, b.p50_ms),
+            weighted(a.p95_ms, b.p95_ms),
+            a.errors + b.errors,
+            a.requests + b.requests,
+            weighted(a.cpu_ms, b.cpu_ms),
+        )
+
+
+def warm_up(target: Target) -> None:
+    """Every worker loads its key, fills its JWKS cache, compiles its templates."""
+    p = target.platform
+    generator(("127.0.0.1", target.port, p.issuer, p.pem(), p.kid, 4, 2.0, 0, target.cookies))
+
+
+def run_level(target: Target, level: int, seconds: float) -> Level:
+    procs = min(level, 4)
+    per = [level // procs + (1 if i < level % procs else 0) for i in range(procs)]
+    p = target.platform
+    pem = p.pem()
+    before = cpu_ticks(target.pids)
+    with mp.get_context("spawn").Pool(procs) as pool:
+        results = pool.map(
+            generator,
+            [
+                ("127.0.0.1", target.port, p.issuer, pem, p.kid, n, seconds, i, target.cookies)
+                for i, n in enumerate(per)
+            ],
+        )
+    ticks = cpu_ticks(target.pids) - before
+    latencies = sorted(x for r in results for x in r[0])
+    n = len(latencies)
+    return Level(
+        launches=n,
+        seconds=seconds,
+        p50_ms=statistics.median(latencies) * 1000 if n else float("nan"),
+        p95_ms=latencies[int(0.95 * (n - 1))] * 1000 if n else float("nan"),
+        errors=sum(r[2] for r in results),
+        requests=sum(r[1] for r in results),
+        cpu_ms=ticks_to_ms(ticks) / n if n else float("nan"),
+    )
+
+
+HEADER = (
+    f"{'':<8} {'concurrency':>11} {'launches':>9} {'launches/s':>11} {'p50 ms':>8} "
+    f"{'p95 ms':>8} {'errors':>7} {'requests':>9} {'tool CPU ms/launch':>19}"
+)
+
+
+def row(name: str, level: int, r: Level) -> str:
+    per = r.requests / r.launches if r.launches else float("nan")
+    return (
+        f"{name:<8} {level:>11} {r.launches:>9} {r.rate:>11.1f} {r.p50_ms:>8.1f} "
+        f"{r.p95_ms:>8.1f} {r.errors:>7} {per:>9.1f} {r.cpu_ms:>19.2f}"
+    )
+
+
+def ratios(level: int, tool: Level, bare: Level) -> str:
+    return (
+        f"{'ratio':<8} {level:>11} project/bare: launches/s {tool.rate / bare.rate:.2f}x "
+        f"(target at concurrency 10: at least 0.45x), CPU per launch "
+        f"{tool.cpu_ms / bare.cpu_ms:.2f}x (at most 2x), p50 {tool.p50_ms / bare.p50_ms:.2f}x"
+    )
 
 
 def main() -> None:
@@ -209,7 +325,7 @@ def main() -> None:
     parser.add_argument(
         "--baseline",
         action="store_true",
-        help="launch scripts/bare_tool.py (bare pylti1p3, no database) instead of the project",
+        help="also run scripts/bare_tool.py (bare pylti1p3, no database), side by side",
     )
     parser.add_argument(
         "--fetch-keys",
@@ -217,72 +333,43 @@ def main() -> None:
         help="with --baseline: pylti1p3 fetches the platform's key set on every launch",
     )
     args = parser.parse_args()
-    if args.baseline:
-        baseline(args)
-        return
-
+    levels = [int(x) for x in args.concurrency.split(",")]
     with running_tool(args.database_url, SCHEMA, args.workers, access_log=False) as tool:
-        measure(args, tool.port, tool.platform, tool.pids, PROJECT_COOKIES, "PostgreSQL")
-
-
-def measure(
-    args: argparse.Namespace,
-    port: int,
-    platform: Platform,
-    pids: list[int],
-    cookies: Cookies,
-    what: str,
-) -> None:
-    """Warm the tool up, then print the table: one row per concurrency level."""
-    pem, host = platform.pem(), "127.0.0.1"
-    # Warm up: every worker loads its key, fills its JWKS cache, compiles templates.
-    generator((host, port, platform.issuer, pem, platform.kid, 4, 2.0, 0, cookies))
-    print(
-        f"gunicorn {args.workers} sync workers, {what}, generator on the same machine "
-        f"({os.cpu_count()} cores), {args.seconds:.0f}s per level"
-    )
-    print(
-        f"{'concurrency':>11} {'launches':>9} {'launches/s':>11} {'p50 ms':>8} "
-        f"{'p95 ms':>8} {'errors':>7} {'tool CPU ms/launch':>19}"
-    )
-    for level in (int(x) for x in args.concurrency.split(",")):
-        procs = min(level, 4)
-        per = [level // procs + (1 if i < level % procs else 0) for i in range(procs)]
-        before = cpu_ticks(pids)
-        with mp.get_context("spawn").Pool(procs) as pool:
-            results = pool.map(
-                generator,
-                [
-                    (
-                        "127.0.0.1",
-                        port,
-                        platform.issuer,
-                        pem,
-                        platform.kid,
-                        n,
-                        args.seconds,
-                        i,
-                        cookies,
-                    )
-                    for i, n in enumerate(per)
-                ],
+        project = Target("project", tool.port, tool.platform, tool.pids, PROJECT_COOKIES)
+        warm_up(project)
+        if not args.baseline:
+            print(
+                f"gunicorn {args.workers} sync workers (gunicorn.conf.py), PostgreSQL, the "
+                f"generator on the same machine ({machine_note()}), {args.seconds:.0f}s a level"
             )
-        ticks = cpu_ticks(pids) - before
-        latencies = sorted(x for r in results for x in r[0])
-        errors = sum(r[1] for r in results)
-        n = len(latencies)
-        p50 = statistics.median(latencies) * 1000 if n else float("nan")
-        p95 = latencies[int(0.95 * (n - 1))] * 1000 if n else float("nan")
-        cpu_ms = ticks_to_ms(ticks) / n if n else float("nan")
-        print(
-            f"{level:>11} {n:>9} {n / args.seconds:>11.1f} {p50:>8.1f} {p95:>8.1f} "
-            f"{errors:>7} {cpu_ms:>19.2f}",
-            flush=True,
-        )
+            print(HEADER)
+            for level in levels:
+                print(row("project", level, run_level(project, level, args.seconds)), flush=True)
+            return
+        with bare_tool(args.workers, args.fetch_keys) as bare:
+            warm_up(bare)
+            keys = "fetched on every launch" if args.fetch_keys else "read once at start"
+            print(
+                f"gunicorn {args.workers} sync workers each: the project (gunicorn.conf.py, "
+                f"PostgreSQL) and the bare pylti1p3 tool (scripts/bare_tool.py: no database, "
+                f"key set {keys}); the generator on the same machine ({machine_note()}); "
+                f"{args.seconds:.0f}s a level for the project, twice {args.seconds / 2:.0f}s "
+                "for the bare tool, around it"
+            )
+            print(HEADER)
+            for level in levels:
+                first = run_level(bare, level, args.seconds / 2)
+                mine = run_level(project, level, args.seconds)
+                second = run_level(bare, level, args.seconds / 2)
+                theirs = Level.mean(first, second)
+                print(row("bare", level, theirs))
+                print(row("project", level, mine))
+                print(ratios(level, mine, theirs), flush=True)
 
 
-def baseline(args: argparse.Namespace) -> None:
-    """The same launches against scripts/bare_tool.py: no database, nothing to set up."""
+@contextmanager
+def bare_tool(workers: int, fetch_keys: bool) -> Iterator[Target]:
+    """scripts/bare_tool.py on gunicorn with its own platform: no database, nothing to set up."""
     platform = Platform()
     port = free_port()
     env = {
@@ -291,12 +378,22 @@ def baseline(args: argparse.Namespace) -> None:
         "BARE_CLIENT_ID": CLIENT_ID,
         "BARE_DEPLOYMENT_ID": DEPLOYMENT,
         "BARE_JWKS_URL": platform.issuer + "/jwks",
-        "BARE_FETCH_KEYS": "1" if args.fetch_keys else "0",
+        "BARE_FETCH_KEYS": "1" if fetch_keys else "0",
         "SECRET_KEY": "bench-secret",
     }
-    bind = ["--workers", str(args.workers), "--bind", f"127.0.0.1:{port}", "--backlog", "2048"]
+    # gunicorn reads the checkout's gunicorn.conf.py for the bare tool too: its garbage
+    # collector settings speed up any Flask app, so the yardstick gets them as well.
+    bind = ["--workers", str(workers), "--bind", f"127.0.0.1:{port}", "--backlog", "2048"]
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", *bind, "scripts.bare_tool:create_app()"],
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--config",
+            "/dev/null",
+            *bind,
+            "scripts.bare_tool:create_app()",
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -311,13 +408,18 @@ def baseline(args: argparse.Namespace) -> None:
                     break
             except OSError:
                 time.sleep(0.2)
-        keys = "fetched on every launch" if args.fetch_keys else "read once at start"
-        what = f"bare pylti1p3 baseline (scripts/bare_tool.py: no database, key set {keys})"
-        measure(args, port, platform, gunicorn_pids(server.pid), BARE_COOKIES, what)
+        pids = gunicorn_pids(server.pid)
+        for _ in range(50):
+            if len(pids) >= workers + 1:
+                break
+            time.sleep(0.1)
+            pids = gunicorn_pids(server.pid)
+        yield Target("bare", port, platform, pids, BARE_COOKIES)
     finally:
         server.terminate()
         server.wait(timeout=10)
         platform.server.shutdown()
+        platform.server.server_close()
 
 
 if __name__ == "__main__":

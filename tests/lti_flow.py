@@ -77,7 +77,7 @@ class Flow:
         return (client or self.client).post("/lti/launch", data=form)
 
     def launch_as(self, user_id: str = "u-aisha") -> TestResponse:
-        """Login -> platform -> launch; returns the launch response (a redirect)."""
+        """Login -> platform -> launch; returns the launch response (the first page)."""
         return self.launch(self.platform_answer(self.auth_query(user_id)))
 
     def forged(

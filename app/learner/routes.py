@@ -172,11 +172,16 @@ def _minutes(reading: Reading, questions: int) -> int:
 
 @bp.get("/")
 def home() -> str:
-    reading = _reading()
+    return _overview(_reading())
+
+
+def _overview(reading: Reading, *, address: str | None = None) -> str:
+    """The overview page. `address`: the page answers the launch's form post, and its script
+    puts this, the overview's own address, in the browser's history in place of the post's."""
     status = reading.status
     # The quiz's rules come from its settings, so the overview promises what the quiz does.
-    bank = current_bank(db.session(), reading.version.policy_id)
-    settings = rules(bank.settings, reading.organisation.quiz_settings) if bank else None
+    bank_settings = versions().bank_settings(db.session(), reading.version.policy_id)
+    settings = rules(bank_settings, reading.organisation.quiz_settings) if bank_settings else None
     allowed = None
     if settings and status.journey_open and status.passed is None and reading.progress.all_read:
         allowed = allowance(
@@ -201,6 +206,7 @@ def home() -> str:
         code=format_code(status.acceptance.verification_code)
         if status.state is State.CERTIFIED and status.acceptance
         else None,
+        address=address,
     )
 
 
@@ -209,15 +215,31 @@ def resume() -> Any:
     """Where opening the module lands: the quiz while an attempt is under way (reloading the
     learning portal's page opens the module again, and must not leave the quiz), else the
     contents."""
+    return redirect(_quiz_under_way(_reading()) or url_for("learner.home"))
+
+
+def launch_page() -> Any:
+    """The launch's answer (lti/routes.py), for the visit just signed in: where /resume
+    leads, without its redirects, so a launch is one request less. The overview is
+    rendered at once; the quiz under way is a redirect (See Other) as before."""
     reading = _reading()
+    quiz = _quiz_under_way(reading)
+    if quiz is not None:
+        return redirect(quiz, 303)
+    return _overview(reading, address=url_for("learner.home"))
+
+
+def _quiz_under_way(reading: Reading) -> str | None:
+    """The quiz's address while an attempt is under way; and for someone completed, the
+    score queued for this placement (every opening of the module passes here)."""
     if reading.status.acceptance is not None and reading.status.state in COMPLETED:
         _score_for_this_placement(reading)
     if reading.status.journey_open and reading.progress.all_read:
         now = utcnow()
         person, version = reading.visit.person_id, reading.version.id
         if open_attempt(db.session(), person, version, reading.status.cycle, now) is not None:
-            return redirect(url_for("learner.quiz"))
-    return redirect(url_for("learner.home"))
+            return url_for("learner.quiz")
+    return None
 
 
 # States in which the acceptance that counts is still valid.
@@ -226,7 +248,7 @@ COMPLETED = (State.CERTIFIED, State.DUE_FOR_RENEWAL)
 
 def _score_for_this_placement(reading: Reading) -> None:
     """Someone already completed opens the module from an activity that has no score of
-    theirs yet: queue it (services/outbox.py). /resume is where every launch lands."""
+    theirs yet: queue it (services/outbox.py). Every launch passes here (_quiz_under_way)."""
     acceptance = reading.status.acceptance
     launch = db.session.get(Launch, reading.visit.launch_id)
     if acceptance is None or launch is None:

@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from app.clock import london_date, utcnow
-from app.db import DIALECT_INSERT, dialect_name, table
+from app.db import DIALECT_INSERT, table
 from app.models import Launch, LmsContext, Organisation, Person, Role
 from app.services import audit, identities
 from app.services.organisations import OrganisationView
@@ -183,7 +183,9 @@ def upsert_person(session: Session, ctx: LaunchContext, now: datetime) -> int:
         "elected_member": ctx.elected_member is True,
         "elected_member_claimed": ctx.elected_member is not None,
     }
-    person_id, first_seen = session.execute(_person_upsert(dialect_name(session)), params).one()
+    # Core statements on the session's connection: the ORM's execution layer adds nothing here.
+    conn = session.connection()
+    person_id, first_seen = conn.execute(_person_upsert(conn.dialect.name), params).one()
     if first_seen == now:  # a first launch: perhaps HR's roster already knows them
         return claim_roster_entry(session, int(person_id), ctx, now) or int(person_id)
     return int(person_id)
@@ -239,9 +241,13 @@ def claim_roster_entry(
     if not any(keys.values()):
         return None
     # A NULL parameter matches nothing, so one statement serves any keys.
-    rows = session.execute(
-        _ROSTER_ENTRIES, {"organisation_id": ctx.organisation_id, "new_id": new_id, **keys}
-    ).all()
+    rows = (
+        session.connection()
+        .execute(
+            _ROSTER_ENTRIES, {"organisation_id": ctx.organisation_id, "new_id": new_id, **keys}
+        )
+        .all()
+    )
     if not rows:
         return None
     rule = rows[0].rule
@@ -298,7 +304,8 @@ def upsert_context(session: Session, ctx: LaunchContext, now: datetime) -> int |
         "first_seen_at": now,
         "last_seen_at": now,
     }
-    return int(session.execute(_context_upsert(dialect_name(session)), params).scalar_one())
+    conn = session.connection()
+    return int(conn.execute(_context_upsert(conn.dialect.name), params).scalar_one())
 
 
 def record_launch(
@@ -314,30 +321,34 @@ def record_launch(
     person_id = upsert_person(session, ctx, now)
     context_id = upsert_context(session, ctx, now)
     token = secrets.token_urlsafe(32)
-    launch_id = session.execute(
-        _LAUNCH_INSERT,
-        {
-            "organisation_id": ctx.organisation_id,
-            "person_id": person_id,
-            "deployment_id": ctx.deployment_pk,
-            "lms_context_id": context_id,
-            "message_type": ctx.message_type,
-            "resource_link_id": ctx.resource_link_id,
-            "resource_link_title": ctx.resource_link_title,
-            "role": ctx.role,
-            "lti_roles": list(ctx.lti_roles),
-            "ags_endpoint": ctx.ags_endpoint,
-            "nrps_url": ctx.nrps_url,
-            "mentee_subs": list(ctx.mentees) or None,
-            "return_url": ctx.return_url,
-            "document_target": ctx.document_target,
-            "session_token_hash": token_hash(token),
-            "created_at": now,
-            "expires_at": now + timedelta(hours=session_hours),
-            "ip_address": (ip_address or "")[:64] or None,
-            "user_agent": (user_agent or "")[:500] or None,
-        },
-    ).scalar_one()
+    launch_id = (
+        session.connection()
+        .execute(
+            _LAUNCH_INSERT,
+            {
+                "organisation_id": ctx.organisation_id,
+                "person_id": person_id,
+                "deployment_id": ctx.deployment_pk,
+                "lms_context_id": context_id,
+                "message_type": ctx.message_type,
+                "resource_link_id": ctx.resource_link_id,
+                "resource_link_title": ctx.resource_link_title,
+                "role": ctx.role,
+                "lti_roles": list(ctx.lti_roles),
+                "ags_endpoint": ctx.ags_endpoint,
+                "nrps_url": ctx.nrps_url,
+                "mentee_subs": list(ctx.mentees) or None,
+                "return_url": ctx.return_url,
+                "document_target": ctx.document_target,
+                "session_token_hash": token_hash(token),
+                "created_at": now,
+                "expires_at": now + timedelta(hours=session_hours),
+                "ip_address": (ip_address or "")[:64] or None,
+                "user_agent": (user_agent or "")[:500] or None,
+            },
+        )
+        .scalar_one()
+    )
     audit.record(
         session,
         ctx.organisation_id,
@@ -357,7 +368,8 @@ def record_launch(
 
 def visit_for_token(session: Session, token: str, now: datetime) -> VisitInfo | None:
     """The live visit a session token belongs to; None if unknown, ended or expired."""
-    row = session.execute(_VISIT_BY_TOKEN, {"token_hash": token_hash(token)}).first()
+    # Every request: a Core statement on the connection, without the ORM's execution layer.
+    row = session.connection().execute(_VISIT_BY_TOKEN, {"token_hash": token_hash(token)}).first()
     if row is None or row.ended_at is not None or row.expires_at <= now:
         return None
     return VisitInfo(

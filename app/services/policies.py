@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 from app.clock import long_date
 from app.models import Audience, Policy, PolicySection, PolicyVersion
 from app.services.content_pack import PolicyPack
+from app.services.question_bank import current_bank_settings
 
 
 class PublishError(Exception):
@@ -144,10 +145,22 @@ class VersionCache:
         self.ttl = ttl
         self._current: dict[str, tuple[float, date, int | None]] = {}
         self._views: dict[int, VersionView] = {}
+        self._bank_settings: dict[int, tuple[float, dict[str, Any] | None]] = {}
 
     def clear(self) -> None:
         self._current.clear()
         self._views.clear()
+        self._bank_settings.clear()
+
+    def bank_settings(self, session: Session, policy_id: int) -> dict[str, Any] | None:
+        """The policy's current question bank's settings (the overview's promises about the
+        quiz): published with the content, so kept as long as the version in force."""
+        entry = self._bank_settings.get(policy_id)
+        if entry is not None and entry[0] > time.monotonic():
+            return entry[1]
+        found = current_bank_settings(session, policy_id)
+        self._bank_settings[policy_id] = (time.monotonic() + self.ttl, found)
+        return found
 
     def current(self, session: Session, policy_key: str, today: date) -> VersionView | None:
         entry = self._current.get(policy_key)

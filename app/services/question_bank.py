@@ -424,6 +424,17 @@ def current_bank(session: Session, policy_id: int) -> QuizBank | None:
     ).first()
 
 
+def current_bank_settings(session: Session, policy_id: int) -> dict[str, Any] | None:
+    """The current bank's settings alone: the overview (every launch's page) needs no
+    questions, and reading them means parsing the whole bank."""
+    return session.scalars(
+        select(QuizBank.settings)
+        .where(QuizBank.policy_id == policy_id)
+        .order_by(QuizBank.published_at.desc(), QuizBank.id.desc())
+        .limit(1)
+    ).first()
+
+
 def sections_read_by(pack: PolicyPack, reader: Audience) -> list[str]:
     return [s.key for s in pack.sections if s.audience.includes(reader)]
 

@@ -179,7 +179,7 @@ def test_the_editor_places_the_module_the_lms_makes_the_link_and_the_score_reach
     login = learner.get("/lti/login", query_string=dict(parse_qsl(urlsplit(url).query)))
     answer_page = http.get(lms.auth_login_url, params=query_of(login.location), timeout=10)
     _, launch_fields = parse_form(answer_page.text)
-    assert learner.post("/lti/launch", data=launch_fields).status_code == 302
+    assert learner.post("/lti/launch", data=launch_fields).status_code == 200
     with app.app_context():
         [visit] = db.session.scalars(select(Launch))
         assert visit.resource_link_id == link.link_id

@@ -217,7 +217,7 @@ def test_an_lms_registers_through_an_invite_and_its_launch_works(
     activated = http.post(f"{lms.platform.issuer}/admin/tools/{tool.client_id}/activate")
     assert activated.status_code == 200 and "Active" in activated.text
     launch = Flow(client, lms.platform, http).launch_as("u-aisha")
-    assert launch.status_code == 302 and launch.location.endswith("/resume"), launch.location
+    assert launch.status_code == 200, launch.get_data(as_text=True)
 
     # The invite is spent: opening it again registers nothing.
     again = client.get(path_of(lms_opens(lms, http, url)))
@@ -248,7 +248,7 @@ def test_a_registration_without_a_deployment_adopts_the_first_launched_one(
     assert flow.login().status_code == 302
     assert counts(app)["deployments"] == 0  # a login is not signed by the LMS: nothing written
     launch = flow.launch_as("u-aisha")
-    assert launch.status_code == 302 and launch.location.endswith("/resume")
+    assert launch.status_code == 200, launch.get_data(as_text=True)
     with app.app_context():
         [dep] = db.session.scalars(select(Deployment)).all()
         assert (dep.deployment_id, dep.organisation_id) == (tool.deployment_id, org_id)

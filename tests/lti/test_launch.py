@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,8 +15,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from app.clock import utcnow
 from app.db import db
 from app.models import Launch, LoginState, Person, Role
+from lti.login import LOGIN_LIFETIME, read_state, state_digest
 from scripts.demo_lms.platform import DemoPlatform, new_rsa_key, query_of
 from tests.conftest import ORG, tool_client
 from tests.lti_flow import Flow, parse_form
@@ -39,16 +43,17 @@ def test_login_launch_and_first_page_greet_the_person(app: Flask, flow: Flow) ->
     assert login.status_code == 302
     assert login.location.startswith(flow.platform.auth_login_url + "?")
 
+    # The launch answers with the first page itself (no redirect to it), signed in.
     launch = flow.launch(flow.platform_answer(flow.auth_query("u-aisha")))
-    assert launch.status_code == 302
-    assert launch.location == "/resume"
-
-    page = flow.client.get("/")
-    html = page.get_data(as_text=True)
-    assert page.status_code == 200
+    html = launch.get_data(as_text=True)
+    assert launch.status_code == 200
     assert "Welcome, Aisha Khan" in html
     assert ORG in html
     assert "Staff member" in html  # not "Learner": the word is the LMS's, not the person's
+    # Its script gives the page the overview's own address in the browser's history, so a
+    # reload or Back asks for "/" rather than posting the launch again.
+    assert 'history.replaceState(history.state, "", "/");' in html
+    assert flow.client.get("/").get_data(as_text=True).count("Welcome, Aisha Khan") == 1
 
     with app.app_context():
         person = db.session.scalars(select(Person)).one()
@@ -79,12 +84,13 @@ def test_login_accepts_post_as_well_as_get(flow: Flow) -> None:
 def test_lti_roles_map_to_product_roles(
     app: Flask, flow: Flow, user_id: str, role: Role, label: str
 ) -> None:
-    assert flow.launch_as(user_id).status_code == 302
+    launch = flow.launch_as(user_id)
+    assert launch.status_code == 200
     with app.app_context():
         assert db.session.scalars(select(Launch.role)).one() is role
     # The overview labels the person by what they are to the council, whatever their role here.
-    html = flow.client.get("/").get_data(as_text=True)
-    assert re.search(rf"Taking the module as\s*</dt>\s*<dd[^>]*>\s*{label}\s*<", html)
+    for html in (launch.get_data(as_text=True), flow.client.get("/").get_data(as_text=True)):
+        assert re.search(rf"Taking the module as\s*</dt>\s*<dd[^>]*>\s*{label}\s*<", html)
 
 
 def test_login_on_one_app_instance_and_launch_on_another(
@@ -104,8 +110,8 @@ def test_login_on_one_app_instance_and_launch_on_another(
         state_cookie.key, state_cookie.value, path="/lti/launch", domain=state_cookie.domain
     )
     launch = second.post("/lti/launch", data=form)
-    assert launch.status_code == 302
-    assert launch.location == "/resume"
+    assert launch.status_code == 200
+    assert "Welcome, Tom Price" in launch.get_data(as_text=True)
     assert "Welcome, Tom Price" in second.get("/").get_data(as_text=True)
 
 
@@ -129,7 +135,7 @@ def test_launch_log_line_names_the_outcome_and_never_the_token(
     try:
         form = flow.platform_answer(flow.auth_query("u-aisha"))
         flow.launch(form)
-        flow.launch(form)  # replayed
+        flow.launch(form, client=tool_client(flow.client.application))  # replayed elsewhere
     finally:
         logging.getLogger("cpm").propagate = False
     lines = [r.getMessage() for r in caplog.records if r.name == "cpm.lti"]
@@ -318,18 +324,40 @@ def test_mismatched_state_cookie_is_refused(app: Flask, flow: Flow) -> None:
 
 def test_replayed_launch_is_refused_and_writes_nothing_more(app: Flask, flow: Flow) -> None:
     form = flow.platform_answer(flow.auth_query("u-aisha"))
-    assert flow.launch(form).status_code == 302
+    assert flow.launch(form).status_code == 200
     assert counts(app) == (1, 1)
-    again = flow.launch(form)
+    # Posted again by another browser (one without the visit the first launch started).
+    again = flow.launch(form, client=tool_client(app))
     assert again.status_code == 401
     assert "already been used" in again.get_data(as_text=True)
     assert counts(app) == (1, 1)
 
 
+def test_the_launch_posted_again_by_its_own_browser_returns_to_its_visit(
+    app: Flask, flow: Flow
+) -> None:
+    """A reload of the launch's page without JavaScript (or Back to it) posts the form
+    again: that browser goes back to the visit it started, and nothing is written."""
+    form = flow.platform_answer(flow.auth_query("u-aisha"))
+    assert flow.launch(form).status_code == 200
+    again = flow.launch(form)
+    assert again.status_code == 303 and again.location == "/resume"
+    assert counts(app) == (1, 1)
+    assert "Welcome, Aisha Khan" in flow.client.get("/").get_data(as_text=True)
+    # Only the launch it started: the same browser posting another used launch is refused.
+    other = Flow(tool_client(app), flow.platform, flow.http)
+    used = other.platform_answer(other.auth_query("u-lee"))
+    assert other.launch(used).status_code == 200
+    refused = flow.launch(used)
+    assert refused.status_code == 401
+    assert "already been used" in refused.get_data(as_text=True)
+    assert counts(app) == (2, 2)
+
+
 def test_old_token_with_a_fresh_state_is_refused(app: Flask, flow: Flow) -> None:
     """pylti1p3 alone would accept this: the nonce must belong to the state's own login."""
     old = flow.platform_answer(flow.auth_query("u-aisha"))
-    assert flow.launch(old).status_code == 302
+    assert flow.launch(old).status_code == 200
     fresh = flow.auth_query("u-aisha")
     response = flow.launch({"id_token": old["id_token"], "state": fresh["state"]})
     assert response.status_code == 401
@@ -342,15 +370,15 @@ def test_small_clock_skew_is_tolerated(app: Flask, flow: Flow) -> None:
     response, _ = flow.forged(
         "u-aisha", lambda c: c.update(iat=now + 20, exp=now - 20), expires_in=None
     )
-    assert response.status_code == 302
+    assert response.status_code == 200
     assert counts(app) == (1, 1)
 
 
 def test_platform_key_rotation_is_followed_by_refetching_its_jwks(app: Flask, flow: Flow) -> None:
     app.config["LTI_JWKS_MIN_REFETCH_SECONDS"] = 0
-    assert flow.launch_as("u-aisha").status_code == 302
+    assert flow.launch_as("u-aisha").status_code == 200
     flow.platform.rotate_key()
-    assert flow.launch_as("u-lee").status_code == 302
+    assert flow.launch_as("u-lee").status_code == 200
     assert counts(app) == (2, 2)
 
 
@@ -454,7 +482,81 @@ def test_simultaneous_first_launches_share_one_course_and_one_person(
         forms.append((flow, flow.platform_answer(flow.auth_query(user))))
     with ThreadPoolExecutor(max_workers=8) as pool:
         statuses = list(pool.map(lambda f: f[0].launch(f[1]).status_code, forms))
-    assert statuses == [302] * len(people)
+    assert statuses == [200] * len(people)
     assert counts(app) == (5, len(people))
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(LmsContext)) == 1
+
+
+# -- the login's signed state ----------------------------------------------------------------
+
+
+def test_the_login_writes_nothing_and_its_state_is_recorded_once_at_launch(
+    app: Flask, flow: Flow
+) -> None:
+    query = flow.auth_query("u-aisha")
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(LoginState)) == 0
+    assert flow.launch(flow.platform_answer(query)).status_code == 200
+    with app.app_context():
+        row = db.session.scalars(select(LoginState)).one()
+        assert row.state == state_digest(query["state"])  # a digest: the state is longer
+        assert row.nonce == query["nonce"] and row.used_at is not None
+        assert row.expires_at - row.created_at == LOGIN_LIFETIME
+
+
+@pytest.mark.parametrize(
+    ("after", "status", "code"),
+    # The state keeps its issue time in whole seconds (the test itself takes milliseconds).
+    [
+        (LOGIN_LIFETIME - timedelta(seconds=1), 200, None),
+        (LOGIN_LIFETIME + timedelta(seconds=1), 401, "expired"),
+    ],
+    ids=["its last second", "a second late"],
+)
+def test_a_login_state_is_good_for_its_lifetime_and_not_a_second_more(
+    app: Flask, flow: Flow, travel: Any, after: timedelta, status: int, code: str | None
+) -> None:
+    query = flow.auth_query("u-aisha")
+    # The platform answers at once (its id_token is fresh); the tool's clock moves on.
+    form = flow.platform_answer(query)
+    issued = read_state(app.config["SECRET_KEY"], query["state"]).issued_at
+    travel(seconds=(issued + after - utcnow()).total_seconds())
+    response = flow.launch(form)
+    assert response.status_code == status, response.get_data(as_text=True)
+    if code:
+        assert code in response.get_data(as_text=True)
+        assert counts(app) == (0, 0)
+
+
+def test_an_expired_state_already_used_is_refused_as_replayed(
+    app: Flask, flow: Flow, travel: Any
+) -> None:
+    form = flow.platform_answer(flow.auth_query("u-aisha"))
+    assert flow.launch(form).status_code == 200
+    travel(seconds=LOGIN_LIFETIME.total_seconds() + 60)
+    again = flow.launch(form, client=tool_client(app))
+    assert again.status_code == 401
+    assert "replayed" in again.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda s: s[:-1] + ("A" if s[-1] != "A" else "B"),  # the signature
+        lambda s: s.replace(".1.", ".2.", 1),  # another registration
+        lambda s: s.split(".", 1)[0],  # no signature at all
+    ],
+    ids=["signature changed", "registration changed", "unsigned"],
+)
+def test_a_state_the_tool_did_not_sign_is_refused(
+    app: Flask, flow: Flow, change: Callable[[str], str]
+) -> None:
+    form = flow.platform_answer(flow.auth_query("u-aisha"))
+    changed = change(form["state"])
+    assert changed != form["state"]
+    flow.client.set_cookie("lti_state_" + changed, changed, path="/lti/launch", domain="tool.test")
+    response = flow.launch({**form, "state": changed})
+    assert response.status_code == 401
+    assert "bad_state" in response.get_data(as_text=True)
+    assert counts(app) == (0, 0)
