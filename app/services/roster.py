@@ -267,51 +267,72 @@ def check_rows(table: Table) -> tuple[list[dict[str, Any]], list[RowProblem], se
         if name in cols:
             meaning = {v: _flag(v) for v in set(cols[name])}
             flags[name] = [meaning[v] for v in cols[name]]
+    # Each scan is skipped when a quick test over the whole column (C speed) finds nothing.
     suspect: set[int] = set()
     for name in NOT_EMPTY:
-        suspect.update(i for i, v in enumerate(cols[name]) if not v)
+        if "" in cols[name]:
+            suspect.update(i for i, v in enumerate(cols[name]) if not v)
     for name, limit in LIMITS.items():
-        if name in cols:
+        if name in cols and max(map(len, cols[name])) > limit:
             suspect.update(i for i, v in enumerate(cols[name]) if len(v) > limit)
-    suspect.update(i for i, v in enumerate(ids) if keys.ids[v] > 1)
+    if len(keys.ids) < len(ids):
+        suspect.update(i for i, v in enumerate(ids) if keys.ids[v] > 1)
     suspect.update(i for i, e in enumerate(emails) if keys.emails[e] > 1 or not EMAIL_RE.match(e))
-    suspect.update(i for i, v in enumerate(starts) if v is None)
+    if None in starts:
+        suspect.update(i for i, v in enumerate(starts) if v is None)
     suspect.update(
         i
         for i, m in enumerate(managers)
         if m and ((m not in keys.known and m.lower() not in keys.known) or m in (ids[i], emails[i]))
     )
     for values in flags.values():
-        suspect.update(i for i, v in enumerate(values) if v is None)
+        if None in values:
+            suspect.update(i for i, v in enumerate(values) if v is None)
 
     good: list[dict[str, Any]] = []
+    kept: list[int] = []  # the good rows' indices
     problems: list[RowProblem] = []
     bad_ids: set[str] = set()
     names = list(cols)
     job_titles = cols.get("job_title") or [""] * len(ids)
-    for i, (employee_id, email, manager) in enumerate(zip(ids, emails, managers, strict=True)):
+    cells = zip(
+        ids,
+        cols["first_name"],
+        cols["last_name"],
+        emails,
+        cols["directorate"],
+        cols["department"],
+        job_titles,
+        managers,
+        starts,
+        strict=True,
+    )
+    for i, (eid, first, last, email, directorate, department, job, manager, start) in enumerate(
+        cells
+    ):
         if i in suspect:
-            raw = {name: cols[name][i] for name in names}
-            found = _row_problems(i + 2, raw, starts[i], keys)
+            found = _row_problems(i + 2, {name: cols[name][i] for name in names}, start, keys)
             if found:
                 problems.extend(found)
-                if employee_id:
-                    bad_ids.add(employee_id)
+                if eid:
+                    bad_ids.add(eid)
                 continue
-        good.append(
-            {
-                "employee_id": employee_id,
-                "first_name": cols["first_name"][i],
-                "last_name": cols["last_name"][i],
-                "email": email,
-                "directorate": cols["directorate"][i],
-                "department": cols["department"][i],
-                "job_title": job_titles[i] or None,
-                "manager": manager.lower() if "@" in manager else manager,
-                "start_date": starts[i],
-                **{name: bool(values[i]) for name, values in flags.items()},
-            }
-        )
+        row = {
+            "employee_id": eid,
+            "first_name": first,
+            "last_name": last,
+            "email": email,
+            "directorate": directorate,
+            "department": department,
+            "job_title": job or None,
+            "manager": manager.lower() if "@" in manager else manager,
+            "start_date": start,
+        }
+        good.append(row)
+        kept.append(i)
+    for name, values in flags.items():  # True or False: a row whose flag is neither is not good
+        for row, i in zip(good, kept, strict=True):
+            row[name] = values[i]
     return good, problems, bad_ids
 
 
