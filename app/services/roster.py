@@ -369,9 +369,10 @@ def plan(session: Session, organisation_id: int, table: Table) -> Plan:
     by_id = {p["employee_id"]: p for p in people if p["employee_id"]}
     by_email = {p["email"].lower(): p for p in people if p["email"] and not p["employee_id"]}
     in_file = {r["employee_id"] for r in rows} | bad_ids
-    # The fields the file has (every good row has the same), compared as one tuple first:
-    # nearly every row of a weekly file is equal, and _changed is only needed when it is not.
-    compared = operator.itemgetter(*(f for f in FIELDS if rows and f in rows[0]))
+    # The fields the rows have (the flags only from a file with their columns), compared as
+    # one tuple first: nearly every row of a weekly file is equal, and _changed is only
+    # needed when it is not.
+    compared = operator.itemgetter(*(f for f in FIELDS if f not in FLAGS or f in table.columns))
     for row in rows:
         current = by_id.get(row["employee_id"])
         if current is None:
