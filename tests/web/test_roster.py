@@ -192,7 +192,8 @@ WRITE = re.compile(r"\b(?:INSERT\s+INTO|(?<!DO )UPDATE|DELETE\s+FROM)\s+\"?(\w+)
 @contextmanager
 def rows_written(app: Flask) -> Iterator[Counter[str]]:
     """Rows written by table while the block runs, as the statements sent say: a statement
-    run for many rows (executemany) counts each, so an update of 100 people is 100."""
+    run for many rows (executemany) counts each, so an update of 100 people is 100; an
+    INSERT of several rows' VALUES in one statement counts once (these tests insert one)."""
     written: Counter[str] = Counter()
 
     def count(
