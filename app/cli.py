@@ -533,10 +533,10 @@ def roster_import_command(file: Path, organisation: str, dry_run: bool, good_row
     try:
         org = organisations.find(db.session(), organisation)
         with file.open("rb") as opened:  # no more than read_file takes, as on the page
-            frame = roster.read_file(opened.read(sheets.MAX_FILE_BYTES + 1), file.name)
+            table = roster.read_file(opened.read(sheets.MAX_FILE_BYTES + 1), file.name)
     except (organisations.SettingError, roster.RosterFileError) as exc:
         raise click.ClickException(str(exc)) from exc
-    planned = roster.plan(db.session(), org.id, frame)
+    planned = roster.plan(db.session(), org.id, table)
     for line in describe_plan(planned):
         click.echo(line)
     for problem in planned.problems[:200]:

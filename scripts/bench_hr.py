@@ -966,6 +966,11 @@ def main() -> None:
             "target < 20 s",
         )
         line("Roster import again, nothing changed", f"{again[0]:.1f} s, {again[1]:.0f} MB")
+        line(
+            "  ratio to first import (whole process)",
+            f"{again[0] / imported[0]:.2f}x",
+            "target <= 0.5x",
+        )
         line("flask audit verify", f"{verify_took:.1f} s")
         print("  " + verified.strip().splitlines()[-1])
         print(f"  Errors in the tool's log: {len(problems)}")

@@ -66,12 +66,12 @@ def roster_upload() -> Any:
     data = form.file.data.read(MAX_BYTES + 1)  # enough for read_file to refuse it
     filename = form.file.data.filename or "roster.csv"
     try:
-        frame = roster.read_file(data, filename)
+        table = roster.read_file(data, filename)
     except roster.RosterFileError as exc:
         session[ERRORS_KEY] = [str(exc)]
         return redirect(url_for("hr.roster_page"))
     org_id = current_user.organisation_id
-    planned = roster.plan(db.session(), org_id, frame)
+    planned = roster.plan(db.session(), org_id, table)
     upload = roster.keep(
         db.session(), org_id, current_user.person_id, filename, data, planned, utcnow()
     )

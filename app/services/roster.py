@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import re
 import secrets
 from collections import Counter
@@ -21,7 +22,6 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-import pandas as pd
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
@@ -112,6 +112,9 @@ class Plan:
     # and the manager each changed person would have (employee id -> (was, will be)).
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     manager_changes: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    # The organisation's people as the check read them (_existing): apply(), in the same
+    # transaction, writes what differs from these without reading 100,000 people again.
+    people: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     @property
     def total_rows(self) -> int:
@@ -122,7 +125,22 @@ def _key(heading: str) -> str:
     return re.sub(r"[\s_\-']+", " ", heading.strip().lower()).strip()
 
 
-def read_file(data: bytes, filename: str) -> pd.DataFrame:
+@dataclass(frozen=True)
+class Table:
+    """A roster file's cells under our column names: one list of text per column, a row per
+    person (plain lists: a DataFrame's construction and per-cell access cost seconds over
+    100,000 rows, and the import only reads each cell once)."""
+
+    columns: dict[str, list[str]]
+
+    def __len__(self) -> int:
+        return len(self.columns["employee_id"])
+
+    def __getitem__(self, name: str) -> list[str]:
+        return self.columns[name]
+
+
+def read_file(data: bytes, filename: str) -> Table:
     """The file as text cells under our column names (extra columns are ignored). Read as
     a stream within sheets.py's limits; only the columns the roster uses are kept."""
     try:
@@ -146,16 +164,17 @@ def read_file(data: bytes, filename: str) -> pd.DataFrame:
         if missing:
             readable = ", ".join(c.replace("_", " ") for c in missing)
             raise RosterFileError(f"The file has no column for: {readable}.")
-        columns: dict[str, list[str]] = {name: [] for name in picked}
-        for row in source:
-            for name, index in picked.items():
-                columns[name].append(row[index] if index < len(row) else "")
+        # Each row's cells in our columns (at least REQUIRED's eight, so always a tuple),
+        # short rows padded; then turned into columns in one pass.
+        cells = operator.itemgetter(*picked.values())
+        width = max(picked.values()) + 1
+        rows = [cells(r) if len(r) >= width else cells(r + [""] * width) for r in source]
     except sheets.Unreadable as exc:
         raise RosterFileError(str(exc)) from None
-    if not columns["employee_id"]:
+    if not rows:
         # Importing it would mark everyone as a leaver.
         raise RosterFileError("The file has headings but no rows of people.")
-    return pd.DataFrame(columns, dtype=str)
+    return Table(dict(zip(picked, map(list, zip(*rows, strict=True)), strict=True)))
 
 
 @lru_cache(maxsize=100_000)  # a roster repeats its dates: parse each once
@@ -173,82 +192,147 @@ def _flag(value: str) -> bool | None:
     return True if v in TRUE else False if v in FALSE else None
 
 
-def check_rows(frame: pd.DataFrame) -> tuple[list[dict[str, Any]], list[RowProblem], set[str]]:
-    """Every row checked; returns the good rows, the problems and the bad rows' ids."""
+NOT_EMPTY = (
+    "employee_id",
+    "first_name",
+    "last_name",
+    "email",
+    "directorate",
+    "department",
+    "start_date",
+)
+FLAGS = ("elected_member", "childrens_workforce")
+
+
+@dataclass(frozen=True)
+class _FileKeys:
+    """What a row is checked against: how often each employee id and e-mail occurs in the
+    file, and every key a manager cell may name."""
+
+    ids: Counter[str]
+    emails: Counter[str]
+    known: set[str]
+
+
+def _row_problems(
+    n: int, raw: dict[str, str], start: date | None, keys: _FileKeys
+) -> list[RowProblem]:
+    """Every problem of one row (n as a spreadsheet numbers it), in column order."""
+    found: list[RowProblem] = []
+
+    def bad(column: str, reason: str) -> None:
+        found.append(RowProblem(n, column.replace("_", " "), reason))
+
+    for name in NOT_EMPTY:
+        if not raw.get(name):
+            bad(name, "is empty")
+    for name, limit in LIMITS.items():
+        if len(raw.get(name) or "") > limit:
+            bad(name, f"is longer than {limit} characters")
+    employee_id = raw["employee_id"]
+    if employee_id and keys.ids[employee_id] > 1:
+        bad("employee_id", f"'{employee_id}' appears on more than one row")
+    email = raw["email"].lower()
+    if email and not EMAIL_RE.match(email):
+        bad("email", f"'{raw['email']}' is not an e-mail address")
+    elif email and keys.emails[email] > 1:
+        bad("email", f"'{raw['email']}' appears on more than one row")
+    if raw.get("start_date") and start is None:
+        bad("start_date", f"'{raw['start_date']}' is not a date (use DD/MM/YYYY)")
+    manager = raw.get("manager", "")
+    if manager and manager not in keys.known and manager.lower() not in keys.known:
+        bad("manager", f"'{manager}' is not the employee id or e-mail of anyone in the file")
+    if manager and manager in (employee_id, email):
+        bad("manager", "a person cannot be their own manager")
+    for name in FLAGS:
+        if name in raw and _flag(raw[name]) is None:
+            bad(name, f"'{raw[name]}' should be yes or no")
+    return found
+
+
+def check_rows(table: Table) -> tuple[list[dict[str, Any]], list[RowProblem], set[str]]:
+    """Every row checked; returns the good rows, the problems and the bad rows' ids.
+
+    Each rule is first run down its whole column, which is quick; only the rows one of them
+    picks out are checked one by one (_row_problems) for the reasons, so that a file of
+    100,000 good rows costs little more than reading it."""
+    cols = table.columns
+    ids = cols["employee_id"]
+    emails = [e.lower() for e in cols["email"]]
+    managers = cols["manager"]
+    keys = _FileKeys(Counter(ids), Counter(emails), {i for i in ids if i} | set(emails) - {""})
+    starts = [_date(v) if v else None for v in cols["start_date"]]
+    flags = {}
+    for name in FLAGS:
+        if name in cols:
+            meaning = {v: _flag(v) for v in set(cols[name])}
+            flags[name] = [meaning[v] for v in cols[name]]
+    # Each scan is skipped when a quick test over the whole column (C speed) finds nothing.
+    suspect: set[int] = set()
+    for name in NOT_EMPTY:
+        if "" in cols[name]:
+            suspect.update(i for i, v in enumerate(cols[name]) if not v)
+    for name, limit in LIMITS.items():
+        if name in cols and max(map(len, cols[name])) > limit:
+            suspect.update(i for i, v in enumerate(cols[name]) if len(v) > limit)
+    if len(keys.ids) < len(ids):
+        suspect.update(i for i, v in enumerate(ids) if keys.ids[v] > 1)
+    suspect.update(i for i, e in enumerate(emails) if keys.emails[e] > 1 or not EMAIL_RE.match(e))
+    if None in starts:
+        suspect.update(i for i, v in enumerate(starts) if v is None)
+    suspect.update(
+        i
+        for i, m in enumerate(managers)
+        if m and ((m not in keys.known and m.lower() not in keys.known) or m in (ids[i], emails[i]))
+    )
+    for values in flags.values():
+        if None in values:
+            suspect.update(i for i, v in enumerate(values) if v is None)
+
     good: list[dict[str, Any]] = []
+    kept: list[int] = []  # the good rows' indices
     problems: list[RowProblem] = []
     bad_ids: set[str] = set()
-    # Plain lists and dicts: pandas' per-cell access costs seconds over 100,000 rows.
-    columns = list(frame.columns)
-    cells = zip(*(frame[c].tolist() for c in columns), strict=True)
-    records = [dict(zip(columns, values, strict=True)) for values in cells]
-    ids = frame["employee_id"].tolist()
-    emails = frame["email"].str.lower().tolist()
-    id_count = Counter(ids)
-    email_count = Counter(emails)
-    known_keys = {i for i in ids if i} | {e for e in emails if e}
-    for n, raw in enumerate(records, start=2):
-        found: list[RowProblem] = []
-
-        def bad(column: str, reason: str, n: int = n, found: list[RowProblem] = found) -> None:
-            found.append(RowProblem(n, column.replace("_", " "), reason))
-
-        for name in (
-            "employee_id",
-            "first_name",
-            "last_name",
-            "email",
-            "directorate",
-            "department",
-            "start_date",
-        ):
-            if not raw.get(name):
-                bad(name, "is empty")
-        for name, limit in LIMITS.items():
-            if len(raw.get(name) or "") > limit:
-                bad(name, f"is longer than {limit} characters")
-        employee_id = raw["employee_id"]
-        if employee_id and id_count[employee_id] > 1:
-            bad("employee_id", f"'{employee_id}' appears on more than one row")
-        email = raw["email"].lower()
-        if email and not EMAIL_RE.match(email):
-            bad("email", f"'{raw['email']}' is not an e-mail address")
-        elif email and email_count[email] > 1:
-            bad("email", f"'{raw['email']}' appears on more than one row")
-        start = _date(raw["start_date"]) if raw.get("start_date") else None
-        if raw.get("start_date") and start is None:
-            bad("start_date", f"'{raw['start_date']}' is not a date (use DD/MM/YYYY)")
-        manager = raw.get("manager", "")
-        if manager and manager not in known_keys and manager.lower() not in known_keys:
-            bad("manager", f"'{manager}' is not the employee id or e-mail of anyone in the file")
-        if manager and manager in (employee_id, email):
-            bad("manager", "a person cannot be their own manager")
-        flags = {}
-        for name in ("elected_member", "childrens_workforce"):
-            if name in raw:
-                value = _flag(raw[name])
-                if value is None:
-                    bad(name, f"'{raw[name]}' should be yes or no")
-                flags[name] = bool(value)
-        if found:
-            problems.extend(found)
-            if employee_id:
-                bad_ids.add(employee_id)
-            continue
-        good.append(
-            {
-                "employee_id": employee_id,
-                "first_name": raw["first_name"],
-                "last_name": raw["last_name"],
-                "email": email,
-                "directorate": raw["directorate"],
-                "department": raw["department"],
-                "job_title": raw.get("job_title") or None,
-                "manager": manager.lower() if "@" in manager else manager,
-                "start_date": start,
-                **flags,
-            }
-        )
+    names = list(cols)
+    job_titles = cols.get("job_title") or [""] * len(ids)
+    cells = zip(
+        ids,
+        cols["first_name"],
+        cols["last_name"],
+        emails,
+        cols["directorate"],
+        cols["department"],
+        job_titles,
+        managers,
+        starts,
+        strict=True,
+    )
+    for i, (eid, first, last, email, directorate, department, job, manager, start) in enumerate(
+        cells
+    ):
+        if i in suspect:
+            found = _row_problems(i + 2, {name: cols[name][i] for name in names}, start, keys)
+            if found:
+                problems.extend(found)
+                if eid:
+                    bad_ids.add(eid)
+                continue
+        row = {
+            "employee_id": eid,
+            "first_name": first,
+            "last_name": last,
+            "email": email,
+            "directorate": directorate,
+            "department": department,
+            "job_title": job or None,
+            "manager": manager.lower() if "@" in manager else manager,
+            "start_date": start,
+        }
+        good.append(row)
+        kept.append(i)
+    for name, values in flags.items():  # True or False: a row whose flag is neither is not good
+        for row, i in zip(good, kept, strict=True):
+            row[name] = values[i]
     return good, problems, bad_ids
 
 
@@ -276,15 +360,19 @@ def _changed(current: dict[str, Any], row: dict[str, Any]) -> list[str]:
     ]
 
 
-def plan(session: Session, organisation_id: int, frame: pd.DataFrame) -> Plan:
+def plan(session: Session, organisation_id: int, table: Table) -> Plan:
     """The dry run: what an import of this file would change. Writes nothing."""
-    rows, problems, bad_ids = check_rows(frame)
-    result = Plan(rows=rows, problems=problems, bad_employee_ids=bad_ids)
+    rows, problems, bad_ids = check_rows(table)
     people = _existing(session, organisation_id)
+    result = Plan(rows=rows, problems=problems, bad_employee_ids=bad_ids, people=people)
     by_pk = {p["id"]: p for p in people}
     by_id = {p["employee_id"]: p for p in people if p["employee_id"]}
     by_email = {p["email"].lower(): p for p in people if p["email"] and not p["employee_id"]}
     in_file = {r["employee_id"] for r in rows} | bad_ids
+    # The fields the rows have (the flags only from a file with their columns), compared as
+    # one tuple first: nearly every row of a weekly file is equal, and _changed is only
+    # needed when it is not.
+    compared = operator.itemgetter(*(f for f in FIELDS if f not in FLAGS or f in table.columns))
     for row in rows:
         current = by_id.get(row["employee_id"])
         if current is None:
@@ -293,7 +381,7 @@ def plan(session: Session, organisation_id: int, frame: pd.DataFrame) -> Plan:
             else:
                 result.new.append(row["employee_id"])
             continue
-        changed = _changed(current, row)
+        changed = [] if compared(current) == compared(row) else _changed(current, row)
         if not current["active"]:
             result.returning.append(row["employee_id"])
         if changed:
@@ -325,6 +413,7 @@ def _manager_change(
 
 
 def _existing(session: Session, organisation_id: int) -> list[dict[str, Any]]:
+    """The organisation's people, with what the roster compares and links, in one query."""
     cols = [
         Person.id,
         Person.name,
@@ -334,8 +423,13 @@ def _existing(session: Session, organisation_id: int) -> list[dict[str, Any]]:
         Person.manager_id,
         *(getattr(Person, f) for f in FIELDS if f != "email"),
     ]
-    rows = session.execute(select(*cols).where(Person.organisation_id == organisation_id))
-    return [dict(r._mapping) for r in rows]
+    # Core, not the ORM: its per-row bookkeeping is of no use for plain values.
+    result = session.connection().execute(
+        select(*cols).where(Person.organisation_id == organisation_id)
+    )
+    names = list(result.keys())
+    # All rows in one fetch, zipped with the names: Row._mapping costs twice as much.
+    return [dict(zip(names, r, strict=True)) for r in result.all()]
 
 
 # -- the check page: who is new, who leaves, what changes for whom -----------------------------
@@ -489,8 +583,7 @@ def kept(
 
 def plan_kept(session: Session, upload: RosterUpload) -> Plan:
     """The check of a kept file, against the roster as it is now."""
-    frame = read_file(upload.data, upload.filename)
-    return plan(session, upload.organisation_id, frame)
+    return plan(session, upload.organisation_id, read_file(upload.data, upload.filename))
 
 
 def unchanged_since_check(upload: RosterUpload, planned: Plan) -> bool:
@@ -530,9 +623,11 @@ class Applied:
 
 
 def apply(session: Session, organisation_id: int, planned: Plan, now: datetime) -> Applied:
-    """Carry out a plan: the good rows (the caller has decided that is wanted)."""
+    """Carry out a plan: the good rows (the caller has decided that is wanted), in the
+    transaction that made the plan. Only what differs from the people the plan read is
+    written: the weekly re-import of an unchanged file writes no row."""
     today = london_date(now)
-    people = _existing(session, organisation_id)
+    people = planned.people
     by_id = {p["employee_id"]: p for p in people if p["employee_id"]}
     by_email = {p["email"].lower(): p for p in people if p["email"] and not p["employee_id"]}
     inserts: list[dict[str, Any]] = []
@@ -540,12 +635,19 @@ def apply(session: Session, organisation_id: int, planned: Plan, now: datetime) 
     updates = []
     matched = 0
     for row in planned.rows:
+        current = by_id.get(row["employee_id"]) or by_email.get(row["email"])
+        if (
+            current is not None
+            and current["employee_id"] is not None
+            and current["active"]
+            and row["employee_id"] not in planned.updated
+        ):
+            continue  # the file says what the record says
         values = {f: row[f] for f in FIELDS if f in row}
         values["employee_id"] = row["employee_id"]
         values["active"], values["left_on"] = True, None
         # The roster is the record of its people's names: launches no longer overwrite them.
         values["name"] = f"{row['first_name']} {row['last_name']}"
-        current = by_id.get(row["employee_id"]) or by_email.get(row["email"])
         if current is None:
             inserts.append(
                 {
@@ -559,19 +661,17 @@ def apply(session: Session, organisation_id: int, planned: Plan, now: datetime) 
                 }
             )
             inserted_managers.append(row["manager"])
-        elif current["employee_id"] is None or not current["active"] or _changed(current, row):
-            # Only real changes are written: a weekly re-import of an unchanged file
-            # touches nothing.
-            matched += current["employee_id"] is None
-            if current["employee_id"] is None:
-                # An LMS identity found by its e-mail, which its user may have set: the
-                # roster's rights wait for HR's confirmation (see identities.py).
-                values |= {"joined_by": "email", "joined_at": now, "join_confirmed_at": None}
-            updates.append({"id": current["id"], **values})
+            continue
+        matched += current["employee_id"] is None
+        if current["employee_id"] is None:
+            # An LMS identity found by its e-mail, which its user may have set: the
+            # roster's rights wait for HR's confirmation (see identities.py).
+            values |= {"joined_by": "email", "joined_at": now, "join_confirmed_at": None}
+        updates.append({"id": current["id"], **values})
     links = {p["id"]: p["manager_id"] for p in people}
+    keys = _key_map((p["employee_id"], p["email"], p["id"]) for p in people)
     if inserts:
-        known = _key_map((p["employee_id"], p["email"], p["id"]) for p in people)
-        _insert_people(session, organisation_id, inserts, inserted_managers, known)
+        _insert_people(session, organisation_id, inserts, inserted_managers, dict(keys))
     if updates:
         session.execute(update(Person), updates)
     in_file = {r["employee_id"] for r in planned.rows} | planned.bad_employee_ids
@@ -582,9 +682,12 @@ def apply(session: Session, organisation_id: int, planned: Plan, now: datetime) 
     ]
     if leavers:
         session.execute(update(Person), leavers)
-    # Everyone's keys once, after every write: the new people's links, then the rest.
-    keys = _keys(session, organisation_id)
-    links |= {keys[v["employee_id"]]: v["manager_id"] for v in inserts}
+    # Everyone's keys after the writes: the new people's read back once (their ids), the
+    # updated people's e-mails and employee ids as just written.
+    if inserts:
+        keys = _keys(session, organisation_id)
+        links |= {keys[v["employee_id"]]: v["manager_id"] for v in inserts}
+    keys |= _key_map((u["employee_id"], u["email"], u["id"]) for u in updates)
     linked = _link_managers(session, planned.rows, keys, links)
     return Applied(
         created=len(inserts),

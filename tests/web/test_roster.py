@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import re
+from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -179,6 +182,143 @@ def test_an_unchanged_file_writes_nothing_and_a_changed_row_is_written(
     assert found["E1"].manager_id == found["E2"].id and found["E1"].department == "Finance"
     assert found["E1"].left_on is None
     assert str(found["E3"].left_on) == "2000-01-01"
+
+
+# The table a statement inserts into, updates or deletes from ("DO UPDATE SET" of an upsert
+# writes the table its INSERT names).
+WRITE = re.compile(r"\b(?:INSERT\s+INTO|(?<!DO )UPDATE|DELETE\s+FROM)\s+\"?(\w+)", re.IGNORECASE)
+
+
+@contextmanager
+def rows_written(app: Flask) -> Iterator[Counter[str]]:
+    """Rows written by table while the block runs, as the statements sent say: a statement
+    run for many rows (executemany) counts each, so an update of 100 people is 100; an
+    INSERT of several rows' VALUES in one statement counts once (these tests insert one)."""
+    written: Counter[str] = Counter()
+
+    def count(
+        conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool
+    ) -> None:
+        for table in set(WRITE.findall(statement)):
+            written[table] += len(params) if many else 1
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield written
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+
+
+def table_rows(app: Flask) -> dict[str, dict[str, Any]]:
+    """Every person's stored row, by employee id (or LMS subject)."""
+    with app.app_context():
+        rows = db.session.execute(sa.text("SELECT * FROM person")).mappings()
+        return {r["employee_id"] or r["subject"]: dict(r) for r in rows}
+
+
+def test_an_unchanged_re_import_writes_no_person_and_only_its_own_audit_event(
+    app: Flask, registered: DemoPlatform, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    path = roster_file(tmp_path, GOOD)
+    first = runner.invoke(args=["roster", "import", str(path), "--org", ORG])
+    assert first.exit_code == 0, first.output
+    before = table_rows(app)
+    with rows_written(app) as written:
+        again = runner.invoke(args=["roster", "import", str(path), "--org", ORG])
+    assert again.exit_code == 0, again.output
+    # The import's own record of being run, and nothing else: no person row, not even
+    # rewritten with the same values.
+    assert set(written) == {"audit_event", "audit_head"}, written
+    assert written["audit_event"] == 1
+    assert table_rows(app) == before
+    with app.app_context():
+        events = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "roster_import").order_by(AuditEvent.seq)
+        ).all()
+    assert [e.details for e in events][1:] == [
+        {
+            "file": "roster.csv",
+            "created": 0,
+            "matched": 0,
+            "updated": 0,
+            "left": 0,
+            "returned": 0,
+            "skipped_rows": 0,
+            "managers_linked": 2,
+        }
+    ]
+
+
+def test_a_re_import_with_a_few_changes_writes_exactly_those_rows(
+    app: Flask,
+    registered: DemoPlatform,
+    runner: FlaskCliRunner,
+    tmp_path: Path,
+    launched: Any,
+) -> None:
+    five = GOOD + (
+        "E4,Ann,Lowe,ann@demo-council.example,Place,Housing,E3,01/01/2020,Officer,\n"
+        "E5,Bo,Reyes,bo@demo-council.example,Place,Housing,E3,01/01/2020,Officer,\n"
+    )
+    runner.invoke(args=["roster", "import", str(roster_file(tmp_path, five)), "--org", ORG])
+    without_bo = five.replace(five.splitlines(keepends=True)[4], "")
+    runner.invoke(
+        args=["roster", "import", str(roster_file(tmp_path, without_bo, "b.csv")), "--org", ORG]
+    )
+    assert runner.invoke(args=["org", "set", "--org", ORG, "roster_join", "email"]).exit_code == 0
+    launched("u-tom")  # an LMS identity, not yet on the roster: tom.price@demo-council.example
+    before = table_rows(app)
+    assert not before["E5"]["active"] and before["u-tom"]["employee_id"] is None
+    changed = (
+        GOOD.replace("Place,Housing,E3,04/01/2021", "Place,Planning,E3,04/01/2021").replace(  # E1
+            "tom@demo-council.example,2022-09-12", "E1,2022-09-12"
+        )  # E2's manager
+        # E4 leaves; E5 is back, as before; E6 is new; E7 is the LMS identity u-tom.
+        + "E5,Bo,Reyes,bo@demo-council.example,Place,Housing,E3,01/01/2020,Officer,\n"
+        "E6,Cy,Ng,cy@demo-council.example,Place,Housing,E1,01/02/2026,Officer,\n"
+        "E7,Tom,Price,Tom.Price@demo-council.example,Place,Housing,E3,01/02/2026,Manager,\n"
+    )
+    with rows_written(app) as written:
+        result = runner.invoke(
+            args=["roster", "import", str(roster_file(tmp_path, changed, "c.csv")), "--org", ORG]
+        )
+    assert result.exit_code == 0, result.output
+    assert "1 new, 1 joined to LMS identities, 2 updated, 1 marked as leavers" in result.output
+    after = table_rows(app)
+    differs = {
+        key: sorted(f for f in row if row[f] != before.get(key, {}).get(f))
+        for key, row in after.items()
+        if row != before.get(key)
+    }
+    assert set(differs) == {"E1", "E2", "E4", "E5", "E6", "E7"}, differs
+    assert differs["E1"] == ["department"]
+    assert differs["E2"] == ["manager_id"]
+    assert differs["E4"] == ["active", "left_on"]
+    assert differs["E5"] == ["active", "left_on"]
+    assert after["E2"]["manager_id"] == after["E1"]["id"]
+    assert after["E7"]["id"] == before["u-tom"]["id"] and after["E7"]["subject"] == "u-tom"
+    # Each of those rows written once, and the one manager link each needed; no other row.
+    # E1, E5 and E7 updated; E4 leaves; E2 and E7 linked to their managers; E6 inserted.
+    assert written["person"] == 7, written
+    with app.app_context():
+        event = db.session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.action == "roster_import")
+            .order_by(AuditEvent.seq.desc())
+        ).first()
+    assert event is not None
+    assert event.details == {
+        "file": "c.csv",
+        "created": 1,
+        "matched": 1,
+        "updated": 2,
+        "left": 1,
+        "returned": 1,
+        "skipped_rows": 0,
+        "managers_linked": 5,
+    }
 
 
 def test_people_who_manage_each_other_are_both_linked(
