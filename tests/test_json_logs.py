@@ -18,7 +18,8 @@ from flask.testing import FlaskCliRunner
 from app.config import Settings
 from app.logs import JsonFormatter
 from tests.conftest import ORG
-from tests.web.test_metrics import AUTH, TOKEN, served, totals
+from tests.web.test_gunicorn import served
+from tests.web.test_metrics import AUTH, TOKEN, totals
 
 
 def lines(path: Path) -> list[dict[str, Any]]:

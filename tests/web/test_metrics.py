@@ -8,10 +8,7 @@ import os
 import secrets
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +22,11 @@ from app.config import Settings
 from app.metrics import _observe, _Timer
 from scripts.bench_common import gunicorn_pids
 from scripts.demo_lms.platform import DemoPlatform
-from scripts.demo_lms.server import create_platform_app
-from tests.conftest import ORG, LiveServer, app_url, tool_client
+from tests.conftest import tool_client
 from tests.lti_flow import Flow, parse_form
 from tests.web.test_acceptance import accept, passed
 from tests.web.test_grade_passback import lms  # noqa: F401 (a fixture)
-from tests.web.test_gunicorn import free_port
+from tests.web.test_gunicorn import served
 from tests.web.test_team import Inbox, council, inbox, remind  # noqa: F401 (fixtures)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -208,68 +204,6 @@ def test_an_e_mail_the_smtp_server_refuses_is_counted(
     assert value(after, "cpm_email_failures_total") - value(before, "cpm_email_failures_total") == 1
     assert value(after, "cpm_reminders_undelivered", outcome="retrying") == 1
     assert value(after, "cpm_reminders_undelivered", outcome="failed") == 0
-
-
-@contextmanager
-def served(
-    database_url: str, runner: FlaskCliRunner, tmp_path: Path, **env: str
-) -> Iterator[tuple[str, DemoPlatform, subprocess.Popen[str]]]:
-    """gunicorn.conf.py's server with two workers, a platform registered, and `env` set;
-    stderr goes to tmp_path/stderr.log and the access log to tmp_path/access.log."""
-    port = free_port()
-    tool_url = f"http://127.0.0.1:{port}"
-    platform = DemoPlatform(issuer="http://placeholder", tool_base_url=tool_url)
-    lms_server = LiveServer(create_platform_app(platform))
-    platform.issuer = lms_server.url
-    lms_server.start()
-    assert runner.invoke(args=platform.register_command(ORG)).exit_code == 0
-    assert runner.invoke(args=["lti", "ensure-key"]).exit_code == 0
-    assert runner.invoke(args=["content", "publish"]).exit_code == 0
-    stderr = (tmp_path / "stderr.log").open("w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--workers",
-            "2",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--access-logfile",
-            str(tmp_path / "access.log"),
-            "app:create_app()",
-        ],
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "DATABASE_URL": app_url(database_url),
-            "TOOL_BASE_URL": tool_url,
-            "COOKIE_SECURE": "0",
-            "SECRET_KEY": "gunicorn-test-secret",
-            **env,
-        },
-        stdout=stderr,
-        stderr=stderr,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(tool_url + "/healthz", timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail("gunicorn did not start:\n" + (tmp_path / "stderr.log").read_text())
-            time.sleep(0.2)
-        yield tool_url, platform, proc
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        stderr.close()
-        lms_server.stop()
 
 
 def _workers(proc: subprocess.Popen[str]) -> set[int]:
