@@ -40,17 +40,25 @@ class _Uncacheable(Exception):
 def _key(value: Any) -> Any:
     """A hashable stand-in for a macro's parameters that keeps what changes the HTML:
     Markup is kept apart from the same text as a plain string (one is escaped, one not),
-    and True apart from 1."""
+    and True apart from 1. Run on every component call, so the common exact types are
+    tested first, by identity (Markup is a str subclass and so is not `str`)."""
+    kind = type(value)
+    if kind is str:
+        return value
+    if kind is dict:
+        return ("dict", *[(k, _key(v)) for k, v in value.items()])
+    if kind is list or kind is tuple:
+        return ("list", *[_key(v) for v in value])
     if isinstance(value, Markup):
         return ("markup", str(value))
     if isinstance(value, str):
         return value
     if isinstance(value, dict):
-        return ("dict", *((k, _key(v)) for k, v in value.items()))
+        return ("dict", *[(k, _key(v)) for k, v in value.items()])
     if isinstance(value, list | tuple):
-        return ("list", *(_key(v) for v in value))
+        return ("list", *[_key(v) for v in value])
     if value is None or isinstance(value, bool | int | float):
-        return (type(value).__name__, value)
+        return (kind.__name__, value)
     raise _Uncacheable
 
 
