@@ -75,3 +75,24 @@ def test_parameters_it_cannot_key_go_straight_to_the_macro_and_the_cache_stays_b
         for n in range(7):
             assert f">\n  {n}\n<" in tag({"text": str(n)})
     assert 1 <= len(tag.cache) <= 3
+
+
+def test_templates_url_for_is_kept_per_address_and_matches_flasks(app: Flask) -> None:
+    with app.test_request_context("/", base_url="https://tool.example/cp"):
+        cached = app.jinja_env.globals["url_for"]
+        page = "{{ url_for('learner.section', key=k) }}|{{ url_for('static', filename='app.css') }}"
+        first = render_template_string(page, k="promise")
+        assert first == (
+            app.url_for("learner.section", key="promise")
+            + "|"
+            + app.url_for("static", filename="app.css")
+        )
+        assert first.startswith("/cp/")  # the script root is part of the address
+        assert render_template_string(page, k="promise") == first
+        assert render_template_string(page, k="duties").split("|")[0].endswith("/duties")
+        # External addresses name the host: never kept.
+        external = "{{ url_for('static', filename='app.css', _external=True) }}"
+        assert render_template_string(external) == "https://tool.example/cp/static/app.css"
+        assert not any("_external" in repr(key) for key in cached.cache)  # type: ignore[attr-defined]
+    with app.test_request_context("/", base_url="https://tool.example/other"):
+        assert render_template_string(page, k="promise").startswith("/other/")
