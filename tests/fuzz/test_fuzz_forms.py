@@ -576,8 +576,11 @@ def test_every_form_without_its_csrf_token_is_refused_and_writes_nothing(
             values["csrf_token"] = token
         response = send(client, form, values, filling.encoding)
         html = assert_answer_is_safe(response, form.action)
-        assert response.status_code == 400, (form.action, response.status_code)
-        assert "Your form has expired" in html, form.action
+        # Several huge values together can pass the body limit: refused before the token
+        # is read (413), which writes nothing either.
+        assert response.status_code in (400, 413), (form.action, response.status_code)
+        if response.status_code == 400:
+            assert "Your form has expired" in html, form.action
 
     post()
     assert _rows(app) == before
