@@ -192,15 +192,8 @@ def _flag(value: str) -> bool | None:
     return True if v in TRUE else False if v in FALSE else None
 
 
-NOT_EMPTY = (
-    "employee_id",
-    "first_name",
-    "last_name",
-    "email",
-    "directorate",
-    "department",
-    "start_date",
-)
+# Required columns whose cells must not be empty: a blank manager means "no line manager".
+NOT_EMPTY = tuple(c for c in REQUIRED if c != "manager")
 FLAGS = ("elected_member", "childrens_workforce")
 
 
