@@ -6,7 +6,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from app.clock import utcnow
 from app.db import db
 from app.models import Launch, LoginState, Person, Role
-from lti.login import LOGIN_LIFETIME, read_state, state_digest
+from lti.login import LOGIN_LIFETIME, read_state, state_digest, state_nonce
 from scripts.demo_lms.platform import DemoPlatform, new_rsa_key, query_of
 from tests.conftest import ORG, tool_client
 from tests.lti_flow import Flow, parse_form
@@ -560,3 +560,20 @@ def test_a_state_the_tool_did_not_sign_is_refused(
     assert response.status_code == 401
     assert "bad_state" in response.get_data(as_text=True)
     assert counts(app) == (0, 0)
+
+
+def test_the_login_state_its_nonce_and_its_stored_digest_keep_their_format() -> None:
+    """Pinned: a state signed before an upgrade must still read, its nonce must still match
+    the one the LMS echoes, and a used state's stored digest must still find its row."""
+    secret, body = "pinned-secret", "AAAAAAAAAAAAAAAAAAAAAA.7.1796533893"
+    state = body + ".3pBR_ECmVGdAocY9bJahEMxVq0WzT8oq28wKwK2wA68"
+    login = read_state(secret, state)
+    assert (login.registration_id, login.storage_target) == (7, None)
+    assert login.issued_at == datetime(2026, 12, 6, 5, 11, 33, tzinfo=UTC)
+    assert (
+        login.nonce == state_nonce(secret, state) == "b2DLoDiaqr3hnGPjoCHqJ5exjc37_pBdbw6a26nfumE"
+    )
+    assert (
+        state_digest(body + ".Sig")
+        == "89b674d3cce95f829a410c0480ae07f0fa2f400432edb397242aa47c3b9ac3ca"
+    )
