@@ -12,7 +12,10 @@ a no-op there.
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, CursorResult, text, update
 from sqlalchemy.orm import Session
 
 from app.db import dialect_name
@@ -35,3 +38,21 @@ def run_alone(session: Session, job: str, organisation_id: int | None = None) ->
     session.flush()
     session.execute(_LOCK, {"job": job, "organisation_id": organisation_id or 0})
     session.expire_all()
+
+
+def claim(
+    session: Session, model: Any, row_id: int, due: list[ColumnElement[bool]], until: datetime
+) -> Any | None:
+    """The row, freshly read, if this run took it: `next_try_at` moved to `until` while it
+    is still `due`, committed before the work, so a second run skips it and a run that dies
+    leaves it due again when the lease ends. None: another run has it, or has done it."""
+    taken = session.execute(
+        update(model)
+        .where(model.id == row_id, *due)
+        .values(next_try_at=until)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    if not isinstance(taken, CursorResult) or taken.rowcount != 1:
+        return None
+    return session.get(model, row_id, populate_existing=True)

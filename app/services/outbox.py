@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.models import Acceptance, Launch, LmsContext, Person, ScoreOutbox
-from app.services import audit
+from app.services import audit, jobs
 from lti.roles import course_learner
 
 BACKOFF_MINUTES = [1, 5, 15, 60, 240, 720, 1440]
@@ -165,17 +165,11 @@ def send_due(
     ids = list(session.scalars(query))
     session.commit()
     for item_id in ids:
-        claim = session.execute(
-            update(ScoreOutbox)
-            .where(ScoreOutbox.id == item_id, *due, ScoreOutbox.next_try_at <= now)
-            .values(next_try_at=now + LEASE)
-            .execution_options(synchronize_session=False)
+        item = jobs.claim(
+            session, ScoreOutbox, item_id, [*due, ScoreOutbox.next_try_at <= now], now + LEASE
         )
-        session.commit()
-        if not isinstance(claim, CursorResult) or claim.rowcount != 1:
+        if item is None:
             continue  # another runner has it, or has sent it
-        item = session.get(ScoreOutbox, item_id, populate_existing=True)
-        assert item is not None
         try:
             send(
                 session,

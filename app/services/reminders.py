@@ -16,13 +16,13 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.clock import london_date
 from app.models import Organisation, Person, QuizAttempt, QuizSubmission, Reminder
-from app.services import audit
+from app.services import audit, jobs
 from app.services.mail import Mailer, MailError
 from app.services.policies import sections_for
 from app.services.progress import estimated_minutes
@@ -427,17 +427,9 @@ def deliver(
     session.commit()
     result = Delivered()
     for reminder_id in ids:
-        claim = session.execute(
-            update(Reminder)
-            .where(Reminder.id == reminder_id, *due)
-            .values(next_try_at=now + LEASE)
-            .execution_options(synchronize_session=False)
-        )
-        session.commit()
-        if not isinstance(claim, CursorResult) or claim.rowcount != 1:
+        reminder = jobs.claim(session, Reminder, reminder_id, list(due), now + LEASE)
+        if reminder is None:
             continue  # another run has it, or has sent it
-        reminder = session.get(Reminder, reminder_id, populate_existing=True)
-        assert reminder is not None
         msg = message(
             mailer.settings,
             reminder.to_address,
