@@ -6,7 +6,7 @@ from app.models.deep_link import DeepLinkRequest
 from app.models.hr import ApiToken, Reminder, RosterUpload
 from app.models.keys import ToolKey
 from app.models.lms import CourseMember, Launch, LmsContext, LoginState
-from app.models.organisation import Organisation, RoleMapping
+from app.models.organisation import CommitteeReportSent, Organisation, RoleMapping
 from app.models.outbox import ScoreOutbox
 from app.models.people import Person, Role
 from app.models.platform import Deployment, PlatformRegistration
@@ -22,6 +22,7 @@ __all__ = [
     "AuditEvent",
     "AuditHead",
     "AuditVerification",
+    "CommitteeReportSent",
     "CourseMember",
     "DeepLinkRequest",
     "Deployment",

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, Date, Enum, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import utcnow
@@ -53,6 +53,18 @@ class Organisation(Base):
     lms_url: Mapped[str] = mapped_column(String(500), default="", server_default="")
     # Reminders: wording, how often, and whether managers are copied in (see reminders).
     reminder_settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The committee report (services/committee.py): the completion the forecast aims at,
+    # whether councillors who have not completed are named in it (off: see the README), and
+    # its schedule (day of the month, 0 = not sent; the period; who receives it).
+    report_target_percent: Mapped[int] = mapped_column(default=95, server_default="95")
+    report_councillor_names: Mapped[str] = mapped_column(
+        String(10), default="hidden", server_default="hidden"
+    )
+    report_day: Mapped[int] = mapped_column(default=0, server_default="0")
+    report_period: Mapped[str] = mapped_column(
+        String(10), default="quarter", server_default="quarter"
+    )
+    report_recipients: Mapped[str] = mapped_column(String(2000), default="", server_default="")
 
     role_mappings: Mapped[list[RoleMapping]] = relationship(
         back_populates="organisation", cascade="all, delete-orphan"
@@ -73,3 +85,19 @@ class RoleMapping(Base):
     )
 
     organisation: Mapped[Organisation] = relationship(back_populates="role_mappings")
+
+
+class CommitteeReportSent(Base):
+    """That an organisation's scheduled committee report went out for a month: once each."""
+
+    __tablename__ = "committee_report_sent"
+    __table_args__ = (UniqueConstraint("organisation_id", "month"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    month: Mapped[str] = mapped_column(String(7))  # YYYY-MM, in London
+    report_date: Mapped[date] = mapped_column(Date)
+    period: Mapped[str] = mapped_column(String(10))
+    recipients: Mapped[str] = mapped_column(String(2000))
+    pdf_sha256: Mapped[str] = mapped_column(String(64))
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -79,6 +79,9 @@ class Person(Base):
     start_date: Mapped[date | None] = mapped_column(Date)
     # Children's workforce records are kept longer (commonly 25 years after leaving).
     childrens_workforce: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # A councillor on the Corporate Parenting Committee (HR's roster): listed first in the
+    # committee report.
+    committee_member: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Leavers stay, inactive: their records are evidence until retention ends.
     active: Mapped[bool] = mapped_column(default=True, server_default=true())
     left_on: Mapped[date | None] = mapped_column(Date)

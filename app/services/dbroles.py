@@ -67,6 +67,8 @@ RUNTIME_WRITES: dict[str, tuple[str, ...]] = {
     # dynamic registration: invites are used once; attempts keep their outcome
     "registration_invite": ("INSERT", "UPDATE"),
     "registration_attempt": ("INSERT", "UPDATE"),
+    # a scheduled committee report sent for a month: written once
+    "committee_report_sent": ("INSERT",),
 }
 
 ANONYMISE_FUNCTION = "anonymise_leaver(bigint, text, bigint)"

@@ -53,6 +53,7 @@ EXPECTED_GRANTS = {
     "api_token": "INSERT SELECT UPDATE",
     "audit_checkpoint": "INSERT SELECT",
     "audit_event": "INSERT SELECT",
+    "committee_report_sent": "INSERT SELECT",
     "audit_head": "INSERT SELECT UPDATE",
     "audit_verification": "INSERT SELECT",
     "course_member": "DELETE INSERT SELECT UPDATE",
