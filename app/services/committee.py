@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from fractions import Fraction
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -289,20 +290,23 @@ def _group(name: str) -> Any:
 
 def forecast(label: str, now: Count, before: Count, day: date, target_percent: int) -> Forecast:
     """At the rate of the last FORECAST_WEEKS weeks (percentage points a day, straight
-    line), the first day the share reaches the target; None if it is not rising."""
+    line), the first day the share reaches the target; None if it is not rising. Worked
+    out in fractions: the day must not move with a rounding error."""
     rate, earlier = now.rate, before.rate
-    if rate is not None and 100 * rate >= target_percent:
-        per_week = None if earlier is None else 100 * (rate - earlier) / FORECAST_WEEKS
+    if now.people == 0 or before.people == 0:
+        reached = bool(now.people) and 100 * now.completed >= target_percent * now.people
+        return Forecast(label, rate, earlier, None, reached, None)
+    share = Fraction(100 * now.completed, now.people)
+    gained = share - Fraction(100 * before.completed, before.people)  # over the 8 weeks
+    per_week = float(gained / FORECAST_WEEKS)
+    if share >= target_percent:
         return Forecast(label, rate, earlier, per_week, True, None)
-    if rate is None or earlier is None:
-        return Forecast(label, rate, earlier, None, False, None)
-    gained = 100 * (rate - earlier)  # points over the 8 weeks
     if gained <= 0:
-        return Forecast(label, rate, earlier, gained / FORECAST_WEEKS, False, None)
-    days = math.ceil((target_percent - 100 * rate) * 7 * FORECAST_WEEKS / gained)
+        return Forecast(label, rate, earlier, per_week, False, None)
+    days = math.ceil((target_percent - share) * 7 * FORECAST_WEEKS / gained)
     # Beyond ten years a straight line says nothing a committee could use.
     reaches = day + timedelta(days=days) if days <= 3653 else None
-    return Forecast(label, rate, earlier, gained / FORECAST_WEEKS, False, reaches)
+    return Forecast(label, rate, earlier, per_week, False, reaches)
 
 
 def build(

@@ -426,19 +426,26 @@ def counts_statement(
 
 def not_completed_councillors(session: Session, scope: Scope, *, as_of: bool) -> list[str]:
     """The names of the councillors counted (see _counted) who are not completed and in
-    date, by last name (anonymised people have no name to give)."""
+    date, by last name (anonymised people have no name to give). Sorted here: the
+    databases put missing last names at different ends."""
     people, params = _counted(session, scope, as_of)
     rows = session.execute(
-        select(people.c.first_name, people.c.last_name, people.c.name)
-        .where(
+        select(people.c.first_name, people.c.last_name, people.c.name).where(
             people.c.elected_member.is_(True),
             people.c.anonymised_at.is_(None),
             people.c.state.not_in(COMPLIANT),
-        )
-        .order_by(people.c.last_name, people.c.first_name, people.c.name, people.c.person_id),
+        ),
         params,
     )
-    return [f"{first or ''} {last or ''}".strip() or name for first, last, name in rows]
+    named = sorted(
+        (
+            (last or name or "").casefold(),
+            (first or "").casefold(),
+            f"{first or ''} {last or ''}".strip() or name,
+        )
+        for first, last, name in rows
+    )
+    return [text for _, _, text in named]
 
 
 def dashboard(

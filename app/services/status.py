@@ -299,6 +299,15 @@ def done_by(on: Any, at: Any, day: Any, before: Any) -> ColumnElement[bool]:
     return or_(and_(on.isnot(None), on <= day), and_(on.is_(None), at.isnot(None), at < before))
 
 
+def any_done_by(earliest_on: Any, earliest_at: Any, day: Any, before: Any) -> ColumnElement[bool]:
+    """Of some acceptances, given the earliest day among the paper ones and the earliest
+    moment among the others: was any made by the end of `day`? Never NULL."""
+    return or_(
+        and_(earliest_on.isnot(None), earliest_on <= day),
+        and_(earliest_at.isnot(None), earliest_at < before),
+    )
+
+
 def on_the_books(day: Any, before: Any) -> ColumnElement[bool]:
     """Whom the figures of an earlier day count: assigned by then (or, with no assignment
     date, first seen by then) and not yet left."""
@@ -407,7 +416,7 @@ def completion_over_days(
         first_day(lambda d, _, __: made.c.valid_until < d).label("out_of_date"),
         *(
             first_day(
-                lambda d, before, _, n=n: done_by(
+                lambda d, before, _, n=n: any_done_by(
                     made.c[f"later_on_{n}"], made.c[f"later_at_{n}"], d, before
                 )
             ).label(f"superseded_{n}")
