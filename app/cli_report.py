@@ -193,7 +193,7 @@ def send_command(organisation: str | None) -> None:
                 f"{org.name}: sent the report for {long_date(day)} ({report.period}) to "
                 f"{len(recipients) - len(refused)} recipients."
             )
-    click.echo(f"Sent {sent} reports; {len(failures)} failed.")
+    click.echo(f"Reports sent: {sent}; failed: {len(failures)}.")
     if failures:
         raise click.ClickException("\n".join(failures))
 
