@@ -22,6 +22,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
 import matplotlib
@@ -76,11 +77,11 @@ def percent(rate: float | None) -> str:
 
 
 def points(change: float | None) -> str:
-    """A change in percentage points, signed, to one decimal place."""
+    """A change in percentage points, signed, to one decimal place, halves away from zero."""
     if change is None:
         return "-"
-    value = round(change, 1)
-    return "0.0" if value == 0 else f"{value:+.1f}"
+    value = Decimal(repr(change)).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    return "0.0" if value == 0 else f"{value:+}"
 
 
 def long_date(day: date) -> str:
