@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -525,3 +526,17 @@ def test_the_charts_draw_with_a_home_directory_that_cannot_be_written(tmp_path: 
     assert result.returncode == 0, result.stderr
     assert int(result.stdout) > 10_000
     assert "Matplotlib created a temporary cache directory" in result.stderr
+
+
+def test_charts_drawn_at_once_in_several_threads_are_those_drawn_one_by_one() -> None:
+    # A web worker with threads: matplotlib's settings are global, so drawing takes a lock.
+    report = make_report()
+    other = replace(report, target_percent=50)
+    expected = {95: charts.trend_chart(report, "svg"), 50: charts.trend_chart(other, "svg")}
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        drawn = list(
+            pool.map(
+                lambda r: (r.target_percent, charts.trend_chart(r, "svg")), [report, other] * 4
+            )
+        )
+    assert all(svg == expected[target] for target, svg in drawn)
