@@ -97,7 +97,7 @@ def _write(out: Path, data: bytes, force: bool) -> None:
     """Whole or not at all: written beside `out` under another name, then moved into place,
     so that no one (and no copy job) sees half a PDF. Without force, an existing file is
     left alone, even one that appeared while the report was being built."""
-    folder = out.parent if str(out.parent) else Path(".")
+    folder = out.parent
     try:
         handle, temp = tempfile.mkstemp(dir=folder, prefix=f".{out.name}.", suffix=".part")
     except OSError as exc:

@@ -245,6 +245,11 @@ def test_committee_never_overwrites_a_file_without_force(
     assert refused.exit_code != 0 and "exists" in refused.output and "--force" in refused.output
     assert out.read_bytes() == b"the clerk's own file"
     assert events(app, "committee_report") == []
+    nowhere = runner.invoke(
+        args=["report", "committee", "--org", ORG, "--out", str(out.parent / "no" / "r.pdf")]
+    )
+    assert nowhere.exit_code != 0 and "Cannot write in" in nowhere.output
+    assert events(app, "committee_report") == []
     forced = runner.invoke(args=["report", "committee", "--org", ORG, "--out", str(out), "--force"])
     assert forced.exit_code == 0, forced.output
     assert out.read_bytes().startswith(b"%PDF-")
