@@ -143,56 +143,55 @@ def send_command(organisation: str | None) -> None:
     settings = smtp_settings()
     failures: list[str] = []
     sent = 0
-    with Mailer(settings) as mailer:
-        for org_id in candidates:
-            # A run started at the same moment on another machine waits here until this one
-            # has sent and recorded the report, then finds it sent.
-            jobs.run_alone(session, "report send", org_id)
-            org = session.get(Organisation, org_id)
-            if org is None or not committee_send.is_due(session, org, day):
-                session.rollback()
-                continue
-            recipients = committee_send.recipients_of(org)
-            try:
-                report = committee.build(
-                    session, org.id, current_app.config["POLICY_KEY"], day, org.report_period, now
-                )
-                pdf = committee_pdf.render(report)
-            except Exception as exc:  # one organisation's failure must not stop the others'
-                log.exception("committee report of organisation %s", org.id)
-                session.rollback()
-                failures.append(
-                    f"{org.name}: the report could not be made ({exc.__class__.__name__})"
-                )
-                continue
-            refused: tuple[str, ...] = ()
-            try:
+    for org_id in candidates:
+        # A run started at the same moment on another machine waits here until this one
+        # has sent and recorded the report, then finds it sent.
+        jobs.run_alone(session, "report send", org_id)
+        org = session.get(Organisation, org_id)
+        if org is None or not committee_send.is_due(session, org, day):
+            session.rollback()
+            continue
+        recipients = committee_send.recipients_of(org)
+        try:
+            report = committee.build(
+                session, org.id, current_app.config["POLICY_KEY"], day, org.report_period, now
+            )
+            pdf = committee_pdf.render(report)
+        except Exception as exc:  # one organisation's failure must not stop the others'
+            log.exception("committee report of organisation %s", org.id)
+            session.rollback()
+            failures.append(f"{org.name}: the report could not be made ({exc.__class__.__name__})")
+            continue
+        refused: tuple[str, ...] = ()
+        try:
+            # A connection of its own: building a report can outlast the server's patience.
+            with Mailer(settings) as mailer:
                 mailer.send(_message(settings, org, report, recipients, pdf))
-            except MailError as exc:
-                if not exc.refused or set(exc.refused) >= set(recipients):
-                    session.rollback()
-                    failures.append(f"{org.name}: not sent, to be tried again: {exc}")
-                    continue
-                # The server took it for the others: it has gone, and must not go again.
-                refused = exc.refused
-                failures.append(f"{org.name}: sent, but refused for {', '.join(refused)}")
-            committee_send.record_sent(
-                session,
-                org,
-                day,
-                report.period,
-                [r for r in recipients if r not in refused],
-                pdf,
-                now,
-                councillors_named=report.councillors_not_completed is not None,
-                refused=refused,
-            )
-            session.commit()
-            sent += 1
-            click.echo(
-                f"{org.name}: sent the report for {long_date(day)} ({report.period}) to "
-                f"{len(recipients) - len(refused)} recipients."
-            )
+        except MailError as exc:
+            if not exc.refused or set(exc.refused) >= set(recipients):
+                session.rollback()
+                failures.append(f"{org.name}: not sent, to be tried again: {exc}")
+                continue
+            # The server took it for the others: it has gone, and must not go again.
+            refused = exc.refused
+            failures.append(f"{org.name}: sent, but refused for {', '.join(refused)}")
+        committee_send.record_sent(
+            session,
+            org,
+            day,
+            report.period,
+            [r for r in recipients if r not in refused],
+            pdf,
+            now,
+            councillors_named=report.councillors_not_completed is not None,
+            refused=refused,
+        )
+        session.commit()
+        sent += 1
+        click.echo(
+            f"{org.name}: sent the report for {long_date(day)} ({report.period}) to "
+            f"{len(recipients) - len(refused)} recipients."
+        )
     click.echo(f"Reports sent: {sent}; failed: {len(failures)}.")
     if failures:
         raise click.ClickException("\n".join(failures))

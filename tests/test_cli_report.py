@@ -426,6 +426,8 @@ def test_each_organisation_gets_its_own_report_only(
         db.session.commit()
     configure(app, report_day=1, report_recipients=CLERK)
     on(date(2027, 1, 2))
+    unknown = send(runner, "--org", "No Such Council")
+    assert unknown.exit_code != 0 and "No organisation called 'No Such Council'" in unknown.output
     only_north = send(runner, "--org", north)
     assert only_north.exit_code == 0, only_north.output
     assert inbox.envelopes == [["clerk@north.example"]]
