@@ -19,7 +19,7 @@ from flask.cli import AppGroup
 from app.clock import long_date, today, utcnow
 from app.db import db
 from app.models import Organisation
-from app.services import audit, committee, committee_send, jobs, organisations
+from app.services import audit, committee, committee_send, jobs, organisations, reports
 from app.services.committee import CommitteeReport
 from app.services.mail import Mailer, MailError, SmtpSettings, message
 
@@ -69,9 +69,14 @@ def committee_command(
     if out.exists() and not force:
         raise click.ClickException(f"{out} exists. Choose another name, or add --force.")
     now = utcnow()
-    report = committee.build(
-        session, org.id, current_app.config["POLICY_KEY"], on, period or org.report_period, now
-    )
+    try:
+        report = committee.build(
+            session, org.id, current_app.config["POLICY_KEY"], on, period or org.report_period, now
+        )
+    except reports.NoPolicy as exc:
+        raise click.ClickException(
+            f"No version of the policy was in force on {on.isoformat()}: there are no figures."
+        ) from exc
     _write(out, committee_pdf.render(report), force)
     audit.record(
         session,

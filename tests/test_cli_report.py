@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from app.clock import LONDON, today
 from app.db import db
-from app.models import AuditEvent, CommitteeReportSent, Organisation
+from app.models import AuditEvent, CommitteeReportSent, Organisation, Person
 from tests.conftest import ORG
 from tests.web.test_gunicorn import free_port
 from tests.web.test_team import ROSTER, Inbox
@@ -204,6 +204,7 @@ def test_committee_defaults_to_today_and_the_organisations_period(
         (["--org", ORG, "--date", "2999-01-01"], "2999-01-01 is in the future"),
         (["--org", ORG, "--date", "01/02/2026"], "Invalid value for '--date'"),
         (["--org", ORG, "--period", "week"], "Invalid value for '--period'"),
+        (["--org", ORG, "--date", "2001-01-01"], "No version of the policy was in force on 2001"),
     ],
 )
 def test_committee_refuses_and_writes_nothing(
@@ -420,8 +421,17 @@ def test_each_organisation_gets_its_own_report_only(
 ) -> None:
     north = "North Shire <Council>"
     with app.app_context():
+        other = Organisation(name=north, report_day=1, report_recipients="clerk@north.example")
+        db.session.add(other)
+        db.session.flush()
         db.session.add(
-            Organisation(name=north, report_day=1, report_recipients="clerk@north.example")
+            Person(
+                organisation_id=other.id,
+                name="Nia North",
+                email="nia@north.example",
+                directorate="Northern Services",
+                assigned_on=date(2026, 11, 1),
+            )
         )
         db.session.commit()
     configure(app, report_day=1, report_recipients=CLERK)
@@ -438,6 +448,9 @@ def test_each_organisation_gets_its_own_report_only(
         text = text_of(pdf_of(msg))
         assert name in text and other not in text
         assert name in str(msg["Subject"])
+    north_text, our_text = (text_of(pdf_of(m)) for m in inbox.messages)
+    assert "Northern Services" in north_text and "Northern Services" not in our_text
+    assert "Resources" in our_text and "Resources" not in north_text
     [north_file, ours] = [next(m.iter_attachments()).get_filename() for m in inbox.messages]
     assert north_file.startswith("corporate-parenting-report-north-shire-council-2027-01-02")
     assert ours.startswith("corporate-parenting-report-test-borough-council-2027-01-02")
