@@ -331,7 +331,13 @@ def test_the_report_goes_on_its_day_once_a_month(
 def test_day_28_in_february(
     app: Flask, council: None, runner: FlaskCliRunner, inbox: Refusing, on: Any
 ) -> None:
-    configure(app, report_day=28, report_period="month", report_recipients=CLERK)
+    configure(
+        app,
+        report_day=28,
+        report_period="month",
+        report_recipients=CLERK,
+        report_councillor_names="listed",
+    )
     on(date(2027, 2, 27))
     assert "Reports sent: 0;" in send(runner).output
     on(date(2027, 2, 28))  # the last day of a February
@@ -340,6 +346,8 @@ def test_day_28_in_february(
     body = inbox.messages[0].get_body(("plain",))
     assert body is not None
     assert "compared with 28 January 2027, the start of the month before" in body.get_content()
+    assert "The report names the councillors who have not completed" in body.get_content()
+    assert events(app, "committee_report_sent")[0].details["councillors_named"] is True
     on(date(2027, 3, 1))  # March's day has not come
     assert "Reports sent: 0;" in send(runner).output
     assert [r.month for r in sent_rows(app)] == ["2027-02"]
@@ -448,6 +456,10 @@ def test_each_organisation_gets_its_own_report_only(
         text = text_of(pdf_of(msg))
         assert name in text and other not in text
         assert name in str(msg["Subject"])
+    html_part = inbox.messages[0].get_body(("html",))
+    assert html_part is not None
+    assert "North Shire &lt;Council&gt;" in html_part.get_content()
+    assert "<Council>" not in html_part.get_content()
     north_text, our_text = (text_of(pdf_of(m)) for m in inbox.messages)
     assert "Northern Services" in north_text and "Northern Services" not in our_text
     assert "Resources" in our_text and "Resources" not in north_text
