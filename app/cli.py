@@ -678,6 +678,7 @@ def register_cli(app: Flask) -> None:
     from app.cli_dbroles import register as register_db_roles  # `db grant-runtime`
     from app.cli_exports import export_command  # HR's export: app/cli_exports.py
     from app.cli_people import people_cli  # retention and settings: app/cli_people.py
+    from app.cli_report import report_cli  # the committee report and its schedule
 
     register_db_roles()
 
@@ -691,3 +692,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(outbox_cli)
     app.cli.add_command(roster_cli)
     app.cli.add_command(reminders_cli)
+    app.cli.add_command(report_cli)

@@ -40,6 +40,7 @@ from app.db import db
 from app.models import (
     AuditCheckpoint,
     AuditEvent,
+    CommitteeReportSent,
     CourseMember,
     Organisation,
     Person,
@@ -439,4 +440,39 @@ def test_two_membership_syncs_at_once_store_each_member_once(
     assert set(in_lms) == members
     # Nobody added twice: the runs between them added everyone but the teacher, once.
     assert len(synced) == 2 and sum(d["added"] for d in synced) == len(members) - 1
+    chains_verify(runner)
+
+
+def test_two_report_sends_at_once_send_one_e_mail_per_recipient(
+    app: Flask,
+    registered: DemoPlatform,
+    runner: FlaskCliRunner,
+    at_once: Any,
+    smtp: tuple[SlowInbox, dict[str, str]],
+    tmp_path: Path,
+) -> None:
+    inbox, env = smtp
+    roster = tmp_path / "roster.csv"
+    roster.write_text(ROSTER)
+    assert runner.invoke(args=["roster", "import", str(roster), "--org", ORG]).exit_code == 0
+    recipients = ["clerk@council.example", "monitoring.officer@council.example"]
+    for key, value in (("report_recipients", ", ".join(recipients)), ("report_day", "1")):
+        result = runner.invoke(args=["org", "set", "--org", ORG, key, value])
+        assert result.exit_code == 0, result.output
+
+    outputs = succeeded(at_once("report", "send", env=env))
+
+    # Both found the report due; the second waited for the first to send and record it.
+    assert total(outputs, r"Reports sent: (\d+)") == 1
+    [msg] = inbox.messages
+    assert sorted(r for envelope in inbox.envelopes for r in envelope) == recipients
+    [attachment] = list(msg.iter_attachments())
+    assert attachment.get_content().startswith(b"%PDF-")
+    [row] = rows(app, CommitteeReportSent)
+    assert row.recipients == ", ".join(recipients)
+    with app.app_context():
+        sent = db.session.scalars(
+            select(AuditEvent.details).where(AuditEvent.action == "committee_report_sent")
+        ).all()
+    assert [d["month"] for d in sent] == [row.month]
     chains_verify(runner)

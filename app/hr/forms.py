@@ -292,6 +292,46 @@ class SettingsForm(FlaskForm):
             "the module in the learning portal, with no link."
         ),
     )
+    report_target_percent = _number(
+        "Completion target, in per cent",
+        "The report forecasts when each directorate reaches it. Usually 95. From 1 to 100.",
+        "Enter the completion target, in per cent",
+    )
+    report_councillor_names = RadioField(
+        "Name the councillors who have not completed the module",
+        widget=GovRadioInput(),
+        choices=[
+            SelectChoice("hidden", "No, only count them (recommended)"),
+            SelectChoice("listed", "Yes, list them by name for the Monitoring Officer"),
+        ],
+        validators=[InputRequired("Select whether the report names councillors")],
+        validate_choice=False,
+    )
+    report_period = RadioField(
+        "The period each scheduled report covers",
+        widget=GovRadioInput(),
+        choices=[
+            SelectChoice("quarter", "The last quarter (3 months)"),
+            SelectChoice("month", "The last month"),
+            SelectChoice("year", "The last year"),
+        ],
+        validators=[InputRequired("Select the period the report covers")],
+        validate_choice=False,
+    )
+    report_day = _number(
+        "Day of the month the report is sent",
+        "From 1 to 28. If the day is missed, the report is sent on the next day the schedule "
+        "runs that month. Enter 0 to send no scheduled report.",
+        "Enter the day of the month the report is sent, or 0",
+    )
+    report_recipients = TextAreaField(
+        "Who the report is sent to (optional if it is not sent)",
+        widget=GovTextArea(),
+        description=(
+            "E-mail addresses only, separated by commas or on separate lines, up to 20. "
+            "For example, the committee's clerk and the Monitoring Officer."
+        ),
+    )
     submit = SubmitField("Save settings", widget=GovSubmitInput())
 
     NUMBERS = (
@@ -300,9 +340,17 @@ class SettingsForm(FlaskForm):
         "renewal_window_days",
         "retention_years",
         "retention_years_childrens",
+        "report_target_percent",
+        "report_day",
     )
-    CHOICES = ("renewal_basis", "due_from", "roster_join")
-    TEXTS = ("lms_url",)
+    CHOICES = (
+        "renewal_basis",
+        "due_from",
+        "roster_join",
+        "report_councillor_names",
+        "report_period",
+    )
+    TEXTS = ("lms_url", "report_recipients")
     DETAILS = tuple(PLACEHOLDERS)  # the policy text's local details, one box each
 
 

@@ -60,7 +60,12 @@ from app.services.reports import (
     units,
 )
 from app.services.reports import dashboard as dashboard_figures
-from app.services.settings import SettingsInvalid, change_settings, settings_of
+from app.services.settings import (
+    MAX_RECIPIENTS_TEXT,
+    SettingsInvalid,
+    change_settings,
+    settings_of,
+)
 from app.services.status import State, person_status
 
 bp = Blueprint("hr", __name__, url_prefix="/hr", template_folder="templates")
@@ -565,7 +570,10 @@ _STASH_BUDGET = 2500
 
 def _stash_failed(form: SettingsForm, saved: dict[str, str]) -> None:
     entered = {
-        name: str(form[name].data or "")[: MAX_DETAIL + 20]
+        # The recipients' box may hold 2,000 characters: kept whole, to be corrected.
+        name: str(form[name].data or "")[
+            : (MAX_RECIPIENTS_TEXT if name == "report_recipients" else MAX_DETAIL) + 20
+        ]
         for name in (*form.NUMBERS, *form.CHOICES, *form.TEXTS, *form.DETAILS)
         if str(form[name].data or "") != saved.get(name, "")
     }

@@ -24,7 +24,12 @@ class SmtpSettings:
 
 
 class MailError(Exception):
-    """The message was not accepted by the SMTP server."""
+    """The message was not accepted by the SMTP server; or, with `refused`, not for those
+    recipients, while the server took it for the others (it has gone to them)."""
+
+    def __init__(self, text: str, refused: tuple[str, ...] = ()) -> None:
+        super().__init__(text)
+        self.refused = refused
 
 
 def message(
@@ -83,4 +88,4 @@ class Mailer:
             raise MailError(f"{exc.__class__.__name__}: {exc}"[:500]) from exc
         if refused:
             EMAIL_FAILURES.inc()
-            raise MailError(f"refused recipients: {', '.join(refused)}")
+            raise MailError(f"refused recipients: {', '.join(refused)}", tuple(refused))

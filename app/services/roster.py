@@ -56,6 +56,12 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "job_title": ("job title", "role", "position"),
     "elected_member": ("elected member", "councillor"),
     "childrens_workforce": ("childrens workforce", "children's workforce"),
+    # A councillor on the Corporate Parenting Committee: listed first in its report.
+    "committee_member": (
+        "corporate parenting committee",
+        "committee member",
+        "corporate parenting board",
+    ),
 }
 REQUIRED = (
     "employee_id",
@@ -194,7 +200,7 @@ def _flag(value: str) -> bool | None:
 
 # Required columns whose cells must not be empty: a blank manager means "no line manager".
 NOT_EMPTY = tuple(c for c in REQUIRED if c != "manager")
-FLAGS = ("elected_member", "childrens_workforce")
+FLAGS = ("elected_member", "childrens_workforce", "committee_member")
 
 
 @dataclass(frozen=True)
@@ -339,6 +345,7 @@ FIELDS = (
     "start_date",
     "elected_member",
     "childrens_workforce",
+    "committee_member",
 )
 
 
@@ -651,6 +658,7 @@ def apply(session: Session, organisation_id: int, planned: Plan, now: datetime) 
                     "first_seen_at": now,
                     "elected_member": row.get("elected_member", False),
                     "childrens_workforce": row.get("childrens_workforce", False),
+                    "committee_member": row.get("committee_member", False),
                 }
             )
             inserted_managers.append(row["manager"])

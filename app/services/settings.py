@@ -1,6 +1,6 @@
-"""An organisation's rules for validity, renewal, due dates, retention and how a first launch
-joins the roster: what they may be, and changing them, each change recorded in the audit
-trail ("config_change").
+"""An organisation's rules for validity, renewal, due dates, retention, how a first launch
+joins the roster and the committee report: what they may be, and changing them, each change
+recorded in the audit trail ("config_change").
 
 HR's settings page and `flask org set` both go through `change_settings`, so the rules are
 checked in this one place. (The policy text's local details are in organisations.py.)
@@ -8,6 +8,7 @@ checked in this one place. (The policy text's local details are in organisations
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,12 +23,14 @@ from app.url_secrets import SECRET_NAME
 
 @dataclass(frozen=True)
 class Rule:
-    """A whole number between minimum and maximum, one of a few choices, or an address."""
+    """A whole number between minimum and maximum, one of a few choices, an address, or a
+    list of e-mail addresses."""
 
     minimum: int = 0
     maximum: int = 0
     choices: tuple[str, ...] = ()
     url: bool = False  # an https address mailed to everyone, or empty for none
+    emails: bool = False  # e-mail addresses, kept as "a@x.example, b@y.example"; or none
 
 
 RULES: dict[str, Rule] = {
@@ -41,6 +44,13 @@ RULES: dict[str, Rule] = {
     # The first value is the default: see identities.py for each one's risk.
     "roster_join": Rule(choices=("sourcedid", "email", "employee_id", "never")),
     "lms_url": Rule(url=True),
+    # The committee report (committee.py, committee_send.py). Councillors' names are hidden
+    # unless the council decides otherwise: the README says why.
+    "report_target_percent": Rule(1, 100),
+    "report_councillor_names": Rule(choices=("hidden", "listed")),
+    "report_day": Rule(0, 28),  # 0: no scheduled report; at most 28, a day every month has
+    "report_period": Rule(choices=("quarter", "month", "year")),
+    "report_recipients": Rule(emails=True),
 }
 # Shown in messages (the CLI) and used to name the setting in an error.
 NAMES = {
@@ -53,8 +63,24 @@ NAMES = {
     "retention_years_childrens": "Years to keep a leaver's records (children's workforce)",
     "roster_join": "How a first launch is joined to the roster",
     "lms_url": "The module's address in the learning portal",
+    "report_target_percent": "The committee report's completion target, in per cent",
+    "report_councillor_names": "Whether the committee report names councillors who have not "
+    "completed",
+    "report_day": "The day of the month the committee report is sent (0: not sent)",
+    "report_period": "The period the scheduled committee report covers",
+    "report_recipients": "Who the committee report is sent to",
 }
 MAX_URL = 500
+MAX_RECIPIENTS = 20
+MAX_RECIPIENTS_TEXT = 2000  # the column's size
+# One address as mail servers take it in a To: header: no display name, no spaces, no
+# quotes, no line breaks (a CR or LF would start a header of the sender's choosing). The
+# roster's EMAIL_RE, narrowed to the characters RFC 5322 allows unquoted, with a domain of
+# letters, digits and hyphens.
+_LOCAL = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+EMAIL = re.compile(rf"{_LOCAL}@{_LABEL}(?:\.{_LABEL})+")
+_SEPARATORS = re.compile(r"[,;\r\n]+")
 
 
 class SettingsInvalid(Exception):
@@ -83,6 +109,8 @@ def _check(key: str, text: str) -> tuple[int | str | None, str | None]:
     value = text.strip()
     if rule.url:
         return _check_url(key, value)
+    if rule.emails:
+        return _check_emails(key, value)
     if rule.choices:
         if value not in rule.choices:
             return None, f"{NAMES[key]} must be one of: {', '.join(rule.choices)}"
@@ -125,6 +153,38 @@ def _check_url(key: str, value: str) -> tuple[str | None, str | None]:
     return value, None
 
 
+def _check_emails(key: str, value: str) -> tuple[str | None, str | None]:
+    """Addresses separated by commas, semicolons or line breaks, each checked; kept as
+    "a@x.example, b@y.example" with the domains in lower case and each address once. Empty
+    means no one."""
+    name = NAMES[key]
+    if len(value) > 4 * MAX_RECIPIENTS_TEXT:  # not worth splitting: far too long anyway
+        return None, f"{name} must be {MAX_RECIPIENTS_TEXT} characters or fewer"
+    addresses: list[str] = []
+    seen: set[str] = set()
+    for part in _SEPARATORS.split(value):
+        address = part.strip()
+        if not address:
+            continue
+        local, _, domain = address.rpartition("@")
+        if not EMAIL.fullmatch(address) or len(local) > 64 or len(address) > 254:
+            shown = address if len(address) <= 60 else address[:57] + "..."
+            return None, (
+                f"{name}: '{shown}' is not an e-mail address. Enter addresses only, like "
+                "clerk@council.gov.uk, separated by commas"
+            )
+        address = f"{local}@{domain.lower()}"
+        if address.lower() not in seen:  # one message each, however it was typed
+            seen.add(address.lower())
+            addresses.append(address)
+    if len(addresses) > MAX_RECIPIENTS:
+        return None, f"{name} must be {MAX_RECIPIENTS} addresses or fewer"
+    joined = ", ".join(addresses)
+    if len(joined) > MAX_RECIPIENTS_TEXT:
+        return None, f"{name} must be {MAX_RECIPIENTS_TEXT} characters or fewer"
+    return joined, None
+
+
 def validate(org: Organisation, values: Mapping[str, str]) -> dict[str, int | str]:
     """The new values, parsed, with the settings not given kept as they are.
 
@@ -154,6 +214,12 @@ def validate(org: Organisation, values: Mapping[str, str]) -> dict[str, int | st
             problems["renewal_window_days"] = (
                 f"Renewal must open less than {months * 28} days before expiry, inside the "
                 f"{months} month validity period"
+            )
+        if int(parsed["report_day"]) > 0 and not parsed["report_recipients"]:
+            # Named on the recipients, the box to fill; the message names the day too.
+            problems["report_recipients"] = (
+                "Enter who the committee report is sent to, or set the day of the month "
+                f"it is sent to 0 (not sent): it is set to {parsed['report_day']}"
             )
     if problems:
         raise SettingsInvalid(problems)

@@ -30,6 +30,10 @@ RULES_AS_THEY_ARE = {
     "retention_years": "6",
     "retention_years_childrens": "25",
     "roster_join": "sourcedid",
+    "report_target_percent": "95",
+    "report_councillor_names": "hidden",
+    "report_day": "0",
+    "report_period": "quarter",
 }
 
 

@@ -431,6 +431,10 @@ def test_the_settings_page_changes_the_join_rule(app: Flask, council: None, laun
         "due_days": "28",
         "retention_years": "6",
         "retention_years_childrens": "25",
+        "report_target_percent": "95",
+        "report_councillor_names": "hidden",
+        "report_day": "0",
+        "report_period": "quarter",
     }
     for bad in ("", "name"):
         refused = hr.post(

@@ -309,6 +309,10 @@ GOOD_SETTINGS = {
     "retention_years": "7",
     "retention_years_childrens": "30",
     "roster_join": "sourcedid",  # unchanged: the default
+    "report_target_percent": "95",
+    "report_councillor_names": "hidden",
+    "report_day": "0",
+    "report_period": "quarter",
 }
 
 

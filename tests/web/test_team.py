@@ -294,6 +294,10 @@ def test_hr_sets_the_lms_address_on_the_settings_page(
         "retention_years": "6",
         "retention_years_childrens": "25",
         "roster_join": "sourcedid",
+        "report_target_percent": "95",
+        "report_councillor_names": "hidden",
+        "report_day": "0",
+        "report_period": "quarter",
     }
     bad = hr.post("/hr/settings", data={**form, "lms_url": "https://x.example/?sesskey=1"})
     # A refused save redirects (PRG) and the next page shows the error and what was typed.
