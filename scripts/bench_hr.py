@@ -256,7 +256,8 @@ class Staff:
 
 def write_roster(path: Path, people: int, rng: random.Random) -> list[Staff]:
     """HR's file: employee ID, names, e-mail, directorate, department, manager (by employee
-    ID or e-mail, both as HR systems give them), start date, flags."""
+    ID or e-mail, both as HR systems give them), start date, flags (councillor, children's
+    workforce, on the Corporate Parenting Committee)."""
     departments = [(d, dep) for d, deps in DIRECTORATES.items() for dep in deps]
     managers = min(2000, people // 10 or 1)
     staff: list[Staff] = []
@@ -275,6 +276,7 @@ def write_roster(path: Path, people: int, rng: random.Random) -> list[Staff]:
                 "Start date",
                 "Elected member",
                 "Childrens workforce",
+                "Corporate Parenting Committee",
             ]
         )
         for i in range(1, people + 1):
@@ -312,6 +314,7 @@ def write_roster(path: Path, people: int, rng: random.Random) -> list[Staff]:
                     start.strftime("%d/%m/%Y"),
                     "yes" if elected else "no",
                     "yes" if directorate == "Children's Services" else "no",
+                    "yes" if elected and i % 5 == 0 else "no",  # a fifth of the councillors
                 ]
             )
             staff.append(Staff(eid, directorate, department, start, elected))
@@ -393,7 +396,9 @@ def make_history(tool: Tool, staff: list[Staff], target_events: int, rng: random
                 {"v": VERSIONS[-1][0]},
             )
         ]
-        bank_id = conn.execute(sa.text("SELECT max(id) FROM quiz_bank")).scalar_one()
+        bank_id, bank_questions = conn.execute(
+            sa.text("SELECT id, questions FROM quiz_bank ORDER BY id DESC LIMIT 1")
+        ).one()
         ids: dict[str, int] = dict(
             conn.execute(
                 sa.text("SELECT employee_id, id FROM person WHERE organisation_id = :o"),
@@ -416,9 +421,35 @@ def make_history(tool: Tool, staff: list[Staff], target_events: int, rng: random
     events: list[tuple[Any, ...]] = []
     next_id = start_attempt
     settings = json.dumps({"pass_mark": 80, "questions": 10})
-    drawn = json.dumps([{"id": f"q{n}", "options": ["a", "b", "c", "d"]} for n in range(10)])
-    answers = json.dumps({f"q{n}": ["a"] for n in range(10)})
-    results = json.dumps([{"id": f"q{n}", "correct": True} for n in range(10)])
+    # Quizzes that passed, drawn from the bank's own questions, some harder than others (the
+    # committee report ranks the weakest): 200 shapes, used in turn.
+    bank = json.loads(bank_questions) if isinstance(bank_questions, str) else bank_questions
+    hard = {q["id"]: rng.uniform(0.55, 0.99) for q in bank}
+    quizzes: list[tuple[str, str, str, int]] = []
+    while len(quizzes) < 200:
+        drawn_questions = rng.sample(bank, min(10, len(bank)))
+        right = {q["id"]: rng.random() < hard[q["id"]] for q in drawn_questions}
+        score = sum(right.values())
+        if score * 10 < 8 * len(drawn_questions):
+            continue  # failed: the history's quizzes all passed
+        quizzes.append(
+            (
+                json.dumps(
+                    [
+                        {"id": q["id"], "options": [o["id"] for o in q["options"]]}
+                        for q in drawn_questions
+                    ]
+                ),
+                json.dumps(
+                    {
+                        q["id"]: q["correct"] if right[q["id"]] else [q["options"][-1]["id"]]
+                        for q in drawn_questions
+                    }
+                ),
+                json.dumps([{"id": q["id"], "correct": right[q["id"]]} for q in drawn_questions]),
+                score,
+            )
+        )
 
     def journey(pid: int, name: str, version: str, cycle: int, day: date, accept: bool) -> date:
         """Read, quiz (passed), and optionally accept: one person's visit on `day`."""
@@ -438,15 +469,17 @@ def make_history(tool: Tool, staff: list[Staff], target_events: int, rng: random
             )
         next_id += 1
         started, done = at + timedelta(minutes=20), at + timedelta(minutes=30)
+        drawn, answers, results, score = quizzes[next_id % len(quizzes)]
         attempts.append((next_id, pid, org_id, v.id, bank_id, cycle, drawn, settings, started))
-        submissions.append((next_id, next_id, done, answers, results, 10, 10, 100, True))
+        percent = 10 * score
+        submissions.append((next_id, next_id, done, answers, results, score, 10, percent, True))
         events.append((started, "quiz_attempt_started", pid, {"attempt": next_id}))
         events.append(
             (
                 done,
                 "quiz_submitted",
                 pid,
-                {"attempt": next_id, "score": 10, "total": 10, "passed": True},
+                {"attempt": next_id, "score": score, "total": 10, "passed": True},
             )
         )
         if not accept:
@@ -463,7 +496,7 @@ def make_history(tool: Tool, staff: list[Staff], target_events: int, rng: random
                 "I accept the policy.",
                 "d" * 64,
                 next_id,
-                100,
+                percent,
                 name,
                 done + timedelta(minutes=2),
                 until,
