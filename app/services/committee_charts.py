@@ -55,7 +55,10 @@ TREND_LINES = (
 TARGET_STYLE: dict[str, Any] = {"color": GREY, "linestyle": "--", "linewidth": 1.4}
 
 _RC: dict[RcKeyType, Any] = {
-    "font.family": "DejaVu Sans",  # bundled with matplotlib; Debian's fonts-dejavu-core too
+    # DejaVu Sans: bundled with matplotlib. In the SVG, "'DejaVu Sans', sans-serif": a
+    # browser without it uses its own sans-serif (not its default serif).
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans"],
     "font.size": 9,
     "text.parse_math": False,  # "$" in a directorate's name is text, not mathtext
     "svg.fonttype": "none",  # text stays text: selectable, searchable, smaller

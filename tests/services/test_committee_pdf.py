@@ -540,3 +540,9 @@ def test_charts_drawn_at_once_in_several_threads_are_those_drawn_one_by_one() ->
             )
         )
     assert all(svg == expected[target] for target, svg in drawn)
+
+
+def test_the_svg_s_text_is_dejavu_sans_or_else_the_browser_s_sans_serif() -> None:
+    svg = charts.trend_chart(make_report(), "svg").decode()
+    families = set(re.findall(r"font-family: ([^;\"]+)", svg))
+    assert families == {"'DejaVu Sans', sans-serif"}
