@@ -546,3 +546,18 @@ def test_the_svg_s_text_is_dejavu_sans_or_else_the_browser_s_sans_serif() -> Non
     svg = charts.trend_chart(make_report(), "svg").decode()
     families = set(re.findall(r"font-family: ([^;\"]+)", svg))
     assert families == {"'DejaVu Sans', sans-serif"}
+
+
+def test_a_new_organisation_s_methods_say_there_is_no_audit_event_or_checkpoint_yet() -> None:
+    report = make_report(period="year", period_start=date(2025, 12, 6))
+    report = replace(
+        report,
+        methods=replace(
+            report.methods, audit_seq=None, audit_hash=None, checkpoint_at=None, checkpoint_seq=None
+        ),
+    )
+    text = " ".join(pages_text(committee_pdf.render(report)))
+    assert "compared with the start of the year (6 December 2025)." in text
+    assert "At the start of the year: 70% (70 of 100 people)." in text
+    assert "Audit trail: no events recorded yet." in text
+    assert "Latest checkpoint: none written yet." in text
