@@ -98,6 +98,7 @@ def submission(
     passed: bool = True,
     cycle: int = 1,
     percent: int | None = None,
+    results: list[dict[str, Any]] | None = None,
 ) -> QuizSubmission:
     """A finished attempt, recorded as the quiz would have left it."""
     attempt = QuizAttempt(
@@ -117,7 +118,7 @@ def submission(
         attempt_id=attempt.id,
         submitted_at=at,
         answers={},
-        results=[],
+        results=results or [],
         score=percent // 10,
         total=10,
         percent=percent,
