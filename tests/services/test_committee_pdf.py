@@ -25,9 +25,10 @@ import pytest
 from defusedxml import ElementTree
 from PIL import Image
 from pypdf import PdfReader
+from sqlalchemy.orm import Session
 
+from app.services import committee, committee_pdf
 from app.services import committee_charts as charts
-from app.services import committee_pdf
 from app.services.committee import (
     CommitteeReport,
     Count,
@@ -38,6 +39,8 @@ from app.services.committee import (
     TrendPoint,
     WeakQuestion,
 )
+from app.services.committee_charts import percent, points
+from tests.services.test_committee_figures import DAY, KEY, council, noon
 
 HOSTILE = "Children's Services & <script>alert(1)</script>"
 COUNCILLOR = "Zoë Ó Briain-Łukasiewicz"
@@ -325,6 +328,49 @@ def test_no_page_is_blank_and_the_two_charts_are_drawn_where_their_headings_are(
             assert tallest_drawing(image) > 80, f"page {i + 1} has no chart drawn"
         else:
             assert tallest_drawing(image) < 40, f"page {i + 1} has a drawing it should not"
+
+
+def test_a_report_built_from_a_council_s_records_reads_back_with_its_figures(
+    session: Session, pdftoppm: str, tmp_path: Path
+) -> None:
+    s, _ = council(session, report_councillor_names="listed")
+    report = committee.build(session, s.org.id, KEY, DAY, "quarter", noon(DAY))
+    assert report.councillors_not_completed and len(report.by_directorate) >= 3
+    pdf = committee_pdf.render(report)
+    text = " ".join(pages_text(pdf))
+    now, start = report.overall.now, report.overall.start
+    assert "Boundary Borough Corporate Parenting Policy: completion report" in text
+    assert (
+        "Figures as at the end of 18 November 2026, compared with the start of the quarter "
+        "(18 August 2026)."
+    ) in text
+    assert (
+        f"Completed and in date now: {percent(now.rate)} ({now.completed} of {now.people}" in text
+    )
+    assert f"At the start of the quarter: {percent(start.rate)} ({start.completed} of" in text
+    for line in [*report.by_directorate, *report.groups, report.overall]:
+        row = (
+            f"{line.label} {line.now.people} {percent(line.now.rate)} ({line.now.completed}) "
+            f"{line.now.overdue} {line.now.expired} {points(line.change)}"
+        )
+        assert row in text
+    for name in report.councillors_not_completed:
+        assert name in text
+    for point in report.trend:
+        assert (
+            f"{point.day.day} {point.day:%B %Y} {point.overall.people} {point.overall.completed} "
+            f"{percent(point.overall.rate)} {percent(point.councillors.rate)}"
+        ) in text
+    for forecast in report.forecasts:
+        assert f"{forecast.label} {percent(forecast.rate_now)}" in text
+    assert f"Policy version: {report.methods.policy_version}." in text
+    images = page_images(pdftoppm, pdf, tmp_path)
+    assert all(ink_share(image) > 0.01 for image in images)
+    drawn = [i for i, image in enumerate(images) if tallest_drawing(image) > 80]
+    reader = PdfReader(io.BytesIO(pdf))
+    assert drawn == [i for i, page in enumerate(reader.pages) if page.images]
+    assert len(drawn) == 2
+    assert figure_alts(pdf) == [charts.trend_alt(report), charts.directorate_alt(report)]
 
 
 # --- the charts --------------------------------------------------------------------------
