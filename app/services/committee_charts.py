@@ -55,7 +55,10 @@ TREND_LINES = (
 TARGET_STYLE: dict[str, Any] = {"color": GREY, "linestyle": "--", "linewidth": 1.4}
 
 _RC: dict[RcKeyType, Any] = {
-    "font.family": "DejaVu Sans",  # bundled with matplotlib; Debian's fonts-dejavu-core too
+    # DejaVu Sans: bundled with matplotlib. In the SVG, "'DejaVu Sans', sans-serif": a
+    # browser without it uses its own sans-serif (not its default serif).
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans"],
     "font.size": 9,
     "text.parse_math": False,  # "$" in a directorate's name is text, not mathtext
     "svg.fonttype": "none",  # text stays text: selectable, searchable, smaller
@@ -255,8 +258,11 @@ def directorate_alt(report: CommitteeReport) -> str:
     if not counted:
         text = f"No directorate has anyone in it on {long_date(report.day)}; target {target}%."
     else:
-        # Compared as printed, so the sentence agrees with the table beside it.
-        at_target = sum(1 for line in counted if int(percent(line.now.rate).rstrip("%")) >= target)
+        # Exactly, as committee.forecast decides "Target reached": 94.5% is not 95%, though
+        # it prints as 95%.
+        at_target = sum(
+            1 for line in counted if 100 * line.now.completed >= target * line.now.people
+        )
         ranked = sorted(counted, key=lambda line: line.now.rate or 0.0)
         word = "directorate" if len(counted) == 1 else "directorates"
         text = f"{at_target} of {len(counted)} {word} at or above the {target}% target"

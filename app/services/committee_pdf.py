@@ -61,7 +61,7 @@ class _Writer:
 
     def paragraph(self, text: str, style: str = "", space: float = 2) -> None:
         self.pdf.set_font("DejaVu", style, 10)
-        self.pdf.multi_cell(0, 5, text, new_x="LMARGIN", new_y="NEXT")
+        self.pdf.multi_cell(0, 5, text, align="L", new_x="LMARGIN", new_y="NEXT")
         self.pdf.ln(space)
 
     def table(
@@ -160,7 +160,7 @@ def render(report: CommitteeReport, font_dir: Path = FONT_DIR) -> bytes:
     # The title block.
     w.paragraph(report.organisation, "B", space=1)
     pdf.set_font("DejaVu", "B", 18)
-    pdf.multi_cell(0, 9, TITLE, new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 9, TITLE, align="L", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
     period = PERIOD_NAMES[report.period]
     w.paragraph(

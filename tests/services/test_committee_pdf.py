@@ -25,9 +25,10 @@ import pytest
 from defusedxml import ElementTree
 from PIL import Image
 from pypdf import PdfReader
+from sqlalchemy.orm import Session
 
+from app.services import committee, committee_pdf
 from app.services import committee_charts as charts
-from app.services import committee_pdf
 from app.services.committee import (
     CommitteeReport,
     Count,
@@ -38,6 +39,8 @@ from app.services.committee import (
     TrendPoint,
     WeakQuestion,
 )
+from app.services.committee_charts import percent, points
+from tests.services.test_committee_figures import DAY, KEY, council, noon
 
 HOSTILE = "Children's Services & <script>alert(1)</script>"
 COUNCILLOR = "Zoë Ó Briain-Łukasiewicz"
@@ -327,6 +330,49 @@ def test_no_page_is_blank_and_the_two_charts_are_drawn_where_their_headings_are(
             assert tallest_drawing(image) < 40, f"page {i + 1} has a drawing it should not"
 
 
+def test_a_report_built_from_a_council_s_records_reads_back_with_its_figures(
+    session: Session, pdftoppm: str, tmp_path: Path
+) -> None:
+    s, _ = council(session, report_councillor_names="listed")
+    report = committee.build(session, s.org.id, KEY, DAY, "quarter", noon(DAY))
+    assert report.councillors_not_completed and len(report.by_directorate) >= 3
+    pdf = committee_pdf.render(report)
+    text = " ".join(pages_text(pdf))
+    now, start = report.overall.now, report.overall.start
+    assert "Boundary Borough Corporate Parenting Policy: completion report" in text
+    assert (
+        "Figures as at the end of 18 November 2026, compared with the start of the quarter "
+        "(18 August 2026)."
+    ) in text
+    assert (
+        f"Completed and in date now: {percent(now.rate)} ({now.completed} of {now.people}" in text
+    )
+    assert f"At the start of the quarter: {percent(start.rate)} ({start.completed} of" in text
+    for line in [*report.by_directorate, *report.groups, report.overall]:
+        row = (
+            f"{line.label} {line.now.people} {percent(line.now.rate)} ({line.now.completed}) "
+            f"{line.now.overdue} {line.now.expired} {points(line.change)}"
+        )
+        assert row in text
+    for name in report.councillors_not_completed:
+        assert name in text
+    for point in report.trend:
+        assert (
+            f"{point.day.day} {point.day:%B %Y} {point.overall.people} {point.overall.completed} "
+            f"{percent(point.overall.rate)} {percent(point.councillors.rate)}"
+        ) in text
+    for forecast in report.forecasts:
+        assert f"{forecast.label} {percent(forecast.rate_now)}" in text
+    assert f"Policy version: {report.methods.policy_version}." in text
+    images = page_images(pdftoppm, pdf, tmp_path)
+    assert all(ink_share(image) > 0.01 for image in images)
+    drawn = [i for i, image in enumerate(images) if tallest_drawing(image) > 80]
+    reader = PdfReader(io.BytesIO(pdf))
+    assert drawn == [i for i, page in enumerate(reader.pages) if page.images]
+    assert len(drawn) == 2
+    assert figure_alts(pdf) == [charts.trend_alt(report), charts.directorate_alt(report)]
+
+
 # --- the charts --------------------------------------------------------------------------
 
 
@@ -467,15 +513,18 @@ def test_the_directorate_alternative_names_the_highest_the_lowest_and_the_empty(
         "highest Directorate 3 78% (57% at the start), "
         f"lowest {HOSTILE} 75% (50% at the start). No people in: Empty team."
     )
-    # At the target exactly, as printed: 94.5% prints as 95%, and counts.
-    at_target = [Line("Place", Count(200, 189), Count(200, 150))]
+    # At the target exactly: 190 of 200. Just under it, 189 of 200 (94.5%) prints as 95% but
+    # has not reached it, as the forecast says.
+    at_target = [Line("Place", Count(200, 190), Count(200, 150))]
     assert charts.directorate_alt(replace(report, by_directorate=at_target)) == (
         "1 of 1 directorate at or above the 95% target: Place 95% (75% at the start)."
     )
-    below = [Line("Place", Count(1000, 944), Count(200, 150))]
-    assert charts.directorate_alt(replace(report, by_directorate=below)).startswith(
-        "0 of 1 directorate at or above the 95% target: Place 94%"
+    below = [Line("Place", Count(200, 189), Count(200, 150))]
+    assert charts.directorate_alt(replace(report, by_directorate=below)) == (
+        "0 of 1 directorate at or above the 95% target: Place 95% (75% at the start)."
     )
+    forecast = committee.forecast("Place", below[0].now, below[0].start, report.day, 95)
+    assert not forecast.reached
     empty = [Line("Not recorded", Count(), Count())]
     assert charts.directorate_alt(replace(report, by_directorate=empty)) == (
         "No directorate has anyone in it on 6 December 2026; target 95%. "
@@ -540,3 +589,24 @@ def test_charts_drawn_at_once_in_several_threads_are_those_drawn_one_by_one() ->
             )
         )
     assert all(svg == expected[target] for target, svg in drawn)
+
+
+def test_the_svg_s_text_is_dejavu_sans_or_else_the_browser_s_sans_serif() -> None:
+    svg = charts.trend_chart(make_report(), "svg").decode()
+    families = set(re.findall(r"font-family: ([^;\"]+)", svg))
+    assert families == {"'DejaVu Sans', sans-serif"}
+
+
+def test_a_new_organisation_s_methods_say_there_is_no_audit_event_or_checkpoint_yet() -> None:
+    report = make_report(period="year", period_start=date(2025, 12, 6))
+    report = replace(
+        report,
+        methods=replace(
+            report.methods, audit_seq=None, audit_hash=None, checkpoint_at=None, checkpoint_seq=None
+        ),
+    )
+    text = " ".join(pages_text(committee_pdf.render(report)))
+    assert "compared with the start of the year (6 December 2025)." in text
+    assert "At the start of the year: 70% (70 of 100 people)." in text
+    assert "Audit trail: no events recorded yet." in text
+    assert "Latest checkpoint: none written yet." in text
