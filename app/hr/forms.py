@@ -158,6 +158,54 @@ class UnitFilterForm(FlaskForm):
     submit = SubmitField("Show figures", widget=GovSubmitInput())
 
 
+class ReportForm(FlaskForm):
+    """The committee report's day and period: a GET form (no CSRF: showing a report changes
+    nothing; its PDF download, which is recorded, posts these values with a token)."""
+
+    class Meta:
+        csrf = False
+
+    # The figures go back as far as the module could have been used: earlier is a typo.
+    EARLIEST = date(2000, 1, 1)
+    PERIODS = {"quarter": "last quarter", "month": "last month", "year": "last year"}
+
+    date = DayMonthYearField(
+        "Date of the figures",
+        required_message="Enter the date of the figures",
+        description="The figures are as they stood at the end of this day. For example, 31 3 2026",
+    )
+    period = RadioField(
+        "Period",
+        widget=GovRadioInput(),
+        description="The figures are compared with those at the start of the period: "
+        "3 months, 1 month or 12 months before the date.",
+        choices=[
+            SelectChoice("quarter", "Last quarter"),
+            SelectChoice("month", "Last month"),
+            SelectChoice("year", "Last year"),
+        ],
+        default="quarter",
+        validate_choice=False,  # checked below, with a message in plain English
+    )
+    submit = SubmitField("Show the report", widget=GovSubmitInput())
+
+    def check(self, today: date) -> bool:
+        """The values can be used: a real date from 1 January 2000 to `today` (London's
+        date: the figures of a day still to come do not exist), and one of the periods."""
+        valid = self.validate()
+        day = self.date.data
+        if valid and day is not None and day > today:
+            self.date.errors = ["The date must be today or in the past"]
+            valid = False
+        elif valid and day is not None and day < self.EARLIEST:
+            self.date.errors = ["The date must be 1 January 2000 or later"]
+            valid = False
+        if (self.period.data or "") not in self.PERIODS:
+            self.period.errors = ["Select the period to compare with"]
+            valid = False
+        return valid
+
+
 class PaperAcceptanceForm(FlaskForm):
     declared_on = DayMonthYearField(
         "Date of the declaration",

@@ -1,0 +1,140 @@
+"""The Corporate Parenting Committee's report in HR's pages: the page, its charts as SVG images
+and its PDF download.
+
+Registered on the HR blueprint, so its role check (HR or admin) covers every view here; each
+report is built for the visitor's own organisation only (committee.build takes its id).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, current_app, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response
+
+from app.clock import today, utcnow
+from app.db import db
+from app.hr.forms import ReportForm
+from app.hr.routes import _scope, bp
+from app.services import audit, committee, committee_charts
+from app.services.committee import CommitteeReport
+from app.services.reports import NoPolicy
+
+# The charts a report has: name -> (draws it as bytes, its text alternative).
+CHARTS = {
+    "trend": committee_charts.trend_chart,
+    "directorate": committee_charts.directorate_chart,
+}
+
+
+class ReportPdfForm(FlaskForm):
+    """CSRF only; the date and period ride along as hidden fields. The PDF is a POST, as the
+    exports are, because each download is recorded in the audit trail: a GET that writes
+    could be set off by another site's link or image, and a record of downloads nobody
+    asked for would be worthless."""
+
+
+def _read(source: MultiDict[str, str]) -> ReportForm:
+    """The date and period sent, or the defaults (today in London, the last quarter) when
+    neither was: the page's first visit from HR's menu."""
+    if "date" in source or "period" in source:
+        form = ReportForm(formdata=source)
+    else:
+        form = ReportForm(formdata=None, date=today(), period="quarter")
+    form.check(today())
+    return form
+
+
+def _build(form: ReportForm) -> CommitteeReport:
+    assert form.date.data is not None and form.period.data is not None
+    try:
+        return committee.build(
+            db.session(),
+            current_user.organisation_id,
+            current_app.config["POLICY_KEY"],
+            form.date.data,
+            form.period.data,
+            utcnow(),
+        )
+    except (LookupError, NoPolicy):
+        abort(503, "The policy has not been published yet. Please tell your administrator.")
+
+
+def _params(report: CommitteeReport) -> dict[str, Any]:
+    """The query that asks for this report again (its charts' addresses)."""
+    day = report.day
+    return {"date": [day.day, day.month, day.year], "period": report.period}
+
+
+@bp.get("/report")
+def report_page() -> Any:
+    _scope()  # no policy published: the same 503 page as the dashboard's
+    form = _read(request.args)
+    if form.errors:
+        # As the people list and the exports answer a filter they cannot read.
+        return render_template("hr/report.html", form=form, report=None), 400
+    report = _build(form)
+    return render_template(
+        "hr/report.html",
+        form=form,
+        report=report,
+        params=_params(report),
+        pdf_form=ReportPdfForm(),
+        charts=committee_charts,
+        min_answers=committee.MIN_ANSWERS,
+    )
+
+
+@bp.get("/report/chart/<name>.svg")
+def report_chart(name: str) -> Response:
+    draw = CHARTS.get(name)
+    if draw is None:
+        abort(404)
+    _scope()
+    form = _read(request.args)
+    if form.errors:
+        abort(400, "The date or period of the chart cannot be read.")
+    svg = draw(_build(form), "svg")
+    response = Response(svg, mimetype="image/svg+xml")
+    # The organisation's figures: kept out of shared caches, as HR's pages are.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.post("/report.pdf")
+def report_pdf() -> Response:
+    if not ReportPdfForm().validate_on_submit():
+        abort(400, "The form has expired. Go back, reload the page and try again.")
+    _scope()
+    form = _read(request.form)
+    if form.errors:  # shown, with what is wrong, on the page itself
+        sent = {k: request.form.getlist(k) for k in ("date", "period")}
+        return redirect(url_for("hr.report_page", **sent))
+    report = _build(form)
+    from app.services import committee_pdf  # TEMPORARY until report-pdf has it
+
+    pdf = committee_pdf.render(report)
+    audit.record(
+        db.session(),
+        current_user.organisation_id,
+        "committee_report",
+        utcnow(),
+        actor_person_id=current_user.person_id,
+        details={
+            "date": report.day.isoformat(),
+            "period": report.period,
+            "councillors_named": report.councillors_not_completed is not None,
+        },
+    )
+    # Recorded before a byte leaves the tool: a download that could not be recorded is
+    # refused (the commit raises) rather than sent.
+    db.session.commit()
+    name = f"corporate-parenting-report-{report.day.isoformat()}-{report.period}.pdf"
+    response = Response(pdf, mimetype="application/pdf")
+    response.headers.set("Content-Disposition", "attachment", filename=name)
+    response.headers["Cache-Control"] = "no-store"
+    return response
