@@ -30,6 +30,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Regexp
 
+from app.services.committee import PERIODS
 from app.services.content_pack import PLACEHOLDERS
 from app.services.organisations import MAX_DETAIL
 from app.services.status import State
@@ -158,6 +159,9 @@ class UnitFilterForm(FlaskForm):
     submit = SubmitField("Show figures", widget=GovSubmitInput())
 
 
+_Day = date  # ReportForm's field `date` hides the type inside its class
+
+
 class ReportForm(FlaskForm):
     """The committee report's day and period: a GET form (no CSRF: showing a report changes
     nothing; its PDF download, which is recorded, posts these values with a token)."""
@@ -167,7 +171,6 @@ class ReportForm(FlaskForm):
 
     # The figures go back as far as the module could have been used: earlier is a typo.
     EARLIEST = date(2000, 1, 1)
-    PERIODS = {"quarter": "last quarter", "month": "last month", "year": "last year"}
 
     date = DayMonthYearField(
         "Date of the figures",
@@ -189,7 +192,7 @@ class ReportForm(FlaskForm):
     )
     submit = SubmitField("Show the report", widget=GovSubmitInput())
 
-    def check(self, today: date) -> bool:
+    def check(self, today: _Day) -> bool:
         """The values can be used: a real date from 1 January 2000 to `today` (London's
         date: the figures of a day still to come do not exist), and one of the periods."""
         valid = self.validate()
@@ -200,7 +203,7 @@ class ReportForm(FlaskForm):
         elif valid and day is not None and day < self.EARLIEST:
             self.date.errors = ["The date must be 1 January 2000 or later"]
             valid = False
-        if (self.period.data or "") not in self.PERIODS:
+        if (self.period.data or "") not in PERIODS:
             self.period.errors = ["Select the period to compare with"]
             valid = False
         return valid

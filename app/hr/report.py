@@ -38,13 +38,16 @@ class ReportPdfForm(FlaskForm):
 
 
 def _read(source: MultiDict[str, str]) -> ReportForm:
-    """The date and period sent, or the defaults (today in London, the last quarter) when
-    neither was: the page's first visit from HR's menu."""
-    if "date" in source or "period" in source:
-        form = ReportForm(formdata=source)
-    else:
-        form = ReportForm(formdata=None, date=today(), period="quarter")
-    form.check(today())
+    """The date and period sent, each defaulting when it was not sent at all (today in
+    London, the last quarter): HR's menu links to the page with neither. A date sent with
+    its boxes empty is an error, as on every date input."""
+    values = MultiDict(source)
+    day = today()
+    if "date" not in values:
+        values.setlist("date", [str(day.day), str(day.month), str(day.year)])
+    values.setdefault("period", "quarter")
+    form = ReportForm(formdata=values)
+    form.check(day)
     return form
 
 
@@ -112,7 +115,7 @@ def report_pdf() -> Response:
     _scope()
     form = _read(request.form)
     if form.errors:  # shown, with what is wrong, on the page itself
-        sent = {k: request.form.getlist(k) for k in ("date", "period")}
+        sent: dict[str, Any] = {k: request.form.getlist(k) for k in ("date", "period")}
         return redirect(url_for("hr.report_page", **sent))
     report = _build(form)
     from app.services import committee_pdf  # TEMPORARY until report-pdf has it
