@@ -8,7 +8,7 @@ from typing import Any, cast
 
 import psycopg
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, MetaData, Table, event
+from sqlalchemy import DateTime, MetaData, Table, event, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, Engine
@@ -103,3 +103,11 @@ def _connection_settings(dbapi_connection: Any, connection_record: Any) -> None:
         with dbapi_connection.cursor() as cursor:
             cursor.execute("SET jit = off")
         dbapi_connection.commit()
+
+
+def more_memory_for_reports(session: Session) -> None:
+    """Let this transaction's sorts and groupings use 32 MB each on PostgreSQL (the default
+    4 MB sends the committee report's groupings over a hundred thousand people to disk,
+    which doubled their time). SET LOCAL: it ends with the transaction."""
+    if dialect_name(session) == "postgresql":
+        session.execute(text("SET LOCAL work_mem = '32MB'"))

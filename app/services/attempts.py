@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from app.db import dialect_name
 from app.models import (
     Audience,
     Person,
@@ -397,6 +398,39 @@ class QuestionStats:
             100 * self.passed_correct / self.passed_attempts
             - 100 * self.failed_correct / self.failed_attempts
         )
+
+
+def answered_correctly(
+    session: Session, organisation_id: int, bank_id: int, since: datetime, until: datetime
+) -> dict[str, tuple[int, int]]:
+    """Per question of a bank: (times answered, times right) in the answers submitted in
+    [since, until), as question_statistics counts them (each submission's `results`), but
+    counted by the database: a quarter of a large council's answers is tens of thousands
+    of documents that Python would otherwise parse one by one."""
+    result: Any
+    if dialect_name(session) == "postgresql":
+        result = func.json_array_elements(QuizSubmission.results).table_valued(
+            "value", joins_implicitly=True
+        )
+        question = result.c.value.op("->>")("id")
+        right = result.c.value.op("->>")("correct") == "true"
+    else:
+        result = func.json_each(QuizSubmission.results).table_valued("value", joins_implicitly=True)
+        question = func.json_extract(result.c.value, "$.id")
+        right = func.json_extract(result.c.value, "$.correct") == 1
+    rows = session.execute(
+        select(question, func.count(), func.count().filter(right))
+        .select_from(QuizSubmission)
+        .join(QuizAttempt, QuizAttempt.id == QuizSubmission.attempt_id)
+        .where(
+            QuizAttempt.organisation_id == organisation_id,
+            QuizAttempt.bank_id == bank_id,
+            QuizSubmission.submitted_at >= since,
+            QuizSubmission.submitted_at < until,
+        )
+        .group_by(question)
+    )
+    return {qid: (asked, correct) for qid, asked, correct in rows}
 
 
 def question_statistics(

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Date, Select, and_, cast, false, func, select
+from sqlalchemy import ColumnElement, Date, Select, and_, cast, false, func, select
 from sqlalchemy.orm import Session, aliased
 
 from app.clock import LONDON
@@ -78,6 +78,8 @@ HEADINGS = {
     "last_reminder": "Last reminder (UTC)",
 }
 COMPLIANT = (State.CERTIFIED.value, State.DUE_FOR_RENEWAL.value)
+# The committee report's renewals: days from the report's day, both ends included.
+RENEWAL_SPANS = ((0, 30), (31, 60), (61, 90))
 OPEN = (State.NOT_STARTED.value, State.IN_PROGRESS.value, State.QUIZ_PASSED.value)
 
 
@@ -157,9 +159,7 @@ def _people(session: Session, scope: Scope, filters: Filters) -> Select[*tuple[A
         .correlate(Person)
         .scalar_subquery()
     )
-    # Overdue: past the due date with no acceptance that counts, i.e. one of the OPEN
-    # states. Said through the acceptance so the database need not work out the state twice.
-    overdue = and_(status.acceptance_id.is_(None), status.due_basis < scope.when.due_cutoff)
+    overdue = overdue_of(status, scope.when)
     query: Select[*tuple[Any, ...]] = (
         base.add_columns(
             Person.employee_id,
@@ -168,6 +168,8 @@ def _people(session: Session, scope: Scope, filters: Filters) -> Select[*tuple[A
             Person.name,
             Person.email,
             Person.elected_member,
+            Person.committee_member,
+            Person.anonymised_at,
             Person.directorate,
             Person.department,
             Person.job_title,
@@ -216,6 +218,13 @@ def _people(session: Session, scope: Scope, filters: Filters) -> Select[*tuple[A
     if filters.person_ids is not None:
         query = query.where(Person.id.in_(filters.person_ids))
     return query
+
+
+def overdue_of(status: Any, when: Today) -> ColumnElement[bool]:
+    """Overdue: past the due date with no acceptance that counts, i.e. one of the OPEN
+    states. Said through the acceptance so the database need not work out the state twice.
+    `status`: status_query's columns."""
+    return and_(status.acceptance_id.is_(None), status.due_basis < when.due_cutoff)
 
 
 def _start_of(day: date) -> datetime:
@@ -356,6 +365,80 @@ def dashboard_statements(
         "by_unit_and_state": Statement(by_unit, _params(session, scope)),
         "completions_per_day": Statement(per_day, {}),
     }
+
+
+def _counted(session: Session, scope: Scope, as_of: bool) -> tuple[Any, dict[str, Any]]:
+    """Whom the committee report counts on scope.when.today, with their state: anonymised
+    people count, leavers do not. as_of=False: the dashboard's own statement (the records
+    as they stand), for today; as_of=True: status_query's as_of form, for an earlier day."""
+    if not as_of:
+        people = _people(session, scope, Filters(include_anonymised=True)).subquery()
+        return people, _params(session, scope)
+    base = status_query(scope.when.due_from, dialect=session.get_bind().dialect.name, as_of=True)
+    people = base.add_columns(
+        Person.first_name,
+        Person.last_name,
+        Person.name,
+        Person.directorate,
+        Person.elected_member,
+        Person.committee_member,
+        Person.anonymised_at,
+        overdue_of(base.selected_columns, scope.when).label("overdue"),
+    ).subquery()
+    params = status_params(
+        scope.organisation.id,
+        scope.version.id,
+        counting_versions(session, scope.version),
+        scope.when,
+        as_of=True,
+    )
+    return people, params
+
+
+def counts_statement(
+    session: Session, scope: Scope, *, as_of: bool, renewals_from: date | None = None
+) -> Statement:
+    """Everyone counted (see _counted) by directorate, councillor or not, on the committee
+    or not, and state, with the overdue among them and, from renewals_from, whose
+    acceptance ends in each of RENEWAL_SPANS: the committee report's figures."""
+    people, params = _counted(session, scope, as_of)
+    renewals: list[Any] = []
+    if renewals_from is not None:
+        for n, (first, last) in enumerate(RENEWAL_SPANS):
+            span = (renewals_from + timedelta(first), renewals_from + timedelta(last))
+            renewals.append(
+                func.count()
+                # In date on the day (a valid_until from it on): compliant, by the rules;
+                # said without the state, which the database would work out again.
+                .filter(people.c.valid_until.between(*span))
+                .label(f"renewals_{n}")
+            )
+    keys = (people.c.directorate, people.c.elected_member, people.c.committee_member)
+    statement = select(
+        *keys,
+        people.c.state,
+        func.count().label("n"),
+        func.count().filter(people.c.overdue).label("overdue"),
+        *renewals,
+    ).group_by(*keys, people.c.state)
+    return Statement(statement, params)
+
+
+def not_completed_councillors(session: Session, scope: Scope, *, as_of: bool) -> list[str]:
+    """The names of the councillors counted (see _counted) who are not completed and in
+    date, by last name (anonymised people have no name to give)."""
+    people, params = _counted(session, scope, as_of)
+    rows = session.execute(
+        select(people.c.first_name, people.c.last_name, people.c.name)
+        .where(
+            people.c.elected_member.is_(True),
+            people.c.anonymised_at.is_(None),
+            people.c.state.not_in(COMPLIANT),
+        )
+        .order_by(people.c.last_name, people.c.first_name, people.c.name, people.c.person_id),
+        params,
+    )
+    return [f"{first or ''} {last or ''}".strip() or name for first, last, name in rows]
 
 
 def dashboard(

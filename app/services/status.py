@@ -13,15 +13,29 @@ from __future__ import annotations
 
 import calendar
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Date, Integer, Select, bindparam, case, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import FrameClause, FrameClauseType
 
+from app.clock import LONDON
 from app.models import (
     Acceptance,
     Person,
@@ -125,8 +139,10 @@ def status_params(
     counting: list[int],
     when: Today,
     person_id: int | None = None,
+    as_of: bool = False,
 ) -> dict[str, Any]:
-    """The values status_query's statement runs with."""
+    """The values status_query's statement runs with (as_of: the end of when.today, for
+    its as_of form)."""
     params: dict[str, Any] = {
         "sq_org": organisation_id,
         "sq_version": current_id,
@@ -136,18 +152,35 @@ def status_params(
     }
     if person_id is not None:
         params["sq_person"] = person_id
+    if as_of:
+        params["sq_before"] = end_of_day(when.today)
     return params
+
+
+def end_of_day(day: date) -> datetime:
+    """The first moment after `day` in London, as an aware time."""
+    following = day + timedelta(days=1)
+    return datetime(following.year, following.month, following.day, tzinfo=LONDON)
 
 
 @cache
 def status_query(
-    due_from: str = "assignment", one_person: bool = False, dialect: str = "sqlite"
+    due_from: str = "assignment",
+    one_person: bool = False,
+    dialect: str = "sqlite",
+    as_of: bool = False,
 ) -> Select[Any]:
     """One row per person of an organisation with their state: the single definition of
     the states, for one learner's page and for HR's figures over everyone alike.
 
     Built once per shape (it is a large statement) and run with status_params(); one_person
     limits it to params["sq_person"] so a learner's page does not rank the whole council.
+
+    as_of: the states at the end of an earlier day (sq_today), from the records as they
+    stand: only what was done by then counts (an acceptance from its day, a paper
+    declaration from the day it was signed), and only the people on the books that day
+    (assigned by then, and not yet left: a leaver whose leaving day is unknown is left out).
+    Run with status_params(..., as_of=True).
     """
     version = bindparam("sq_version", type_=Integer)
     # One pass over the counting acceptances gives each person's latest one and how many
@@ -167,10 +200,17 @@ def status_query(
         .over(partition_by=Acceptance.person_id)
         .label("on_current"),
     ]
+    before = bindparam("sq_before", type_=Acceptance.accepted_at.type)
+    on_day = bindparam("sq_today", type_=Date)
     scope = (
         Acceptance.organisation_id == bindparam("sq_org", type_=Integer),
         Acceptance.policy_version_id.in_(bindparam("sq_counting", expanding=True)),
         *((Acceptance.person_id == bindparam("sq_person"),) if one_person else ()),
+        *(
+            (done_by(Acceptance.accepted_on, Acceptance.accepted_at, on_day, before),)
+            if as_of
+            else ()
+        ),
     )
     if dialect == "postgresql":
         # DISTINCT ON: PostgreSQL estimates its rows from the statistics (one per person),
@@ -196,6 +236,7 @@ def status_query(
             QuizAttempt.policy_version_id == version,
             QuizAttempt.cycle == cycle,
             QuizSubmission.passed.is_(True),
+            *((QuizSubmission.submitted_at < before,) if as_of else ()),
         )
         .correlate(Person, latest)
         .exists()
@@ -206,6 +247,7 @@ def status_query(
             SectionRead.person_id == Person.id,
             SectionRead.version_id == version,
             SectionRead.cycle == cycle,
+            *((SectionRead.first_read_at < before,) if as_of else ()),
         )
         .correlate(Person, latest)
         .exists()
@@ -218,11 +260,7 @@ def status_query(
         (started, "in_progress"),
         else_="not_started",
     ).label("state")
-    basis = (
-        case((Person.start_date.isnot(None), Person.start_date), else_=Person.assigned_on)
-        if due_from == "start_date"
-        else Person.assigned_on
-    )
+    basis = due_basis(due_from)
     query = (
         select(
             Person.id.label("person_id"),
@@ -242,7 +280,184 @@ def status_query(
     )
     if one_person:
         query = query.where(Person.id == bindparam("sq_person"))
+    if as_of:
+        query = query.where(on_the_books(on_day, before))
     return query
+
+
+def due_basis(due_from: str) -> Any:
+    """The date a person's due date counts from."""
+    if due_from == "start_date":
+        return case((Person.start_date.isnot(None), Person.start_date), else_=Person.assigned_on)
+    return Person.assigned_on
+
+
+def done_by(on: Any, at: Any, day: Any, before: Any) -> ColumnElement[bool]:
+    """An acceptance (accepted_on, accepted_at) made by the end of `day`: a paper
+    declaration on the day it was signed, any other at its moment (`before`: the end of the
+    day). Never NULL, so that it can be negated."""
+    return or_(and_(on.isnot(None), on <= day), and_(on.is_(None), at.isnot(None), at < before))
+
+
+def on_the_books(day: Any, before: Any) -> ColumnElement[bool]:
+    """Whom the figures of an earlier day count: assigned by then (or, with no assignment
+    date, first seen by then) and not yet left."""
+    return and_(joined_by(day, before), not_yet_left(day))
+
+
+def joined_by(day: Any, before: Any) -> ColumnElement[bool]:
+    return or_(
+        Person.assigned_on <= day,
+        and_(Person.assigned_on.is_(None), Person.first_seen_at < before),
+    )
+
+
+def not_yet_left(day: Any) -> ColumnElement[bool]:
+    """Still here at the end of `day`; a leaver whose leaving day is unknown is left out.
+    Never NULL, so that it can be negated."""
+    return or_(Person.active.is_(True), and_(Person.left_on.isnot(None), Person.left_on > day))
+
+
+def completion_over_days(
+    organisation_id: int,
+    days: Sequence[tuple[Today, Sequence[int]]],
+    group_by: Sequence[Any],
+) -> DaysCounted:
+    """status_query's as_of form for many days at once, counted by `group_by` (columns of
+    Person): what a year's trend needs, in one pass over the people and their acceptances
+    instead of one pass per day. `days`: each day, in order, with the versions whose
+    acceptances count on it (counting_versions of the version then in force).
+
+    The same rules, said per acceptance: the acceptance that counts on a day is the latest
+    recorded of the counting ones made by then (status_query's `latest`), so an acceptance
+    counts on day d when it was made by d and no counting acceptance recorded after it was;
+    it is in date on d when valid_until >= d (certified or due for renewal), else expired;
+    someone on the books with none made by d is overdue when their due date had passed. A
+    test compares both forms day by day (tests/services/test_committee_figures.py).
+
+    Each rule's outcome only ever changes once as the days go on (made by then, on the
+    books from, left from, overdue from, out of date from), so each row gets the number of
+    the first day each holds on, and each day's figures are comparisons of small numbers
+    (DaysCounted.counts)."""
+    whens = [when for when, _ in days]
+    if whens != sorted(whens, key=lambda w: w.today):
+        raise ValueError("The days must be in order")
+    sets = sorted({tuple(sorted(counting)) for _, counting in days})
+    never = len(days)  # the number of a day after the last: "not on any of them"
+
+    def first_day(holds: Any) -> Any:
+        """The number of the first day `holds(day, end of day, when)` is true on."""
+        return case(
+            *((holds(w.today, end_of_day(w.today), w), k) for k, w in enumerate(whens)),
+            else_=never,
+        )
+
+    # After each acceptance, the earliest made of those recorded after it (the rows that
+    # follow it, oldest first: the reverse of status_query's newest_first), per set of
+    # counting versions.
+    later: dict[str, Any] = {
+        "partition_by": Acceptance.person_id,
+        "order_by": (Acceptance.accepted_at, Acceptance.id),
+        # The offset written into the SQL, not bound: PostgreSQL computes windows of the
+        # same text in one pass, and bound offsets make each window's text its own.
+        "rows": FrameClause(
+            bindparam(None, 1, type_=Integer, literal_execute=True),
+            None,
+            FrameClauseType.FOLLOWING,
+            FrameClauseType.UNBOUNDED,
+        ),
+    }
+    windows = []
+    for n, versions in enumerate(sets):
+        counts = Acceptance.policy_version_id.in_(versions)
+        dated = case((counts, Acceptance.accepted_on))
+        undated = case((and_(counts, Acceptance.accepted_on.is_(None)), Acceptance.accepted_at))
+        windows += [
+            func.min(dated).over(**later).label(f"later_on_{n}"),
+            func.min(undated).over(**later).label(f"later_at_{n}"),
+        ]
+    made = (
+        select(
+            Acceptance.person_id,
+            Acceptance.policy_version_id,
+            Acceptance.accepted_on,
+            Acceptance.accepted_at,
+            Acceptance.valid_until,
+            # None on the person's first row (lag ignores the frame: the same window).
+            func.lag(Acceptance.id).over(**later).label("previous"),
+            *windows,
+        )
+        .where(
+            Acceptance.organisation_id == organisation_id,
+            Acceptance.policy_version_id.in_({v for versions in sets for v in versions}),
+        )
+        .subquery("made")
+    )
+    basis = due_basis(days[0][0].due_from)
+    numbers = [
+        # The person's own row: their only one (no acceptances), or the first of theirs,
+        # where their own figures (on the books, overdue) are counted, once.
+        made.c.previous.is_(None).label("once"),
+        first_day(lambda d, before, _: joined_by(d, before)).label("joined"),
+        first_day(lambda d, _, __: ~not_yet_left(d)).label("gone"),
+        first_day(lambda _, __, w: basis < w.due_cutoff).label("overdue_from"),
+        first_day(
+            lambda d, before, _: done_by(made.c.accepted_on, made.c.accepted_at, d, before)
+        ).label("made"),
+        first_day(lambda d, _, __: made.c.valid_until < d).label("out_of_date"),
+        *(
+            first_day(
+                lambda d, before, _, n=n: done_by(
+                    made.c[f"later_on_{n}"], made.c[f"later_at_{n}"], d, before
+                )
+            ).label(f"superseded_{n}")
+            for n in range(len(sets))
+        ),
+        *(
+            made.c.policy_version_id.in_(versions).label(f"in_{n}")
+            for n, versions in enumerate(sets)
+        ),
+    ]
+    # Rows alike in every number count alike: the database counts them (a few thousand
+    # groups for a hundred thousand people), and days_counted() reads each day's figures
+    # off the numbers.
+    keys = [*group_by, *numbers]
+    statement = (
+        select(*keys, func.count().label("n"))
+        .select_from(Person)
+        .outerjoin(made, made.c.person_id == Person.id)
+        .where(Person.organisation_id == organisation_id)
+        .group_by(*keys)
+    )
+    return DaysCounted(statement, [sets.index(tuple(sorted(c))) for _, c in days])
+
+
+@dataclass(frozen=True)
+class DaysCounted:
+    """completion_over_days' statement, and how to read its rows."""
+
+    statement: Select[Any]
+    sets: list[int]  # for each day, which set of counting versions it has
+
+    def counts(self, row: Any) -> list[tuple[int, int, int, int]]:
+        """For each day: (people, completed and in date, overdue, expired) of a row."""
+        out = []
+        for k, n in enumerate(self.sets):
+            books = row.joined <= k < row.gone
+            own = bool(row._mapping[f"in_{n}"]) and row.made <= k
+            after = row._mapping[f"superseded_{n}"] <= k
+            person = books and bool(row.once)
+            counts = books and own and not after
+            out.append(
+                (
+                    row.n if person else 0,
+                    row.n if counts and row.out_of_date > k else 0,
+                    # On the first row, its own acceptance and those after are all of theirs.
+                    row.n if person and row.overdue_from <= k and not own and not after else 0,
+                    row.n if counts and row.out_of_date <= k else 0,
+                )
+            )
+        return out
 
 
 @dataclass(frozen=True)
