@@ -22,6 +22,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
 import matplotlib
@@ -54,7 +55,10 @@ TREND_LINES = (
 TARGET_STYLE: dict[str, Any] = {"color": GREY, "linestyle": "--", "linewidth": 1.4}
 
 _RC: dict[RcKeyType, Any] = {
-    "font.family": "DejaVu Sans",  # bundled with matplotlib; Debian's fonts-dejavu-core too
+    # DejaVu Sans: bundled with matplotlib. In the SVG, "'DejaVu Sans', sans-serif": a
+    # browser without it uses its own sans-serif (not its default serif).
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans"],
     "font.size": 9,
     "text.parse_math": False,  # "$" in a directorate's name is text, not mathtext
     "svg.fonttype": "none",  # text stays text: selectable, searchable, smaller
@@ -76,11 +80,11 @@ def percent(rate: float | None) -> str:
 
 
 def points(change: float | None) -> str:
-    """A change in percentage points, signed, to one decimal place."""
+    """A change in percentage points, signed, to one decimal place, halves away from zero."""
     if change is None:
         return "-"
-    value = round(change, 1)
-    return "0.0" if value == 0 else f"{value:+.1f}"
+    value = Decimal(repr(change)).quantize(Decimal("0.1"), ROUND_HALF_UP)
+    return "0.0" if value == 0 else f"{value:+}"
 
 
 def long_date(day: date) -> str:
