@@ -19,7 +19,7 @@ from app.clock import today, utcnow
 from app.db import db
 from app.hr.forms import ReportForm
 from app.hr.routes import _scope, bp
-from app.services import audit, committee, committee_charts
+from app.services import audit, committee, committee_charts, committee_pdf
 from app.services.committee import CommitteeReport
 from app.services.reports import NoPolicy
 
@@ -51,7 +51,9 @@ def _read(source: MultiDict[str, str]) -> ReportForm:
     return form
 
 
-def _build(form: ReportForm) -> CommitteeReport:
+def _build(form: ReportForm) -> CommitteeReport | None:
+    """The report for the form's date and period; None, with the reason on the date, when
+    no version of the policy was in force on that day (the policy is published: _scope())."""
     assert form.date.data is not None and form.period.data is not None
     try:
         return committee.build(
@@ -62,8 +64,11 @@ def _build(form: ReportForm) -> CommitteeReport:
             form.period.data,
             utcnow(),
         )
-    except (LookupError, NoPolicy):
-        abort(503, "The policy has not been published yet. Please tell your administrator.")
+    except NoPolicy:
+        form.date.errors = [
+            "No version of the policy was in force on that date: choose a later one"
+        ]
+        return None
 
 
 def _params(report: CommitteeReport) -> dict[str, Any]:
@@ -76,10 +81,10 @@ def _params(report: CommitteeReport) -> dict[str, Any]:
 def report_page() -> Any:
     _scope()  # no policy published: the same 503 page as the dashboard's
     form = _read(request.args)
-    if form.errors:
-        # As the people list and the exports answer a filter they cannot read.
+    report = None if form.errors else _build(form)
+    if report is None:
+        # As the people list and the exports answer a filter they cannot use.
         return render_template("hr/report.html", form=form, report=None), 400
-    report = _build(form)
     return render_template(
         "hr/report.html",
         form=form,
@@ -98,9 +103,10 @@ def report_chart(name: str) -> Response:
         abort(404)
     _scope()
     form = _read(request.args)
-    if form.errors:
-        abort(400, "The date or period of the chart cannot be read.")
-    svg = draw(_build(form), "svg")
+    report = None if form.errors else _build(form)
+    if report is None:
+        abort(400, "There is no chart for that date and period.")
+    svg = draw(report, "svg")
     response = Response(svg, mimetype="image/svg+xml")
     # The organisation's figures: kept out of shared caches, as HR's pages are.
     response.headers["Cache-Control"] = "no-store"
@@ -114,12 +120,10 @@ def report_pdf() -> Response:
         abort(400, "The form has expired. Go back, reload the page and try again.")
     _scope()
     form = _read(request.form)
-    if form.errors:  # shown, with what is wrong, on the page itself
+    report = None if form.errors else _build(form)
+    if report is None:  # shown, with what is wrong, on the page itself
         sent: dict[str, Any] = {k: request.form.getlist(k) for k in ("date", "period")}
         return redirect(url_for("hr.report_page", **sent))
-    report = _build(form)
-    from app.services import committee_pdf  # TEMPORARY until report-pdf has it
-
     pdf = committee_pdf.render(report)
     audit.record(
         db.session(),
@@ -138,6 +142,7 @@ def report_pdf() -> Response:
     db.session.commit()
     name = f"corporate-parenting-report-{report.day.isoformat()}-{report.period}.pdf"
     response = Response(pdf, mimetype="application/pdf")
-    response.headers.set("Content-Disposition", "attachment", filename=name)
+    # Quoted as written (its characters are a date, a period and hyphens: nothing to escape).
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     response.headers["Cache-Control"] = "no-store"
     return response
