@@ -319,6 +319,11 @@ def test_the_pdf_download_is_recorded_in_the_audit_trail(
     day = today()
     page = hr.get("/hr/report", query_string=date_args(day, "month")).get_data(as_text=True)
     assert 'action="/hr/report.pdf"' in page
+    # The page's button posts the date and period it shows.
+    hidden = "".join(
+        f'<input type="hidden" name="date" value="{p}">' for p in (day.day, day.month, day.year)
+    )
+    assert hidden + '\n      <input type="hidden" name="period" value="month">' in page
     response = hr.post(
         "/hr/report.pdf", data=MultiDict([("csrf_token", csrf(page)), *date_args(day, "month")])
     )
