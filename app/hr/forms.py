@@ -30,6 +30,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Regexp
 
+from app.services.committee import PERIODS
 from app.services.content_pack import PLACEHOLDERS
 from app.services.organisations import MAX_DETAIL
 from app.services.status import State
@@ -156,6 +157,56 @@ class UnitFilterForm(FlaskForm):
     department = SelectField("Department", widget=GovSelect(), validate_choice=False)
     leavers = BooleanField("Include leavers", widget=GovCheckboxInput())
     submit = SubmitField("Show figures", widget=GovSubmitInput())
+
+
+_Day = date  # ReportForm's field `date` hides the type inside its class
+
+
+class ReportForm(FlaskForm):
+    """The committee report's day and period: a GET form (no CSRF: showing a report changes
+    nothing; its PDF download, which is recorded, posts these values with a token)."""
+
+    class Meta:
+        csrf = False
+
+    # The figures go back as far as the module could have been used: earlier is a typo.
+    EARLIEST = date(2000, 1, 1)
+
+    date = DayMonthYearField(
+        "Date of the figures",
+        required_message="Enter the date of the figures",
+        description="The figures are as they stood at the end of this day. For example, 31 3 2026",
+    )
+    period = RadioField(
+        "Period",
+        widget=GovRadioInput(),
+        description="The figures are compared with those at the start of the period: "
+        "3 months, 1 month or 12 months before the date.",
+        choices=[
+            SelectChoice("quarter", "Last quarter"),
+            SelectChoice("month", "Last month"),
+            SelectChoice("year", "Last year"),
+        ],
+        default="quarter",
+        validate_choice=False,  # checked below, with a message in plain English
+    )
+    submit = SubmitField("Show the report", widget=GovSubmitInput())
+
+    def check(self, today: _Day) -> bool:
+        """The values can be used: a real date from 1 January 2000 to `today` (London's
+        date: the figures of a day still to come do not exist), and one of the periods."""
+        valid = self.validate()
+        day = self.date.data
+        if valid and day is not None and day > today:
+            self.date.errors = ["The date must be today or in the past"]
+            valid = False
+        elif valid and day is not None and day < self.EARLIEST:
+            self.date.errors = ["The date must be 1 January 2000 or later"]
+            valid = False
+        if (self.period.data or "") not in PERIODS:
+            self.period.errors = ["Select the period to compare with"]
+            valid = False
+        return valid
 
 
 class PaperAcceptanceForm(FlaskForm):

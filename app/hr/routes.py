@@ -77,6 +77,7 @@ HR_ROLES = (Role.HR, Role.ADMIN)
 # the endpoints that count as inside it). A new HR page joins by adding a line here.
 HR_PAGES: list[tuple[str, str, tuple[str, ...]]] = [
     ("hr.dashboard", "Dashboard", ()),
+    ("hr.report_page", "Committee report", ()),
     (
         "hr.people",
         "People",
