@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.clock import london_date
+from app.clock import london_date, long_date, long_datetime
 from app.db import more_memory_for_reports
 from app.models import AuditHead, Organisation, Person
 from app.services import anchoring, organisations, reports
@@ -433,3 +433,39 @@ def _methods(session: Session, scope: reports.Scope, now: datetime) -> Methods:
         checkpoint_at=checkpoint.taken_at if checkpoint else None,
         checkpoint_seq=checkpoint.seq if checkpoint else None,
     )
+
+
+def methods_notes(report: CommitteeReport) -> list[str]:
+    """The methods note, one paragraph each: for the PDF and the page alike."""
+    m = report.methods
+    return [
+        "Completed means completed and in date: the person accepted the version of the "
+        "policy in force, or an earlier version that still counts (no version since has "
+        "asked everyone to accept again), and that acceptance is still in date (each lasts "
+        f"{m.validity_months} months). It includes people whose renewal is due.",
+        f"Overdue: not completed within {m.due_days} days of being asked to, and never "
+        "completed on a version that counts. Expired: completed once, but that completion "
+        "has run out and has not been renewed.",
+        "People counted: staff and councillors on HR's roster or seen by the learning "
+        "platform (LMS), including people whose records were anonymised after they left, on "
+        "the days they were here. Leavers are not counted.",
+        "Figures for earlier dates are worked out from today's records: what had been done "
+        "by the end of each day (a paper declaration from the day it was signed), the "
+        "version then in force, and the people then on the books. People are counted in the "
+        "directorate, and as councillors or committee members, that the roster gives them "
+        "today.",
+        f"Policy version: {m.policy_version}, in force on {long_date(report.day)}.",
+        f"Figures taken at {long_datetime(m.taken_at)} (London time).",
+        (
+            f"Audit trail: the figures were taken at its event {m.audit_seq}, hash "
+            f"{m.audit_hash[:16]} (its first 16 hexadecimal characters)."
+            if m.audit_seq is not None and m.audit_hash
+            else "Audit trail: no events recorded yet."
+        ),
+        (
+            f"Latest checkpoint of the audit trail written outside the database: event "
+            f"{m.checkpoint_seq}, at {long_datetime(m.checkpoint_at)} (London time)."
+            if m.checkpoint_at is not None
+            else "Latest checkpoint of the audit trail written outside the database: none yet."
+        ),
+    ]

@@ -29,6 +29,7 @@ import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.ticker import MultipleLocator, PercentFormatter
 
+from app.numbers import whole_percent
 from app.services.committee import CommitteeReport, Count, Line
 
 if TYPE_CHECKING:
@@ -73,10 +74,10 @@ _LOCK = threading.Lock()
 
 
 def percent(rate: float | None) -> str:
-    """A share as a whole percentage, halves rounded up (84.5% is 85%); "-" for no one."""
+    """A share as a whole percentage (numbers.whole_percent); "-" for no one."""
     if rate is None:
         return "-"
-    return f"{math.floor(rate * 100 + 0.5 + 1e-9)}%"
+    return f"{whole_percent(rate)}%"
 
 
 def points(change: float | None) -> str:
@@ -207,7 +208,9 @@ def directorate_chart(report: CommitteeReport, fmt: str) -> bytes:
             report.target_percent, label=f"Target ({report.target_percent}%)", **TARGET_STYLE
         )
         ax.set_yticks(ys, [_wrap(line.label) for line in lines])
-        ax.set_ylim(len(lines) - 0.5, -0.5)  # the first directorate at the top
+        if not lines:  # no one was counted on either day: an empty chart that says so
+            ax.text(50, 0, "No people", ha="center", va="center", fontsize=8, color=BLACK)
+        ax.set_ylim(max(len(lines), 1) - 0.5, -0.5)  # the first directorate at the top
         ax.set_xlim(0, 100)
         _percent_axis(ax.xaxis)
         ax.set_xlabel("Completed and in date")

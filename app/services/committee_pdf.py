@@ -27,6 +27,7 @@ from app.services.committee import (
     CommitteeReport,
     Count,
     Line,
+    methods_notes,
 )
 from app.services.committee_charts import long_date, percent, points
 
@@ -285,34 +286,7 @@ def render(report: CommitteeReport, font_dir: Path = FONT_DIR) -> bytes:
             (96, 40, 24, 24),
         )
 
-    methods = report.methods
     w.heading("Methods")
-    for text in (
-        "Completed means completed and in date: the person accepted the policy version in "
-        "force, or an earlier version that still counts (a later version did not ask everyone "
-        f"to accept again), and the acceptance is less than {methods.validity_months} months "
-        "old.",
-        f"Overdue: not completed within {methods.due_days} days of being asked to, and never "
-        "completed on the version that counts. Expired: completed, but the completion has run "
-        "out and has not been renewed.",
-        "People counted: active staff and councillors on the roster or seen by the learning "
-        "platform (LMS). Leavers are not counted.",
-        "Figures for earlier dates are worked out from today's records, keeping only what "
-        "had been recorded by the end of each day.",
-        f"Policy version: {methods.policy_version}.",
-        f"Figures taken at {_london(methods.taken_at)}.",
-        (
-            f"Audit trail: at event {methods.audit_seq}, hash {methods.audit_hash[:16]} "
-            "(its first 16 hexadecimal characters)."
-            if methods.audit_seq is not None and methods.audit_hash
-            else "Audit trail: no events recorded yet."
-        ),
-        (
-            f"Latest checkpoint: event {methods.checkpoint_seq}, written "
-            f"{_london(methods.checkpoint_at)}."
-            if methods.checkpoint_at is not None
-            else "Latest checkpoint: none written yet."
-        ),
-    ):
+    for text in methods_notes(report):
         w.paragraph(text)
     return bytes(pdf.output())

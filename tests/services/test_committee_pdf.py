@@ -161,11 +161,14 @@ def test_the_pdf_has_its_sections_in_order_with_the_report_s_figures() -> None:
         "Directorate 1 52% 76% +23.8",
         "Total 4 8 12 24",
         "Not enough answers in the period.",
-        "Policy version: 2.0.",
+        "Policy version: 2.0, in force on 6 December 2026.",
         "Figures taken at 6 December 2026 at 7:30am (London time).",
-        "Audit trail: at event 1234, hash 0123456789abcdef (its first 16 hexadecimal characters).",
-        "Latest checkpoint: event 1200, written 2 July 2026 at 12:30am (London time).",
-        "less than 12 months old",
+        "Audit trail: the figures were taken at its event 1234, hash 0123456789abcdef (its "
+        "first 16 hexadecimal characters).",
+        "Latest checkpoint of the audit trail written outside the database: event 1200, at 2 "
+        "July 2026 at 12:30am (London time).",
+        "each lasts 12 months",
+        "a paper declaration from the day it was signed",
         "within 28 days",
     ):
         assert expected in text, expected
@@ -314,7 +317,8 @@ def test_no_page_is_blank_and_the_two_charts_are_drawn_where_their_headings_are(
     images = page_images(pdftoppm, pdf, tmp_path)
     assert len(images) == len(reader.pages) >= 5
     for number, image in enumerate(images, 1):
-        assert ink_share(image) > 0.01, f"page {number} is blank"
+        # Two lines of text on a last page are about 0.6%; a blank page has none.
+        assert ink_share(image) > 0.002, f"page {number} is blank"
     texts = pages_text(pdf)
     with_pictures = [i for i, page in enumerate(reader.pages) if page.images]
     trend = next(i for i, t in enumerate(texts) if "Trend " in t and "% councillors" in t)
@@ -363,9 +367,9 @@ def test_a_report_built_from_a_council_s_records_reads_back_with_its_figures(
         ) in text
     for forecast in report.forecasts:
         assert f"{forecast.label} {percent(forecast.rate_now)}" in text
-    assert f"Policy version: {report.methods.policy_version}." in text
+    assert f"Policy version: {report.methods.policy_version}, in force on" in text
     images = page_images(pdftoppm, pdf, tmp_path)
-    assert all(ink_share(image) > 0.01 for image in images)
+    assert all(ink_share(image) > 0.002 for image in images)
     drawn = [i for i, image in enumerate(images) if tallest_drawing(image) > 80]
     reader = PdfReader(io.BytesIO(pdf))
     assert drawn == [i for i, page in enumerate(reader.pages) if page.images]
@@ -609,4 +613,4 @@ def test_a_new_organisation_s_methods_say_there_is_no_audit_event_or_checkpoint_
     assert "compared with the start of the year (6 December 2025)." in text
     assert "At the start of the year: 70% (70 of 100 people)." in text
     assert "Audit trail: no events recorded yet." in text
-    assert "Latest checkpoint: none written yet." in text
+    assert "written outside the database: none yet." in text
