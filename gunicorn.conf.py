@@ -29,6 +29,10 @@ _OWN_METRICS_DIR = bool(
 if _OWN_METRICS_DIR:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="cpm-metrics-")
 JSON_LOGS = os.environ.get("LOG_FORMAT") == "json"
+# matplotlib (the committee report's charts) keeps a font cache in its config directory,
+# under HOME; a service account's HOME is often read-only, and each worker would then build
+# the cache again and warn. One directory for every worker, unless the operator names one.
+os.environ.setdefault("MPLCONFIGDIR", os.path.join(tempfile.gettempdir(), "cpm-matplotlib"))
 
 from gunicorn import glogging  # noqa: E402
 
