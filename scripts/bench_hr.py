@@ -14,6 +14,9 @@ Builds, in its own PostgreSQL schema (dropped afterwards):
 Then, against gunicorn (2 sync workers) with an HR person's session from a real LTI launch:
 - the dashboard (/hr/) and the people list, server time from gunicorn's access log; the
   dashboard in turn with its own aggregate queries run straight in PostgreSQL (psycopg);
+- the committee report (issue 17: at most 3x the dashboard's time, under 300 MB): its page
+  (/hr/report, today and the last quarter) and its PDF, each in turn with the dashboard,
+  and the workers' peak memory meanwhile;
 - the CSV and Excel exports of everyone through HR's download form, three times each
   (`--export-runs`): server time, rows, and the worker's peak memory (its VmHWM, reset
   before each export); beside each pair, the yardstick: `COPY (SELECT ...) TO STDOUT WITH
@@ -767,6 +770,48 @@ def dashboard_beside_sql(tool: Tool, browser: Any, runs: int) -> tuple[list[floa
     return sorted(pages), sorted(plain)
 
 
+@dataclass
+class ReportRuns:
+    """The committee report beside the dashboard, taken in turn (dashboard, report page,
+    report PDF, ...): server ms of each, sorted, and the workers' peak memory (MB) while
+    the report was built and drawn."""
+
+    dashboard: list[float]
+    page: list[float]
+    pdf: list[float]
+    peak_mb: float
+    pdf_bytes: int
+
+
+def report_beside_dashboard(tool: Tool, browser: Any, runs: int) -> ReportRuns:
+    """/hr/ and /hr/report (today, the last quarter: what HR's menu opens) and its PDF."""
+    workers = tool.pids[1:]
+    dashboard: list[float] = []
+    page: list[float] = []
+    pdf: list[float] = []
+    peak = 0.0
+    size = 0
+    for _ in range(runs):
+        dashboard += timed_pages(tool, browser, "/hr/", 1)
+        reset_peaks(workers)
+        offset = tool.access_log.stat().st_size
+        shown = browser.get("/hr/report")
+        token = CSRF.search(shown.text)
+        if shown.status != 200 or token is None:
+            raise RuntimeError(f"the report page answered {shown.status}")
+        day = re.findall(r'<input type="hidden" name="date" value="(\d+)">', shown.text)
+        form: dict[str, Any] = {"csrf_token": token.group(1), "date": day, "period": "quarter"}
+        download = browser.post("/hr/report.pdf", form)
+        if download.status != 200 or not download.body.startswith(b"%PDF"):
+            raise RuntimeError(f"the report's PDF answered {download.status}")
+        rows, _ = access_log_times(tool.access_log, offset, expect=2)
+        page.append(rows[-2][3] * 1000)
+        pdf.append(rows[-1][3] * 1000)
+        peak = max(peak, peak_mb(workers))
+        size = len(download.body)
+    return ReportRuns(sorted(dashboard), sorted(page), sorted(pdf), peak, size)
+
+
 def reset_peaks(pids: list[int]) -> None:
     for pid in pids:
         Path(f"/proc/{pid}/clear_refs").write_text("5")  # resets VmHWM to the current RSS
@@ -892,6 +937,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=20, help="page loads timed per page")
     parser.add_argument("--export-runs", type=int, default=3, help="downloads timed per format")
+    parser.add_argument(
+        "--report-runs", type=int, default=10, help="committee reports (page and PDF) timed"
+    )
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
     parser.add_argument(
         "--keep", action="store_true", help=f"leave the {SCHEMA} schema for a look afterwards"
@@ -931,6 +979,8 @@ def main() -> None:
             for path in ("/hr/", "/hr/people"):  # warm: templates compiled, caches filled
                 hr.get(path)
             dashboard, dashboard_plain = dashboard_beside_sql(tool, hr, args.runs)
+            hr.get("/hr/report")  # warm: matplotlib loaded, its font cache built
+            report = report_beside_dashboard(tool, hr, args.report_runs)
             people = timed_pages(tool, hr, "/hr/people", args.runs)
             filtered = timed_pages(
                 tool, hr, "/hr/people?status=expired&directorate=Place&page=3", args.runs
@@ -958,6 +1008,18 @@ def main() -> None:
         line("  its queries straight in PostgreSQL", summary(dashboard_plain))
         ratio = statistics.median(dashboard) / statistics.median(dashboard_plain)
         line("  dashboard / plain SQL (p50 / p50)", f"{ratio:.2f}x", "target <= 2x")
+        line("Committee report page /hr/report", summary(report.page))
+        line("  the dashboard, in turn with it", summary(report.dashboard))
+        ratio = statistics.median(report.page) / statistics.median(report.dashboard)
+        line("  report page / dashboard (p50 / p50)", f"{ratio:.2f}x", "target <= 3x")
+        line(f"  its PDF ({report.pdf_bytes / 1e3:.0f} kB)", summary(report.pdf))
+        ratio = statistics.median(report.pdf) / statistics.median(report.dashboard)
+        line("  PDF / dashboard (p50 / p50)", f"{ratio:.2f}x", "target <= 3x")
+        line(
+            "  worker peak memory (VmHWM, highest)",
+            f"{report.peak_mb:.0f} MB",
+            "target < 300 MB",
+        )
         line("People list /hr/people (page 1)", summary(people))
         line("People list, filtered, page 3", summary(filtered))
         copy_s = statistics.median(r[0] for r in copy_runs) / 1000
