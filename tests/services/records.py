@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.models import (
+    Acceptance,
     Organisation,
     Person,
     Policy,
@@ -123,6 +124,29 @@ def submission(
         total=10,
         percent=percent,
         passed=passed,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def acceptance(session: Session, s: Setup, who: Person, until: date, **kw: Any) -> Acceptance:
+    """An acceptance valid until `until`, as the tool records one. kw: at (accepted_at),
+    code (its verification code; unique per person by default), version_id, cycle, and any
+    other column (accepted_on for a dated paper declaration, recorded_by_person_id...)."""
+    row = Acceptance(
+        person_id=who.id,
+        organisation_id=s.org.id,
+        policy_version_id=kw.pop("version_id", s.version.id),
+        cycle=kw.pop("cycle", 1),
+        content_hash="c" * 64,
+        declaration_text="I accept",
+        declaration_hash="d" * 64,
+        typed_name=who.name,
+        accepted_at=kw.pop("at", datetime(2025, 6, 30, 12, tzinfo=UTC)),
+        valid_until=until,
+        verification_code=kw.pop("code", f"CODE{who.id:06}"),
+        **kw,
     )
     session.add(row)
     session.flush()

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.models import Acceptance, Person, PolicyVersion, QuizBank, SectionRead
+from app.models import Person, PolicyVersion, QuizBank, SectionRead
 from app.services import committee, reports
 from app.services.attempts import answered_correctly, question_statistics
 from app.services.committee import Count, period_start, trend_days
@@ -165,22 +165,17 @@ def later_records(session: Session, s: Setup, current: PolicyVersion, after: dat
                 )
             )
         else:
-            session.add(
-                Acceptance(
-                    person_id=who.id,
-                    organisation_id=s.org.id,
-                    policy_version_id=current.id,
-                    cycle=5,
-                    content_hash="c" * 64,
-                    declaration_text="I accept",
-                    declaration_hash="d" * 64,
-                    typed_name=who.name,
-                    accepted_at=noon(day),
-                    accepted_on=day if n % 4 == 3 else None,
-                    valid_until=add_months(day, 12),
-                    verification_code=f"L{s.org.id:03d}{n:06d}",
-                    recorded_by_person_id=hr.id if n % 4 == 3 else None,
-                )
+            records.acceptance(
+                session,
+                s,
+                who,
+                add_months(day, 12),
+                version_id=current.id,
+                cycle=5,
+                at=noon(day),
+                accepted_on=day if n % 4 == 3 else None,
+                code=f"L{s.org.id:03d}{n:06d}",
+                recorded_by_person_id=hr.id if n % 4 == 3 else None,
             )
     for n in range(12):
         records.person(
@@ -350,23 +345,7 @@ def accepted(
     on: date | None = None,
     code: str = "X",
 ) -> None:
-    session.add(
-        Acceptance(
-            person_id=who.id,
-            organisation_id=s.org.id,
-            policy_version_id=s.version.id,
-            cycle=1,
-            content_hash="c" * 64,
-            declaration_text="I accept",
-            declaration_hash="d" * 64,
-            typed_name=who.name,
-            accepted_at=at,
-            accepted_on=on,
-            valid_until=until,
-            verification_code=f"{code}{who.id:06d}",
-        )
-    )
-    session.flush()
+    records.acceptance(session, s, who, until, at=at, accepted_on=on, code=f"{code}{who.id:06d}")
 
 
 def test_an_acceptance_counts_from_its_day_in_london_and_a_paper_one_from_its_signing(

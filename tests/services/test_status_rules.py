@@ -37,23 +37,7 @@ RULE = Validity(months=12, window_days=30, basis="expiry")
 
 
 def accepted(session: Session, s: Setup, who: Person, until: date, **kw: Any) -> Acceptance:
-    row = Acceptance(
-        person_id=who.id,
-        organisation_id=s.org.id,
-        policy_version_id=kw.pop("version_id", s.version.id),
-        cycle=kw.pop("cycle", 1),
-        content_hash="c" * 64,
-        declaration_text="I accept",
-        declaration_hash="d" * 64,
-        typed_name=who.name,
-        accepted_at=kw.pop("at", datetime(2025, 6, 30, 12, tzinfo=UTC)),
-        valid_until=until,
-        verification_code=kw.pop("code", "ABCDEFGHJK"),
-        **kw,
-    )
-    session.add(row)
-    session.flush()
-    return row
+    return records.acceptance(session, s, who, until, **{"code": "ABCDEFGHJK", **kw})
 
 
 def on(day: date, rule: Validity = RULE, due_days: int = 28, due_from: str = "assignment") -> Today:

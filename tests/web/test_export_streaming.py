@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.clock import today
 from app.db import db
-from app.models import Acceptance, AuditEvent, Organisation, Person, Reminder
+from app.models import AuditEvent, Organisation, Person, Reminder
 from app.services import exports, reports
 from app.services.reports import COLUMNS, Filters
 from tests.conftest import ORG
@@ -127,23 +127,7 @@ def scope_of(session: Session, org: Organisation) -> reports.Scope:
 def accepted(
     session: Session, s: records.Setup, who: Person, at: datetime, until: date, **kw: Any
 ) -> None:
-    session.add(
-        Acceptance(
-            person_id=who.id,
-            organisation_id=s.org.id,
-            policy_version_id=s.version.id,
-            cycle=1,
-            content_hash="c" * 64,
-            declaration_text="I accept",
-            declaration_hash="d" * 64,
-            typed_name=who.name,
-            accepted_at=at,
-            valid_until=until,
-            verification_code=f"CODE{who.id:06}",
-            **kw,
-        )
-    )
-    session.flush()
+    records.acceptance(session, s, who, until, at=at, **kw)
 
 
 def hostile_council(session: Session) -> tuple[records.Setup, dict[str, Person]]:
