@@ -1,5 +1,5 @@
-"""The Corporate Parenting Committee's report in HR's pages: the page, its charts as SVG images
-and its PDF download.
+"""The Corporate Parenting Committee's report in HR's pages: the page, with its charts drawn
+into it, and its PDF download.
 
 Registered on the HR blueprint, so its role check (HR or admin) covers every view here; each
 report is built for the visitor's own organisation only (committee.build takes its id).
@@ -7,6 +7,7 @@ report is built for the visitor's own organisation only (committee.build takes i
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from flask import abort, current_app, redirect, render_template, request, url_for
@@ -22,12 +23,6 @@ from app.hr.routes import _scope, bp
 from app.services import audit, committee, committee_charts, committee_pdf
 from app.services.committee import CommitteeReport
 from app.services.reports import NoPolicy
-
-# The charts a report has: name -> (draws it as bytes, its text alternative).
-CHARTS = {
-    "trend": committee_charts.trend_chart,
-    "directorate": committee_charts.directorate_chart,
-}
 
 
 class ReportPdfForm(FlaskForm):
@@ -72,7 +67,7 @@ def _build(form: ReportForm) -> CommitteeReport | None:
 
 
 def _params(report: CommitteeReport) -> dict[str, Any]:
-    """The query that asks for this report again (its charts' addresses)."""
+    """The date and period that ask for this report again (the PDF button's fields)."""
     day = report.day
     return {"date": [day.day, day.month, day.year], "period": report.period}
 
@@ -91,27 +86,30 @@ def report_page() -> Any:
         report=report,
         params=_params(report),
         pdf_form=ReportPdfForm(),
-        charts=committee_charts,
+        charts=_charts(report),
         min_answers=committee.MIN_ANSWERS,
     )
 
 
-@bp.get("/report/chart/<name>.svg")
-def report_chart(name: str) -> Response:
-    draw = CHARTS.get(name)
-    if draw is None:
-        abort(404)
-    _scope()
-    form = _read(request.args)
-    report = None if form.errors else _build(form)
-    if report is None:
-        abort(400, "There is no chart for that date and period.")
-    svg = draw(report, "svg")
-    response = Response(svg, mimetype="image/svg+xml")
-    # The organisation's figures: kept out of shared caches, as HR's pages are.
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+def _charts(report: CommitteeReport) -> dict[str, dict[str, str]]:
+    """Each chart as an image in the page itself (a data: address, which the CSP's img-src
+    allows), with its text alternative. Drawn from the report the page shows: a chart served
+    at an address of its own would build the report again for each image (about a second
+    each for a hundred thousand people), and could show figures taken at another moment."""
+
+    def data(svg: bytes) -> str:
+        return "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii")
+
+    return {
+        "trend": {
+            "src": data(committee_charts.trend_chart(report, "svg")),
+            "alt": committee_charts.trend_alt(report),
+        },
+        "directorate": {
+            "src": data(committee_charts.directorate_chart(report, "svg")),
+            "alt": committee_charts.directorate_alt(report),
+        },
+    }
 
 
 @bp.post("/report.pdf")

@@ -1,20 +1,24 @@
 """The committee report in HR's pages, through HTTP after real launches: the figures that
 committee.build gives (and the dashboard agrees with), the date and period and their
-boundaries, the charts as SVG, the PDF download and its audit event, who may see it, and
+boundaries, the charts as SVG drawn into the page (the report built once a view), the PDF
+download and its audit event, who may see it, and
 never another council's figures."""
 
 from __future__ import annotations
 
+import base64
+import re
 from collections.abc import Iterator
 from datetime import date, timedelta
-from html import escape
+from html import unescape
 from typing import Any
 
 import pytest
 import requests
+from defusedxml import ElementTree
 from flask import Flask
 from flask.testing import FlaskCliRunner
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from werkzeug.datastructures import MultiDict
 
 from app.clock import today, utcnow
@@ -32,7 +36,10 @@ from tests.web.test_hr_dashboard import add_person, org_id, table, text_of, upda
 OTHER = "Other Shire Council"
 HOSTILE_UNIT = '<b>Place</b> & =HYPERLINK("http://x.example")'
 HOSTILE_NAME = "<script>alert(1)</script>"
-URLS = ("/hr/report", "/hr/report/chart/trend.svg", "/hr/report/chart/directorate.svg")
+SVG = "{http://www.w3.org/2000/svg}"
+DATA_SVG = "data:image/svg+xml;base64,"
+# A chart in the page: <img class="app-chart" src="data:image/svg+xml;base64,..." alt="...">.
+CHART = re.compile(r'<img class="app-chart" src="([^"]*)" alt="([^"]*)">')
 
 
 def date_args(day: date, period: str | None = "quarter") -> list[tuple[str, str]]:
@@ -46,6 +53,25 @@ def build(app: Flask, day: date, period: str = "quarter", name: str = ORG) -> An
         return committee.build(
             db.session(), org_id(app, name), app.config["POLICY_KEY"], day, period, utcnow()
         )
+
+
+def charts_of(html: str) -> dict[str, bytes]:
+    """The page's two charts (the trend, then by directorate), each an SVG drawn into the page
+    as a data: address, decoded, and checked to be an SVG document (parsed by defusedxml)."""
+    found = CHART.findall(html)
+    assert len(found) == 2, found
+    charts = {}
+    for name, (src, _) in zip(("trend", "directorate"), found, strict=True):
+        assert src.startswith(DATA_SVG), src[:60]
+        svg = base64.b64decode(src.removeprefix(DATA_SVG), validate=True)
+        assert svg.startswith(b"<?xml")
+        assert ElementTree.fromstring(svg).tag == f"{SVG}svg"
+        charts[name] = svg
+    return charts
+
+
+def svg_texts(svg: bytes) -> list[str]:
+    return [element.text or "" for element in ElementTree.fromstring(svg).iter(f"{SVG}text")]
 
 
 def set_organisation(app: Flask, name: str = ORG, **fields: Any) -> None:
@@ -184,12 +210,14 @@ def test_hostile_directorate_and_person_names_are_escaped_in_the_page_and_the_ch
     html = hr.get("/hr/report").get_data(as_text=True)
     assert "<b>Place</b>" not in html and "<script>alert" not in html
     assert "&lt;b&gt;Place&lt;/b&gt; &amp; =HYPERLINK(&#34;http://x.example&#34;)" in html
-    for name in ("trend", "directorate"):
-        svg = hr.get(f"/hr/report/chart/{name}.svg").get_data(as_text=True)
-        assert svg.startswith("<?xml") and "<svg" in svg
-        assert "<b>" not in svg and "<script" not in svg
-    svg = hr.get("/hr/report/chart/directorate.svg").get_data(as_text=True)
-    assert "&lt;b&gt;Place&lt;/b&gt; &amp; =HYPERLINK(" in svg
+    charts = charts_of(html)
+    for svg in charts.values():
+        assert b"<b>" not in svg and b"<script" not in svg
+        assert not list(ElementTree.fromstring(svg).iter(f"{SVG}script"))
+    assert b"&lt;b&gt;Place&lt;/b&gt; &amp; =HYPERLINK(" in charts["directorate"]
+    # As text, once parsed: the name as written, wrapped at 28 characters.
+    texts = set(svg_texts(charts["directorate"]))
+    assert {'<b>Place</b> & =HYPERLINK("h', 'ttp://x.example")'} <= texts
 
 
 # -- the date and the period -----------------------------------------------------------------
@@ -273,40 +301,77 @@ def test_a_period_that_is_not_offered_is_an_error(council: dict[str, Any]) -> No
 # -- the charts ------------------------------------------------------------------------------
 
 
-def test_the_charts_are_svg_images_of_the_same_date_and_period(
+def test_the_charts_are_svg_images_in_the_page_of_its_date_and_period(
     app: Flask, council: dict[str, Any]
 ) -> None:
     hr = council["hr"]
     day = today()
-    html = hr.get("/hr/report", query_string=date_args(day, "year")).get_data(as_text=True)
+    response = hr.get("/hr/report", query_string=date_args(day, "year"))
+    html = response.get_data(as_text=True)
+    # The CSP lets the page show images from data: addresses; the page is never cached.
+    assert "img-src 'self' data:;" in response.headers["Content-Security-Policy"]
+    assert response.headers["Cache-Control"] == "no-store"
     report = build(app, day, "year")
-    query = f"date={day.day}&amp;date={day.month}&amp;date={day.year}&amp;period=year"
-    assert (
-        f'<img class="app-chart" src="/hr/report/chart/trend.svg?{query}"'
-        f' alt="{committee_charts_alt("trend", report)}">'
-    ) in html
-    assert f'src="/hr/report/chart/directorate.svg?{query}"' in html
-    for name in ("trend", "directorate"):
-        response = hr.get(f"/hr/report/chart/{name}.svg", query_string=date_args(day, "year"))
-        assert response.status_code == 200
-        assert response.mimetype == "image/svg+xml"
-        assert response.headers["X-Content-Type-Options"] == "nosniff"
-        assert response.headers["Cache-Control"] == "no-store"
-        assert "img-src 'self'" in response.headers["Content-Security-Policy"]
-        # The same drawing as the report the page shows (the SVG has no date in it).
-        assert response.data == getattr(committee_charts, f"{name}_chart")(report, "svg")
+    charts = charts_of(html)
+    assert charts == {
+        # The same drawing as that of the report for the date and period (the SVG has no
+        # date in it).
+        name: getattr(committee_charts, f"{name}_chart")(report, "svg")
+        for name in ("trend", "directorate")
+    }
+    # Each with its text alternative.
+    assert [unescape(alt) for _, alt in CHART.findall(html)] == [
+        committee_charts.trend_alt(report),
+        committee_charts.directorate_alt(report),
+    ]
+    assert "Children's Services" in committee_charts.directorate_alt(report)
+    texts = svg_texts(charts["trend"])
+    assert {"All people", "Councillors", "Staff", "Target (95%)"} <= set(texts)
+    texts = svg_texts(charts["directorate"])
+    assert {"Children's Services", "Resources"} <= set(texts)
 
 
-def committee_charts_alt(name: str, report: Any) -> str:
-    return escape(getattr(committee_charts, f"{name}_alt")(report))
-
-
-def test_an_unknown_chart_is_not_found_and_a_bad_date_is_refused(council: dict[str, Any]) -> None:
+def test_the_charts_have_no_address_of_their_own_and_a_bad_date_has_none(
+    council: dict[str, Any],
+) -> None:
     hr = council["hr"]
-    assert hr.get("/hr/report/chart/pie.svg").status_code == 404
-    assert hr.get("/hr/report/chart/trend.png").status_code == 404
+    assert hr.get("/hr/report/chart/trend.svg").status_code == 404
     tomorrow = today() + timedelta(days=1)
-    assert hr.get("/hr/report/chart/trend.svg", query_string=date_args(tomorrow)).status_code == 400
+    response = hr.get("/hr/report", query_string=date_args(tomorrow))
+    assert response.status_code == 400
+    assert CHART.findall(response.get_data(as_text=True)) == []
+
+
+def test_one_page_view_builds_the_report_once(
+    app: Flask, council: dict[str, Any], launched: Any, travel: Any
+) -> None:
+    """A browser asks for the page, then for each image in it that is not drawn into it.
+    Counted: the statements of a year's trend (status.completion_over_days, run once by
+    each committee.build), recognised by a label only that statement has; run once the
+    policy was in force on some of the trend's earlier days, so months on."""
+    travel(days=(date(2027, 6, 30) - today()).days)
+    hr = launched("u-priya")  # the session ended as the days went by
+    trend_statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "superseded_0" in statement:
+            trend_statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        response = hr.get("/hr/report")
+        assert response.status_code == 200
+        html = response.get_data(as_text=True)
+        images = [unescape(src) for src in re.findall(r'<img [^>]*src="([^"]*)"', html)]
+        assert len(images) == 2
+        for src in images:
+            if not src.startswith("data:"):
+                assert hr.get(src).status_code == 200, src
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(trend_statements) == 1
 
 
 # -- the PDF ---------------------------------------------------------------------------------
@@ -387,8 +452,7 @@ def test_a_pdf_of_a_date_that_cannot_be_used_goes_back_to_the_page_with_it(
 @pytest.mark.parametrize("user", ["u-aisha", "u-tom"], ids=["learner", "manager"])
 def test_learners_and_managers_cannot_see_the_report(app: Flask, launched: Any, user: str) -> None:
     client = launched(user)
-    for url in URLS:
-        assert client.get(url).status_code == 403, url
+    assert client.get("/hr/report").status_code == 403
     # A token of their own (from their quiz's start page), so the refusal is the role's,
     # not CSRF's.
     read_all(client)
@@ -432,9 +496,9 @@ def test_another_councils_hr_sees_their_own_figures_only(
     rows = {row[0] for row in table(html, "Completion by directorate on")}
     assert "Secret Directorate" in rows
     assert "Children's Services" not in html and "&lt;b&gt;Place" not in html
-    for name in ("trend", "directorate"):
-        svg = client.get(f"/hr/report/chart/{name}.svg").get_data(as_text=True)
-        assert "Children" not in svg and "Place" not in svg
+    for svg in charts_of(html).values():
+        assert b"Children" not in svg and b"Place" not in svg
+    assert "Secret Directorate" in svg_texts(charts_of(html)["directorate"])
     ours = council["hr"].get("/hr/report").get_data(as_text=True)
     assert "Secret Directorate" not in ours and "Other Shire" not in ours
     page = client.get("/hr/report").get_data(as_text=True)
@@ -448,10 +512,9 @@ def test_without_a_published_policy_the_report_is_unavailable(
     hr = council["hr"]
     page = hr.get("/hr/settings").get_data(as_text=True)  # for its CSRF token
     app.config["POLICY_KEY"] = "no-such-policy"
-    for url in URLS:
-        response = hr.get(url)
-        assert response.status_code == 503, url
-        assert "The policy has not been published yet" in response.get_data(as_text=True)
+    response = hr.get("/hr/report")
+    assert response.status_code == 503
+    assert "The policy has not been published yet" in response.get_data(as_text=True)
     response = hr.post(
         "/hr/report.pdf", data=MultiDict([("csrf_token", csrf(page)), *date_args(today())])
     )
@@ -468,12 +531,12 @@ def test_a_date_before_the_policy_came_into_force_is_an_error(
     assert hr.get("/hr/report", query_string=date_args(first)).status_code == 200
     response = hr.get("/hr/report", query_string=date_args(first - timedelta(days=1)))
     assert response.status_code == 400
+    html = response.get_data(as_text=True)
     assert (
         'href="#date-day">No version of the policy was in force on that date: choose a later one'
-        in response.get_data(as_text=True)
+        in html
     )
-    before = date_args(first - timedelta(days=1))
-    assert hr.get("/hr/report/chart/trend.svg", query_string=before).status_code == 400
+    assert CHART.findall(html) == []
 
 
 @pytest.mark.xfail(
@@ -483,7 +546,6 @@ def test_a_date_before_the_policy_came_into_force_is_an_error(
 )
 def test_a_day_before_anyone_was_counted_still_has_its_charts(council: dict[str, Any]) -> None:
     """Everyone in the council fixture was added today: yesterday, nobody was counted."""
-    yesterday = date_args(today() - timedelta(days=1))
-    for name in ("trend", "directorate"):
-        response = council["hr"].get(f"/hr/report/chart/{name}.svg", query_string=yesterday)
-        assert response.status_code == 200, name
+    response = council["hr"].get("/hr/report", query_string=date_args(today() - timedelta(days=1)))
+    assert response.status_code == 200
+    assert set(charts_of(response.get_data(as_text=True))) == {"trend", "directorate"}
