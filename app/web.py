@@ -32,7 +32,7 @@ from werkzeug.routing import IntegerConverter
 from app.clock import long_date, long_datetime
 from app.db import DATABASE_UNAVAILABLE, MAX_ID, db
 from app.govuk import init_govuk
-from app.numbers import whole_percent
+from app.numbers import percent, points, whole_percent
 from app.services.platforms import frame_ancestors
 
 FRAME_ANCESTORS_TTL = 30.0
@@ -328,6 +328,8 @@ def init_web(app: Flask) -> None:
     app.add_template_filter(long_date, "long_date")
     app.add_template_filter(long_datetime, "long_datetime")
     app.add_template_filter(whole_percent, "whole_percent")
+    app.add_template_filter(percent, "percent_text")
+    app.add_template_filter(points, "points_text")
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError) -> tuple[str, int]:

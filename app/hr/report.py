@@ -20,7 +20,7 @@ from app.clock import today, utcnow
 from app.db import db
 from app.hr.forms import ReportForm
 from app.hr.routes import _scope, bp
-from app.services import audit, committee, committee_charts, committee_pdf
+from app.services import audit, committee
 from app.services.committee import CommitteeReport
 from app.services.reports import NoPolicy
 
@@ -96,6 +96,7 @@ def _charts(report: CommitteeReport) -> dict[str, dict[str, str]]:
     allows), with its text alternative. Drawn from the report the page shows: a chart served
     at an address of its own would build the report again for each image (about a second
     each for a hundred thousand people), and could show figures taken at another moment."""
+    from app.services import committee_charts  # matplotlib: loaded once a chart is drawn
 
     def data(svg: bytes) -> str:
         return "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii")
@@ -122,6 +123,8 @@ def report_pdf() -> Response:
     if report is None:  # shown, with what is wrong, on the page itself
         sent: dict[str, Any] = {k: request.form.getlist(k) for k in ("date", "period")}
         return redirect(url_for("hr.report_page", **sent))
+    from app.services import committee_pdf  # matplotlib: loaded once a chart is drawn
+
     pdf = committee_pdf.render(report)
     audit.record(
         db.session(),

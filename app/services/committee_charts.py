@@ -22,14 +22,14 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
 
 import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.ticker import MultipleLocator, PercentFormatter
 
-from app.numbers import whole_percent
+from app.clock import long_date
+from app.numbers import percent
 from app.services.committee import CommitteeReport, Count, Line
 
 if TYPE_CHECKING:
@@ -71,25 +71,6 @@ _RC: dict[RcKeyType, Any] = {
     "ytick.color": BLACK,
 }
 _LOCK = threading.Lock()
-
-
-def percent(rate: float | None) -> str:
-    """A share as a whole percentage (numbers.whole_percent); "-" for no one."""
-    if rate is None:
-        return "-"
-    return f"{whole_percent(rate)}%"
-
-
-def points(change: float | None) -> str:
-    """A change in percentage points, signed, to one decimal place, halves away from zero."""
-    if change is None:
-        return "-"
-    value = Decimal(repr(change)).quantize(Decimal("0.1"), ROUND_HALF_UP)
-    return "0.0" if value == 0 else f"{value:+}"
-
-
-def long_date(day: date) -> str:
-    return f"{day.day} {day:%B %Y}"
 
 
 @contextmanager

@@ -17,7 +17,8 @@ from pathlib import Path
 from fpdf import FPDF
 from fpdf.fonts import FontFace, TextStyle
 
-from app.clock import long_datetime
+from app.clock import long_date, long_datetime
+from app.numbers import percent, points
 from app.services import committee_charts as charts
 from app.services.certificates import FONT_DIR
 from app.services.committee import (
@@ -29,7 +30,6 @@ from app.services.committee import (
     Line,
     methods_notes,
 )
-from app.services.committee_charts import long_date, percent, points
 
 TITLE = "Corporate Parenting Policy: completion report"
 PERIOD_NAMES = {"month": "month", "quarter": "quarter", "year": "year"}

@@ -27,6 +27,7 @@ from PIL import Image
 from pypdf import PdfReader
 from sqlalchemy.orm import Session
 
+from app.numbers import percent, points
 from app.services import committee, committee_pdf
 from app.services import committee_charts as charts
 from app.services.committee import (
@@ -39,7 +40,6 @@ from app.services.committee import (
     TrendPoint,
     WeakQuestion,
 )
-from app.services.committee_charts import percent, points
 from tests.services.test_committee_figures import DAY, KEY, council, noon
 
 HOSTILE = "Children's Services & <script>alert(1)</script>"
@@ -534,22 +534,6 @@ def test_the_directorate_alternative_names_the_highest_the_lowest_and_the_empty(
         "No directorate has anyone in it on 6 December 2026; target 95%. "
         "No people in: Not recorded."
     )
-
-
-@pytest.mark.parametrize(
-    ("rate", "text"),
-    [(None, "-"), (0.0, "0%"), (169 / 200, "85%"), (1689 / 2000, "84%"), (1.0, "100%")],
-)
-def test_a_percentage_is_whole_with_halves_rounded_up(rate: float | None, text: str) -> None:
-    assert charts.percent(rate) == text
-
-
-@pytest.mark.parametrize(
-    ("change", "text"),
-    [(None, "-"), (0.0, "0.0"), (-0.04, "0.0"), (14.0, "+14.0"), (-0.25, "-0.3"), (0.75, "+0.8")],
-)
-def test_a_change_is_signed_points_to_one_place(change: float | None, text: str) -> None:
-    assert charts.points(change) == text
 
 
 def test_the_charts_draw_with_a_home_directory_that_cannot_be_written(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
-from app.numbers import whole_percent
+from app.numbers import percent, points, whole_percent
 
 
 @pytest.mark.parametrize(
@@ -35,3 +35,19 @@ def test_hr_pages_round_shares_the_same_way(app: Flask) -> None:
             '{% from "hr/_hr.html" import percent %}{{ percent(169, 200) }} {{ percent(0, 0) }}'
         )
         assert template.render().split() == ["85", "0"]
+
+
+@pytest.mark.parametrize(
+    ("rate", "text"),
+    [(None, "-"), (0.0, "0%"), (169 / 200, "85%"), (1689 / 2000, "84%"), (1.0, "100%")],
+)
+def test_a_percentage_is_whole_with_halves_rounded_up(rate: float | None, text: str) -> None:
+    assert percent(rate) == text
+
+
+@pytest.mark.parametrize(
+    ("change", "text"),
+    [(None, "-"), (0.0, "0.0"), (-0.04, "0.0"), (14.0, "+14.0"), (-0.25, "-0.3"), (0.75, "+0.8")],
+)
+def test_a_change_is_signed_points_to_one_place(change: float | None, text: str) -> None:
+    assert points(change) == text

@@ -539,11 +539,6 @@ def test_a_date_before_the_policy_came_into_force_is_an_error(
     assert CHART.findall(html) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="committee_charts.directorate_chart sets identical y limits (a warning, an error "
-    "under the tests' filterwarnings) when the report has no directorate yet",
-)
 def test_a_day_before_anyone_was_counted_still_has_its_charts(council: dict[str, Any]) -> None:
     """Everyone in the council fixture was added today: yesterday, nobody was counted."""
     response = council["hr"].get("/hr/report", query_string=date_args(today() - timedelta(days=1)))
