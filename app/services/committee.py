@@ -260,14 +260,17 @@ def _earlier(
         return figures
     keys = (Person.directorate, Person.elected_member, Person.committee_member)
     over_days = completion_over_days(organisation.id, counted, keys)
+    totals: dict[tuple[date, Key], list[int]] = {}
     for row in session.execute(over_days.statement):
         key = (row.directorate or NOT_RECORDED, bool(row.elected_member), row.committee_member)
-        for (when, _), (people, completed, overdue, expired) in zip(
-            counted, over_days.counts(row), strict=True
-        ):
-            if people or completed or expired:
-                counts = figures[when.today].counts
-                counts[key] = counts.get(key, Count()) + Count(people, completed, overdue, expired)
+        for (when, _), figures_then in zip(counted, over_days.counts(row), strict=True):
+            if any(figures_then):
+                total = totals.setdefault((when.today, key), [0, 0, 0, 0])
+                for i, value in enumerate(figures_then):
+                    total[i] += value
+    for (day, key), (people, completed, overdue, expired) in totals.items():
+        if people or completed or expired:
+            figures[day].counts[key] = Count(people, completed, overdue, expired)
     return figures
 
 

@@ -450,20 +450,26 @@ class DaysCounted:
 
     def counts(self, row: Any) -> list[tuple[int, int, int, int]]:
         """For each day: (people, completed and in date, overdue, expired) of a row."""
+        m = row._mapping
+        n, once, made, out_of_date = m["n"], bool(m["once"]), m["made"], m["out_of_date"]
+        joined, gone, overdue_from = m["joined"], m["gone"], m["overdue_from"]
+        counting = {s: bool(m[f"in_{s}"]) for s in set(self.sets)}
+        superseded = {s: m[f"superseded_{s}"] for s in set(self.sets)}
         out = []
-        for k, n in enumerate(self.sets):
-            books = row.joined <= k < row.gone
-            own = bool(row._mapping[f"in_{n}"]) and row.made <= k
-            after = row._mapping[f"superseded_{n}"] <= k
-            person = books and bool(row.once)
-            counts = books and own and not after
+        for k, s in enumerate(self.sets):
+            if not joined <= k < gone:  # not on the books that day
+                out.append((0, 0, 0, 0))
+                continue
+            own = counting[s] and made <= k
+            after = superseded[s] <= k
+            counts = own and not after
             out.append(
                 (
-                    row.n if person else 0,
-                    row.n if counts and row.out_of_date > k else 0,
+                    n if once else 0,
+                    n if counts and out_of_date > k else 0,
                     # On the first row, its own acceptance and those after are all of theirs.
-                    row.n if person and row.overdue_from <= k and not own and not after else 0,
-                    row.n if counts and row.out_of_date <= k else 0,
+                    n if once and overdue_from <= k and not own and not after else 0,
+                    n if counts and out_of_date <= k else 0,
                 )
             )
         return out
