@@ -36,6 +36,20 @@ TOOL_BASE_URL = "https://tool.test"
 ORG = "Test Borough Council"
 
 
+def events(app: Flask, action: str) -> list[Any]:
+    """The audit events of one action, oldest first, detached from the session."""
+    from app.models import AuditEvent
+
+    with app.app_context():
+        rows = list(
+            db.session.scalars(
+                sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
+            )
+        )
+        db.session.expunge_all()
+        return rows
+
+
 def _postgres_url() -> str | None:
     url = os.environ.get("TEST_DATABASE_URL")
     return normalise_database_url(url) if url else None

@@ -23,8 +23,8 @@ from sqlalchemy import select
 
 from app.clock import LONDON, today
 from app.db import db
-from app.models import AuditEvent, CommitteeReportSent, Organisation, Person
-from tests.conftest import ORG
+from app.models import CommitteeReportSent, Organisation, Person
+from tests.conftest import ORG, events
 from tests.web.test_gunicorn import free_port
 from tests.web.test_team import ROSTER, Inbox
 
@@ -103,17 +103,6 @@ def sent_rows(app: Flask) -> list[CommitteeReportSent]:
         )
         db.session.expunge_all()
         return rows
-
-
-def events(app: Flask, action: str) -> list[AuditEvent]:
-    with app.app_context():
-        found = list(
-            db.session.scalars(
-                select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
-            )
-        )
-        db.session.expunge_all()
-        return found
 
 
 def pdf_of(msg: EmailMessage) -> bytes:

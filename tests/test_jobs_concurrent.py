@@ -204,6 +204,13 @@ def lms(registered: DemoPlatform, client: FlaskClient) -> Iterator[DemoPlatform]
     registered.tool_jwks = None
 
 
+def import_roster(runner: FlaskCliRunner, tmp_path: Path) -> None:
+    """HR's roster (ROSTER) imported into the council."""
+    roster = tmp_path / "roster.csv"
+    roster.write_text(ROSTER)
+    assert runner.invoke(args=["roster", "import", str(roster), "--org", ORG]).exit_code == 0
+
+
 def rows(app: Flask, model: Any) -> list[Any]:
     with app.app_context():
         found = list(db.session.scalars(select(model).order_by(model.id)))
@@ -246,9 +253,7 @@ def test_two_reminder_runs_at_once_send_each_reminder_once(
     tmp_path: Path,
 ) -> None:
     inbox, env = smtp
-    roster = tmp_path / "roster.csv"
-    roster.write_text(ROSTER)
-    assert runner.invoke(args=["roster", "import", str(roster), "--org", ORG]).exit_code == 0
+    import_roster(runner, tmp_path)
 
     outputs = succeeded(at_once("reminders", "run", env=env))
 
@@ -379,9 +384,7 @@ def test_two_jobs_appending_to_one_audit_chain_at_once_leave_it_unbroken(
     reminders (written by app/services/audit.py) append to the same organisation's chain at
     the same moment: one chain, every seq once, every event in it."""
     _, env = smtp
-    roster = tmp_path / "roster.csv"
-    roster.write_text(ROSTER)
-    assert runner.invoke(args=["roster", "import", str(roster), "--org", ORG]).exit_code == 0
+    import_roster(runner, tmp_path)
     leaver_ids = add_leavers(app, 20)
 
     outputs = succeeded(
@@ -452,9 +455,7 @@ def test_two_report_sends_at_once_send_one_e_mail_per_recipient(
     tmp_path: Path,
 ) -> None:
     inbox, env = smtp
-    roster = tmp_path / "roster.csv"
-    roster.write_text(ROSTER)
-    assert runner.invoke(args=["roster", "import", str(roster), "--org", ORG]).exit_code == 0
+    import_roster(runner, tmp_path)
     recipients = ["clerk@council.example", "monitoring.officer@council.example"]
     for key, value in (("report_recipients", ", ".join(recipients)), ("report_day", "1")):
         result = runner.invoke(args=["org", "set", "--org", ORG, key, value])

@@ -44,12 +44,8 @@ def sent_for(session: Session, organisation_id: int, day: date) -> CommitteeRepo
 
 def is_due(session: Session, org: Organisation, day: date) -> bool:
     """On day (London), the organisation's report is due: its day has come this month, it
-    has someone to send it to, and none has gone this month."""
-    return (
-        0 < org.report_day <= day.day
-        and bool(recipients_of(org))
-        and sent_for(session, org.id, day) is None
-    )
+    has someone to send it to, and none has gone this month (the rule of due())."""
+    return bool(due(session, day, org.id))
 
 
 def due(session: Session, day: date, organisation_id: int | None = None) -> list[Organisation]:

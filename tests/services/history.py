@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -23,6 +24,8 @@ from app.models import (
     SectionRead,
 )
 from app.services.status import add_months
+from tests.services import records
+from tests.services.records import Setup
 
 WINDOW = 30  # the renewal window the tests' organisations keep (the default), in days
 # Where a valid-until date falls, in days from the history's day. Checked on that day and
@@ -218,3 +221,23 @@ class History:
                 self.read(who, current_id, 2, rng.randint(1, 3))
                 if rng.random() < 0.5:
                     self.quiz(who, current_id, 2, True)
+
+
+def council(
+    session: Session, day: date, seed: int, people: int, **settings: Any
+) -> tuple[Setup, PolicyVersion]:
+    """A seeded council of `people` around `day` (settings: the organisation's), and
+    another council with one person whose acceptance must never count in the first's
+    figures. Its versions: 0.9 (2025, no longer
+    counts), 1.0 (2026, everyone to accept again) and 1.1 (June 2026, a correction: 1.0's
+    acceptances still count), the version in force, which it returns with the set-up."""
+    s = records.setup(session, **settings)
+    old = version(session, s.version.policy_id, "0.9", datetime(2025, 1, 1, tzinfo=UTC), True)
+    current = version(session, s.version.policy_id, "1.1", datetime(2026, 6, 1, tzinfo=UTC), False)
+    History(session, s.org, s.bank.id, day, seed).populate(
+        people, settings.get("due_days", 28), old.id, s.version.id, current.id
+    )
+    other = records.setup_org(session, "Elsewhere District")
+    stranger = records.person(session, other, "Sam Stranger", assigned_on=day)
+    History(session, other, s.bank.id, day, seed).accept(stranger, current.id, 1, day)
+    return s, current

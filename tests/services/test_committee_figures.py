@@ -26,8 +26,8 @@ from app.services.committee import Count, period_start, trend_days
 from app.services.organisations import today_for
 from app.services.reports import COMPLIANT, Filters, Scope, dashboard, people_frame
 from app.services.status import State, add_months, completion_over_days, counting_versions
-from tests.services import records
-from tests.services.history import History, version
+from tests.services import history, records
+from tests.services.history import version
 from tests.services.records import Setup
 
 DAY = date(2026, 11, 18)  # a Wednesday: the history's boundary day
@@ -38,23 +38,15 @@ KEY = "cp"  # records.setup's policy
 
 
 def council(session: Session, **settings: Any) -> tuple[Setup, PolicyVersion]:
-    """The seeded council, with councillors (some on the committee) among its people,
-    everyone seen by the tool before the history starts."""
-    s = records.setup(session, **settings)
-    old = version(session, s.version.policy_id, "0.9", datetime(2025, 1, 1, tzinfo=UTC), True)
-    current = version(session, s.version.policy_id, "1.1", datetime(2026, 6, 1, tzinfo=UTC), False)
-    History(session, s.org, s.bank.id, DAY, SEED).populate(
-        PEOPLE, DUE_DAYS, old.id, s.version.id, current.id
-    )
+    """The seeded council (tests/services/history.py), with councillors (some on the
+    committee) among its people, everyone seen by the tool before the history starts."""
+    s, current = history.council(session, DAY, SEED, PEOPLE, **settings)
     rng = random.Random(SEED)
     for who in session.scalars(select(Person).where(Person.organisation_id == s.org.id)):
         who.first_seen_at = datetime(2024, 1, 1, tzinfo=UTC)
         who.elected_member = rng.random() < 0.25
         who.committee_member = who.elected_member and rng.random() < 0.4
     session.flush()
-    other = records.setup_org(session, "Elsewhere District")
-    stranger = records.person(session, other, "Sam Stranger", assigned_on=DAY)
-    History(session, other, s.bank.id, DAY, SEED).accept(stranger, current.id, 1, DAY)
     return s, current
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -19,8 +19,8 @@ from app.models import Acceptance, Organisation, Person, PolicyVersion
 from app.services.organisations import today_for
 from app.services.reports import COMPLIANT, Filters, Scope, dashboard, people_frame
 from app.services.status import PersonStatus, State, person_status
-from tests.services import records
-from tests.services.history import WINDOW, History, version
+from tests.services import history
+from tests.services.history import WINDOW
 from tests.services.records import Setup
 
 DAY = date(2026, 11, 18)  # a Wednesday
@@ -31,19 +31,7 @@ DUE_DAYS = 28
 
 def council(session: Session, **settings: Any) -> tuple[Setup, PolicyVersion]:
     """The seeded council; returns its set-up and the version in force (a correction)."""
-    s = records.setup(session, **settings)  # version 1.0 (2026), everyone to accept again
-    old = version(session, s.version.policy_id, "0.9", datetime(2025, 1, 1, tzinfo=UTC), True)
-    current = version(  # a correction: acceptances of 1.0 still count
-        session, s.version.policy_id, "1.1", datetime(2026, 6, 1, tzinfo=UTC), False
-    )
-    History(session, s.org, s.bank.id, DAY, SEED).populate(
-        PEOPLE, DUE_DAYS, old.id, s.version.id, current.id
-    )
-    # Another council's person, with an acceptance that must not count here.
-    other = records.setup_org(session, "Elsewhere District")
-    stranger = records.person(session, other, "Sam Stranger", assigned_on=DAY)
-    History(session, other, s.bank.id, DAY, SEED).accept(stranger, current.id, 1, DAY)
-    return s, current
+    return history.council(session, DAY, SEED, PEOPLE, **settings)
 
 
 def one_by_one(session: Session, scope: Scope) -> dict[Person, PersonStatus]:

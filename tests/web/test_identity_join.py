@@ -18,7 +18,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
 
 from app.db import db
-from app.models import AuditEvent, Organisation, Person
+from app.models import Organisation, Person
 from app.services import identities
 from scripts.demo_lms.platform import (
     ROLE_LEARNER,
@@ -27,7 +27,7 @@ from scripts.demo_lms.platform import (
     DemoPerson,
     DemoPlatform,
 )
-from tests.conftest import tool_client
+from tests.conftest import events, tool_client
 from tests.learner_flow import csrf, read_all, start_quiz
 from tests.lti_flow import Flow
 
@@ -96,17 +96,6 @@ def person_where(app: Flask, *where: Any) -> Person:
         found = db.session.scalars(select(Person).where(*where)).one()
         db.session.expunge_all()
         return found
-
-
-def events(app: Flask, action: str) -> list[AuditEvent]:
-    with app.app_context():
-        rows = list(
-            db.session.scalars(
-                select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)
-            )
-        )
-        db.session.expunge_all()
-        return rows
 
 
 def sees_team(client: FlaskClient) -> bool:

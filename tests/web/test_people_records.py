@@ -15,10 +15,11 @@ from sqlalchemy import select
 
 from app.clock import today
 from app.db import db
-from app.models import Acceptance, AuditEvent, Organisation, Person
+from app.models import Acceptance, Organisation, Person
 from app.services.organisations import today_for
 from app.services.policies import current_version
 from app.services.reports import Filters, Scope, people_frame
+from tests.conftest import events
 from tests.learner_flow import csrf
 from tests.web.test_acceptance import accept, passed
 from tests.web.test_hr_dashboard import add_person, other_organisation, table, text_of
@@ -31,17 +32,6 @@ ROSTER_ONLY = {
     "directorate": "Place",
     "department": "Waste",
 }
-
-
-def events(app: Flask, action: str) -> list[AuditEvent]:
-    with app.app_context():
-        rows = list(
-            db.session.scalars(
-                select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)
-            )
-        )
-        db.session.expunge_all()
-        return rows
 
 
 def acceptances_of(app: Flask, person_id: int) -> list[Acceptance]:
